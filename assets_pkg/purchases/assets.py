@@ -1,0 +1,367 @@
+"""The purchase assets: a thin Dagster shell around the pure functions of this package.
+
+    raw_customers ─────────┐
+    products ──────────────┼──> weekly_purchase_counts (weekly)
+    exploded_transactions ─┘    (weekly)
+    transaction_quarantine      (weekly, from the same pass over the feed)
+
+Weekly assets take a single week or a range of weeks in one run (single-run backfill).
+A range is processed week by week, so memory stays at about one week of data.
+"""
+
+import dataclasses
+import datetime as dt
+import functools
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from assets_pkg.purchases import catalog, counts, schemas
+from assets_pkg.purchases.feed import week_days, weeks_without_data
+from assets_pkg.purchases.weeks import WeekRead, WeekReader
+from assets_pkg.shared.metadata import column_schema, preview
+
+GROUP = "purchases"
+
+
+class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Where the purchase feed lies, and how far a purchase may stray from its day folder."""
+
+    source_dir: str
+    date_tolerance_days: int = 1
+
+    def folder(self) -> Path:
+        path = Path(self.source_dir)
+        if not path.is_dir():
+            raise dg.Failure(
+                f"The purchase source folder {path} does not exist: set PURCHASES_SOURCE_DIR "
+                "to the folder holding customers.csv, products.csv and transactions/.",
+                allow_retries=False,
+            )
+        return path
+
+    def customers(self) -> pl.DataFrame:
+        return _source_call(catalog.read_customers, self.folder() / "customers.csv")
+
+    def products(self) -> pl.DataFrame:
+        return _source_call(catalog.read_products, self.folder() / "products.csv")
+
+
+def _source_call(read: Callable[[Path], pl.DataFrame], path: Path) -> pl.DataFrame:
+    try:
+        return read(path)
+    except catalog.SourceError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+
+
+def build_purchase_assets(
+    partitions: dg.WeeklyPartitionsDefinition,
+) -> list[dg.AssetsDefinition]:
+    """The purchase assets over `partitions` (its start date comes from the settings)."""
+    with warnings.catch_warnings():
+        # backfill_policy is marked beta in dagster 1.13; single-run backfills rely on it.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _build_purchase_assets(partitions)
+
+
+def _build_purchase_assets(
+    partitions: dg.WeeklyPartitionsDefinition,
+) -> list[dg.AssetsDefinition]:
+    single_run = dg.BackfillPolicy.single_run()
+
+    @dg.asset(
+        group_name=GROUP,
+        kinds={"polars", "parquet"},
+        description="customers.csv, typed: customer_id, loyalty_score (1..10, null if invalid).",
+        metadata=column_schema(schemas.CUSTOMERS),
+        check_specs=[
+            dg.AssetCheckSpec("unique_customer_ids", asset="raw_customers", blocking=True),
+            dg.AssetCheckSpec("valid_loyalty_scores", asset="raw_customers"),
+        ],
+        backfill_policy=single_run,
+    )
+    def raw_customers(
+        purchases_source: PurchasesSource,
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+        customers = purchases_source.customers()
+        bad_ids = catalog.duplicate_or_empty_ids(customers, "customer_id")
+        bad_scores = catalog.invalid_loyalty(customers, purchases_source.folder() / "customers.csv")
+        yield dg.Output(customers)  # row count and preview: the IO manager adds them
+        yield _ids_check("unique_customer_ids", bad_ids, "customers.csv")
+        yield dg.AssetCheckResult(
+            check_name="valid_loyalty_scores",
+            passed=bad_scores.is_empty(),
+            severity=dg.AssetCheckSeverity.WARN,
+            description=None
+            if bad_scores.is_empty()
+            else f"{bad_scores.height} customer(s) in customers.csv have a loyalty "
+            "score that is not a whole number from 1 to 10; it is kept as null.",
+            metadata={"invalid": preview(bad_scores, 20), "count": bad_scores.height},
+        )
+
+    @dg.asset(
+        group_name=GROUP,
+        kinds={"polars", "parquet"},
+        description="products.csv, typed: product_id, product_description, product_category.",
+        metadata=column_schema(schemas.PRODUCTS),
+        check_specs=[dg.AssetCheckSpec("unique_product_ids", asset="products", blocking=True)],
+        backfill_policy=single_run,
+    )
+    def products(
+        purchases_source: PurchasesSource,
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+        frame = purchases_source.products()
+        yield dg.Output(frame)
+        yield _ids_check(
+            "unique_product_ids",
+            catalog.duplicate_or_empty_ids(frame, "product_id"),
+            "products.csv",
+        )
+
+    @dg.multi_asset(
+        outs={
+            "exploded_transactions": dg.AssetOut(
+                group_name=GROUP,
+                kinds={"polars", "parquet"},
+                description="One row per basket item of the week (event time), with its "
+                "source file and line.",
+                metadata=column_schema(schemas.EXPLODED),
+                is_required=False,
+            ),
+            "transaction_quarantine": dg.AssetOut(
+                group_name=GROUP,
+                kinds={"polars", "parquet"},
+                description="Everything of the week's folders that could not be used: file, "
+                "line, raw text and reason.",
+                metadata=column_schema(schemas.QUARANTINE),
+                is_required=False,
+            ),
+        },
+        check_specs=[
+            dg.AssetCheckSpec("all_day_folders_present", asset="exploded_transactions"),
+            dg.AssetCheckSpec("quarantine_is_empty", asset="transaction_quarantine"),
+        ],
+        can_subset=True,
+        partitions_def=partitions,
+        backfill_policy=single_run,
+    )
+    def transactions(
+        context: dg.AssetExecutionContext, purchases_source: PurchasesSource
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+        """Both assets come from one pass over the feed; a range is read week by week."""
+        source = purchases_source.folder()
+        weeks = [dt.date.fromisoformat(key) for key in context.partition_keys]
+        _fail_on_weeks_without_data(source, weeks)
+        done: dict[str, WeekRead] = {}  # kept without their exploded rows
+        progress = _Progress(context, total=len(weeks))
+
+        def read(reader: WeekReader, key: str) -> pl.DataFrame:
+            week = reader.read(dt.date.fromisoformat(key))
+            done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
+            progress.week_done(week)
+            return week.exploded
+
+        with WeekReader(source, purchases_source.date_tolerance_days, weeks) as reader:
+            if dg.AssetKey("exploded_transactions") in context.selected_asset_keys:
+                # Deferred frames: the IO manager computes and writes one week at a time.
+                yield dg.Output(
+                    {
+                        key: pl.defer(functools.partial(read, reader, key), schema=schemas.EXPLODED)
+                        for key in context.partition_keys
+                    },
+                    output_name="exploded_transactions",
+                )
+            for key in context.partition_keys:
+                if key not in done:
+                    read(reader, key)
+        summary = _TransactionsSummary(list(done.values()))
+        if dg.AssetKey("transaction_quarantine") in context.selected_asset_keys:
+            yield dg.Output(
+                {key: week.quarantine for key, week in done.items()},
+                output_name="transaction_quarantine",
+                metadata=summary.quarantine_metadata(),
+            )
+        for check in context.selected_asset_check_keys:
+            yield summary.check_result(check.name)
+
+    @dg.asset(
+        group_name=GROUP,
+        kinds={"polars", "parquet"},
+        description="How many times each customer bought each product in the week; every "
+        "customer of customers.csv appears every week (product null, count 0 if idle).",
+        metadata=column_schema(schemas.COUNTS),
+        deps=[raw_customers, products],
+        check_specs=[dg.AssetCheckSpec("known_ids", asset="weekly_purchase_counts")],
+        partitions_def=partitions,
+        backfill_policy=single_run,
+    )
+    def weekly_purchase_counts(
+        context: dg.AssetExecutionContext,
+        purchases_source: PurchasesSource,
+        exploded_transactions: dict[str, pl.LazyFrame],
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+        # The CSVs are read through the same functions as raw_customers and products, so a
+        # weekly run needs no earlier materialisation of them (docs/decisions.md).
+        customers = purchases_source.customers()
+        catalog_products = purchases_source.products()
+        try:
+            counts.require_unique_ids(customers, catalog_products)
+        except counts.AmbiguousCatalogError as error:
+            raise dg.Failure(str(error), allow_retries=False) from None
+        unknown: dict[str, set[str]] = {"customer_id": set(), "product_id": set()}
+
+        def count_week(key: str, exploded: pl.LazyFrame) -> pl.DataFrame:
+            week = counts.weekly_counts(
+                exploded, customers, catalog_products, dt.date.fromisoformat(key)
+            ).collect()
+            for column, ids in counts.unknown_ids(week, customers, catalog_products).items():
+                unknown[column].update(ids)
+            return week
+
+        # Deferred frames again: each week is counted when the IO manager writes it, and the
+        # unknown ids of every week are gathered on the way for the check below.
+        yield dg.Output(
+            {
+                key: pl.defer(functools.partial(count_week, key, frame), schema=schemas.COUNTS)
+                for key, frame in exploded_transactions.items()
+            },
+            metadata={"customers": customers.height, "products": catalog_products.height},
+        )
+        customers_unknown = sorted(unknown["customer_id"])
+        products_unknown = sorted(unknown["product_id"])
+        yield dg.AssetCheckResult(
+            check_name="known_ids",
+            passed=not (customers_unknown or products_unknown),
+            severity=dg.AssetCheckSeverity.WARN,
+            description=None
+            if not (customers_unknown or products_unknown)
+            else f"{len(customers_unknown)} customer id(s) bought but missing from "
+            f"customers.csv and {len(products_unknown)} product id(s) missing from "
+            "products.csv; their rows keep null loyalty_score / product_category.",
+            metadata={
+                "unknown customer ids": len(customers_unknown),
+                "unknown product ids": len(products_unknown),
+                "examples": {
+                    "customer_id": customers_unknown[:20],
+                    "product_id": products_unknown[:20],
+                },
+            },
+        )
+
+    return [raw_customers, products, transactions, weekly_purchase_counts]
+
+
+class _Progress:
+    """About ten log lines for a long range (each log line is an event Dagster stores)."""
+
+    def __init__(self, context: dg.AssetExecutionContext, total: int) -> None:
+        self.context = context
+        self.total = total
+        self.every = max(1, total // 10)
+        self.done = 0
+        self.items = 0
+        self.started = time.monotonic()
+
+    def week_done(self, week: WeekRead) -> None:
+        self.done += 1
+        self.items += week.exploded.height
+        if self.done % self.every and self.done != self.total:
+            return
+        elapsed = time.monotonic() - self.started
+        self.context.log.info(
+            f"{self.done}/{self.total} weeks read ({week.week}): {self.items:,} items so far, "
+            f"{elapsed:.1f} s; this week {week.exploded.height:,} items, "
+            f"{week.quarantine.height:,} quarantined, {week.files_read} files"
+            + (f", missing days {_days(week.missing_days)}" if week.missing_days else "")
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _TransactionsSummary:
+    weeks: list[WeekRead]
+
+    @property
+    def missing_days(self) -> list[dt.date]:
+        return sorted({day for week in self.weeks for day in week.missing_days})
+
+    @property
+    def quarantined(self) -> int:
+        return sum(week.quarantine.height for week in self.weeks)
+
+    def quarantine_metadata(self) -> dict[str, Any]:
+        everything = pl.concat([week.quarantine for week in self.weeks])
+        return {
+            "quarantined rows": self.quarantined,
+            "reasons": preview(_reason_counts(everything), 20),
+            "preview": preview(everything),
+            "missing days": [d.isoformat() for d in self.missing_days],
+        }
+
+    def check_result(self, name: str) -> dg.AssetCheckResult:
+        if name == "all_day_folders_present":
+            missing = self.missing_days
+            return dg.AssetCheckResult(
+                asset_key="exploded_transactions",
+                check_name=name,
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=None
+                if not missing
+                else f"{len(missing)} day folder(s) read by these weeks are missing: "
+                f"{_days(missing)}. Their purchases are absent until they arrive; "
+                "re-materialise the weeks then.",
+                metadata={"missing days": [d.isoformat() for d in missing]},
+            )
+        return dg.AssetCheckResult(
+            asset_key="transaction_quarantine",
+            check_name=name,
+            passed=self.quarantined == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=None
+            if self.quarantined == 0
+            else f"{self.quarantined} line(s) or item(s) were quarantined; see "
+            "transaction_quarantine for file, line and reason.",
+            metadata={"quarantined rows": self.quarantined},
+        )
+
+
+def _ids_check(name: str, bad_ids: list[str], file: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not bad_ids,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None
+        if not bad_ids
+        else f"{file} has duplicate or empty ids: {', '.join(bad_ids[:20])}. "
+        "Downstream assets do not run on ambiguous data: fix the file and re-run.",
+        metadata={"bad ids": bad_ids[:100], "count": len(bad_ids)},
+    )
+
+
+def _fail_on_weeks_without_data(source: Path, weeks: list[dt.date]) -> None:
+    empty = weeks_without_data(source, weeks)
+    if empty:
+        folders = ", ".join(f"transactions/d={d}" for w in empty[:3] for d in week_days(w))
+        raise dg.Failure(
+            f"No transactions for week(s) {_days(empty)}: none of their day folders exist "
+            f"under {source} ({folders}{', …' if len(empty) > 3 else ''}). The data has not "
+            "arrived yet, or PURCHASES_SOURCE_DIR points at the wrong folder.",
+            allow_retries=False,
+        )
+
+
+def _days(days: list[dt.date]) -> str:
+    shown = ", ".join(d.isoformat() for d in days[:10])
+    return shown + (f" and {len(days) - 10} more" if len(days) > 10 else "")
+
+
+def _reason_counts(quarantine: pl.DataFrame) -> pl.DataFrame:
+    kind = pl.col("reason").str.replace(r"\s*[\(\"'].*$", "").str.replace(r"\d+", "N")
+    return (
+        quarantine.group_by(kind.alias("reason")).agg(rows=pl.len()).sort("rows", descending=True)
+    )

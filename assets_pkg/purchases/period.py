@@ -1,0 +1,91 @@
+"""Purchase counts for any range of weeks, as sums of the weekly partitions.
+
+    python -m assets_pkg.purchases.period 2024-01-01 2024-02-26 [--out counts.parquet]
+
+prints (or writes) one row per customer and product bought in the weeks from the first
+Monday to the last Monday inclusive, and one row with product null and count 0 for each
+customer who bought nothing in them. Reads `weekly_purchase_counts` from WAREHOUSE_DIR; the
+weeks must have been materialised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import polars as pl
+from upath import UPath
+
+from assets_pkg.purchases.counts import period_counts
+from assets_pkg.shared.settings import ConfigurationError, Settings, parse_monday
+
+ASSET = "weekly_purchase_counts"
+
+
+class MissingWeeksError(LookupError):
+    """Some weeks of the range have not been materialised."""
+
+
+def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) -> pl.DataFrame:
+    """Counts summed over the weeks `first_week`..`last_week` (Mondays, inclusive)."""
+    if last_week < first_week:
+        raise ValueError(f"The last week {last_week} comes before the first week {first_week}.")
+    weeks = [
+        first_week + dt.timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)
+    ]
+    root = UPath(warehouse_dir) / ASSET
+    paths = {week: root / f"week={week}" / "data.parquet" for week in weeks}
+    missing = [week for week, path in paths.items() if not path.exists()]
+    if missing:
+        shown = ", ".join(str(w) for w in missing[:10])
+        raise MissingWeeksError(
+            f"{len(missing)} week(s) of {ASSET} are not in {warehouse_dir}: {shown}. "
+            f"Materialise them first: dagster asset materialize -m assets_pkg.definitions "
+            f"--select {ASSET} --partition-range {missing[0]}...{missing[-1]}"
+        )
+    weekly = pl.concat(
+        [pl.scan_parquet(str(path)).with_columns(week=pl.lit(w)) for w, path in paths.items()]
+    )
+    return (
+        period_counts(weekly)
+        .select(
+            pl.lit(first_week).alias("first_week"), pl.lit(last_week).alias("last_week"), pl.all()
+        )
+        .collect()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m assets_pkg.purchases.period",
+        description="Purchase counts for a range of weeks (sums of weekly_purchase_counts).",
+    )
+    parser.add_argument("first_week", help="the first Monday, YYYY-MM-DD")
+    parser.add_argument("last_week", help="the last Monday, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--out", type=Path, help="write .parquet or .csv instead of printing")
+    parser.add_argument("--warehouse", help="default: WAREHOUSE_DIR or data/warehouse")
+    args = parser.parse_args(argv)
+    try:
+        first = parse_monday(args.first_week, "first_week")
+        last = parse_monday(args.last_week, "last_week")
+        warehouse = args.warehouse or Settings.from_env().warehouse_dir
+        result = counts_between(warehouse, first, last)
+    except (ConfigurationError, MissingWeeksError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.out is None:
+        with pl.Config(tbl_rows=40, tbl_cols=-1):
+            print(result)
+    elif args.out.suffix == ".csv":
+        result.write_csv(args.out)
+    else:
+        result.write_parquet(args.out)
+    if args.out is not None:
+        print(f"{result.height} rows written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

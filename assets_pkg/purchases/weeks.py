@@ -1,0 +1,207 @@
+"""Which week a purchase belongs to, and reading the feed one week at a time.
+
+The event-time rule (spec: purchases.md): a purchase belongs to the week of its
+`date_of_purchase`. A purchase in folder `d` is valid when its date is within
+`tolerance_days` of `d`; so week W reads its own 7 folders plus `tolerance_days` folders on
+each side, and keeps the valid purchases dated inside W. A purchase dated further from its
+folder is quarantined once, in the week of its folder. Each purchase is therefore counted in
+exactly one week, whichever weeks are run and in whatever order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets_pkg.purchases import schemas
+from assets_pkg.purchases.feed import (
+    DayFile,
+    days_read_for_week,
+    find_day_files,
+    week_days,
+    weeks_without_data,
+)
+from assets_pkg.purchases.parse import Parsed, parse_day_files
+
+
+class NoDataError(LookupError):
+    """A week has none of its own day folders: its data has not arrived."""
+
+
+def week_of(column: str) -> pl.Expr:
+    """The Monday of the ISO week of a date or datetime column."""
+    return pl.col(column).dt.truncate("1w").cast(pl.Date)
+
+
+def split_week(
+    parsed: Parsed, week: dt.date, tolerance_days: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Items and rejects of the folders `days_read_for_week(week)` → (exploded, quarantine).
+
+    exploded: the valid items dated inside `week`, schema `schemas.EXPLODED`.
+    quarantine: rejects and out-of-tolerance items of the week's own folders,
+    schema `schemas.QUARANTINE`.
+    """
+    own_days = pl.col("folder_day").is_between(week, week + dt.timedelta(days=6))
+    distance = (pl.col("date_of_purchase").cast(pl.Date) - pl.col("folder_day")).dt.total_days()
+    in_tolerance = distance.abs() <= tolerance_days
+    items = parsed.items
+    exploded = (
+        items.filter(in_tolerance & (week_of("date_of_purchase") == week))
+        .with_columns(week=pl.lit(week))
+        .select(schemas.EXPLODED.names())
+    )
+    strays = items.filter(~in_tolerance & own_days)
+    stray_lines = strays.unique(["source_file", "line_number"], keep="first", maintain_order=True)
+    stray_rejects = stray_lines.select(
+        "source_file",
+        "line_number",
+        raw_text=pl.lit(None, pl.String),
+        reason=pl.format(
+            "date_of_purchase {} is {} days from its folder d={} (tolerance {} days)",
+            pl.col("date_of_purchase").dt.strftime("%Y-%m-%d %H:%M:%S"),
+            distance.abs(),
+            pl.col("folder_day").dt.strftime("%Y-%m-%d"),
+            pl.lit(tolerance_days),
+        ),
+        folder_day="folder_day",
+    )
+    quarantine = (
+        pl.concat([parsed.rejects.filter(own_days), stray_rejects])
+        .sort(["source_file", "line_number"], maintain_order=True)
+        .with_columns(week=pl.lit(week))
+        .select(schemas.QUARANTINE.names())
+    )
+    return exploded, quarantine
+
+
+@dataclass(frozen=True)
+class WeekRead:
+    week: dt.date
+    exploded: pl.DataFrame
+    quarantine: pl.DataFrame
+    missing_days: list[dt.date]
+    """Folders the week reads that do not exist (its own or the tolerance neighbours)."""
+    files_read: int
+
+
+class WeekReader:
+    """Reads weeks in ascending order, parsing each day file once.
+
+    Neighbouring weeks share the tolerance folders: days already parsed and still needed by
+    a later week are kept, older ones dropped, so memory holds about two weeks of data
+    however long the range. While the caller splits and writes one week, a worker thread
+    parses the next week of `weeks` (DuckDB and polars release the GIL, so the two cores
+    both work).
+    """
+
+    def __init__(
+        self,
+        source_dir: Path,
+        tolerance_days: int,
+        weeks: Sequence[dt.date] = (),
+        read_bytes: Callable[[Path], bytes] = Path.read_bytes,
+    ) -> None:
+        self.source_dir = source_dir
+        self.tolerance_days = tolerance_days
+        self.read_bytes = read_bytes
+        self._next_week = dict(zip(sorted(weeks), sorted(weeks)[1:], strict=False))
+        # The worker thread owns its DuckDB connection: it lives and dies with the thread.
+        self._worker = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="parse-days", initializer=_open_connection
+        )
+        self._days: dict[dt.date, Future[dict[dt.date, Parsed]]] = {}
+
+    def __enter__(self) -> WeekReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+    def read(self, week: dt.date) -> WeekRead:
+        days = days_read_for_week(week, self.tolerance_days)
+        files, missing = find_day_files(self.source_dir, days)
+        if weeks_without_data(self.source_dir, [week]):
+            raise NoDataError(
+                f"No transactions for the week of {week}: none of its day folders exist ("
+                + ", ".join(f"transactions/d={day}" for day in week_days(week))
+                + f" under {self.source_dir}). The data has not arrived yet, or "
+                "PURCHASES_SOURCE_DIR points at the wrong folder."
+            )
+        for day in [d for d in self._days if d < days[0]]:
+            del self._days[day]
+        self._parse_soon(files)
+        upcoming = self._next_week.get(week)
+        if upcoming is not None:
+            self._parse_soon(
+                find_day_files(self.source_dir, days_read_for_week(upcoming, self.tolerance_days))[
+                    0
+                ]
+            )
+        parsed = Parsed.concat(
+            [self._days[day].result()[day] for day in sorted({f.day for f in files})]
+        )
+        exploded, quarantine = split_week(parsed, week, self.tolerance_days)
+        quarantine = _fill_raw_text(quarantine, files, self.read_bytes)
+        return WeekRead(week, exploded, quarantine, missing, len(files))
+
+    def _parse_soon(self, files: Sequence[DayFile]) -> None:
+        new = [f for f in files if f.day not in self._days]
+        if new:
+            batch = self._worker.submit(_parse_by_day, new)
+            for f in new:
+                self._days[f.day] = batch
+
+
+_worker_state = threading.local()
+
+
+def _open_connection() -> None:
+    _worker_state.connection = duckdb.connect()
+
+
+def _parse_by_day(files: Sequence[DayFile]) -> dict[dt.date, Parsed]:
+    parsed = parse_day_files(files, _worker_state.connection)
+    return {
+        day: Parsed(
+            items=parsed.items.filter(pl.col("folder_day") == day),
+            rejects=parsed.rejects.filter(pl.col("folder_day") == day),
+        )
+        for day in {f.day for f in files}
+    }
+
+
+def _fill_raw_text(
+    quarantine: pl.DataFrame, files: Sequence[DayFile], read_bytes: Callable[[Path], bytes]
+) -> pl.DataFrame:
+    """Out-of-tolerance purchases come from the fast path without their text: fetch it."""
+    wanted = quarantine.filter(pl.col("raw_text").is_null())
+    if wanted.is_empty():
+        return quarantine
+    by_source = {f.source_file: f.path for f in files}
+    texts: list[tuple[str, int, str]] = []
+    for (source,), rows in wanted.partition_by("source_file", as_dict=True).items():
+        lines = read_bytes(by_source[str(source)]).split(b"\n")
+        for number in rows.get_column("line_number").to_list():
+            raw = lines[number - 1].removesuffix(b"\r")
+            texts.append((str(source), number, raw.decode("utf-8", errors="replace")))
+    found = pl.DataFrame(
+        texts,
+        schema={"source_file": pl.String, "line_number": pl.Int64, "text": pl.String},
+        orient="row",
+    )
+    return (
+        quarantine.join(found, on=["source_file", "line_number"], how="left", maintain_order="left")
+        .with_columns(raw_text=pl.coalesce("raw_text", "text"))
+        .drop("text")
+    )

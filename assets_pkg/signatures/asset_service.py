@@ -1,0 +1,98 @@
+"""A content-addressed asset service: image bytes stored once under the warehouse.
+
+An asset's id is the SHA-256 of its bytes, so the same bytes always give the same id, on any
+machine and in any run. The bytes live at `<root>/sha256/<2 hex>/<64 hex>`; a local file is
+written to a temporary name and renamed, so nobody ever sees half an asset. The optional catalog
+(the relational store) records each asset's size and where it lies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+from upath import UPath
+
+from assets_pkg.signatures.service import AssetRegistrationError
+
+
+@dataclass(frozen=True)
+class StoredAsset:
+    id: str
+    size_bytes: int
+    location: str
+    """Relative to the asset store's root."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+class AssetCatalog(Protocol):
+    def record_asset(self, asset: StoredAsset) -> None: ...
+
+
+class ContentAddressedAssetService:
+    """Implements `AssetService.register_asset(local_uri, metadata) -> asset_id`."""
+
+    def __init__(self, root: str | Path, catalog: AssetCatalog | None = None) -> None:
+        self._root = UPath(root)
+        self._local = isinstance(self._root, Path)
+        self._catalog = catalog
+
+    @property
+    def root(self) -> UPath:
+        return self._root
+
+    def location(self, asset_id: str) -> str:
+        return f"sha256/{asset_id[:2]}/{asset_id}"
+
+    def path_of(self, asset_id: str) -> UPath:
+        return self._root / self.location(asset_id)
+
+    def register_asset(self, local_uri: str, metadata: Mapping[str, str]) -> str:
+        source = _local_path(local_uri)
+        try:
+            data = source.read_bytes()
+        except OSError as error:
+            raise AssetRegistrationError(
+                f"cannot read image {local_uri}: {error.strerror or error}", local_uri
+            ) from error
+        asset_id = hashlib.sha256(data).hexdigest()
+        target = self.path_of(asset_id)
+        try:
+            if not target.exists():
+                self._write(target, data)
+        except OSError as error:
+            raise AssetRegistrationError(
+                f"cannot store asset {asset_id} under {self._root}: {error.strerror or error}",
+                local_uri,
+            ) from error
+        if self._catalog is not None:
+            self._catalog.record_asset(
+                StoredAsset(asset_id, len(data), self.location(asset_id), dict(metadata))
+            )
+        return asset_id
+
+    def _write(self, target: UPath, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not self._local:
+            target.write_bytes(data)  # an object store's put is atomic
+            return
+        handle, temporary = tempfile.mkstemp(dir=target.parent.path, prefix=".incoming-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            Path(temporary).replace(target.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def _local_path(local_uri: str) -> Path:
+    if local_uri.startswith("file://"):
+        return Path(unquote(urlparse(local_uri).path))
+    return Path(local_uri)

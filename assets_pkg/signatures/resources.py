@@ -1,0 +1,45 @@
+"""Dagster resources for the signature warehouse, configured from `Settings` (no env at import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
+from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.store import SignatureDatabase
+
+
+class SignatureDatabaseResource(dg.ConfigurableResource["SignatureDatabaseResource"]):
+    """The relational store (SIGNATURES_DB_URL): SQLite by default, PostgreSQL in production."""
+
+    url: str
+
+    def open(self) -> SignatureDatabase:
+        """The database with its schema created or upgraded; dg.Failure if it cannot be used."""
+        try:
+            database = SignatureDatabase.from_url(self.url)
+            database.ensure_schema()
+        except StoreError as error:
+            raise dg.Failure(description=str(error)) from None
+        return database
+
+
+class SignatureSourcesResource(dg.ConfigurableResource["SignatureSourcesResource"]):
+    """SIGNATURES_SOURCE_DIR: the folder holding SOURCE_A/ and SOURCE_B/."""
+
+    source_dir: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.source_dir)
+
+
+class SignatureAssetStoreResource(dg.ConfigurableResource["SignatureAssetStoreResource"]):
+    """Where image bytes are kept, content-addressed (`<WAREHOUSE_DIR>/signature_assets`)."""
+
+    root: str
+
+    def service(self, catalog: AssetCatalog | None) -> ContentAddressedAssetService:
+        return ContentAddressedAssetService(self.root, catalog)

@@ -1,0 +1,166 @@
+"""SOURCE_A: offline images and online `.HWR` files named after their writer (decisions 1-4).
+
+Layout: `SOURCE_A/{Offline,Online}/{Genuine,Forgeries}/<file>`.
+- Genuine `<3-digit signee id>_<sample no>.<ext>`, e.g. `001_02.png`.
+- Forged `<4-digit forger id><3-digit reference signee id>_<sample no>.<ext>`, e.g. `0120001_1.HWR`.
+Ids are unique only within their own directory, so a signee is (SOURCE_A, directory, id), and a
+forgery's reference signee lives in the Genuine directory of the same medium.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from assets_pkg.signatures.hwr import HwrError, parse_hwr
+from assets_pkg.signatures.model import (
+    NewImageSignature,
+    NewSignature,
+    NewXYZSignature,
+    Origin,
+    Reference,
+    SigneeKey,
+)
+from assets_pkg.signatures.records import (
+    SOURCE_A,
+    Candidate,
+    ReadResult,
+    Reject,
+    SourceLayoutError,
+    sha256_hex,
+)
+
+MEDIA = ("Offline", "Online")
+SUBSETS = ("Genuine", "Forgeries")
+IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif"})
+ONLINE_EXTENSIONS = frozenset({"hwr"})
+
+_GENUINE_RE = re.compile(r"(?P<writer>[0-9]{3})_(?P<sample>[0-9]+)")
+_FORGED_RE = re.compile(r"(?P<writer>[0-9]{4})(?P<reference>[0-9]{3})_(?P<sample>[0-9]+)")
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    """What a file name says: its writer, the sample number, and for a forgery whom it imitates."""
+
+    writer_id: str
+    sample: str
+    extension: str
+    reference_writer_id: str | None = None
+
+
+class BadNameError(ValueError):
+    """A file name that does not follow the convention; the message is the reason."""
+
+
+def parse_file_name(name: str, medium: str, subset: str) -> ParsedName:
+    """Read a SOURCE_A file name for the given directory, or raise BadNameError (never guess)."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        raise BadNameError(f"file name {name!r} has no extension")
+    allowed = IMAGE_EXTENSIONS if medium == "Offline" else ONLINE_EXTENSIONS
+    if extension.lower() not in allowed:
+        wanted = ", ".join(f".{e}" for e in sorted(allowed))
+        raise BadNameError(
+            f"extension .{extension} is not allowed in {medium}/ (expected {wanted})"
+        )
+    if subset == "Genuine":
+        match = _GENUINE_RE.fullmatch(stem)
+        if match is None:
+            hint = " (a forgery's name in Genuine/?)" if _FORGED_RE.fullmatch(stem) else ""
+            raise BadNameError(
+                f"file name {name!r} does not follow <3-digit signee id>_<sample no>.<ext>{hint}"
+            )
+        return ParsedName(match["writer"], match["sample"], extension)
+    match = _FORGED_RE.fullmatch(stem)
+    if match is None:
+        raise BadNameError(
+            f"file name {name!r} does not follow "
+            "<4-digit forger id><3-digit signee id>_<sample no>.<ext>"
+        )
+    return ParsedName(match["writer"], match["sample"], extension, match["reference"])
+
+
+def read_source_a(root: Path) -> ReadResult:
+    """Every file under SOURCE_A, as candidates (genuine signees first) and rejects."""
+    if not root.is_dir():
+        raise SourceLayoutError(f"{root} is not a directory: SOURCE_A is missing")
+    result = ReadResult()
+    for medium in MEDIA:
+        for subset in SUBSETS:
+            if not (root / medium / subset).is_dir():
+                result.rejects.append(
+                    Reject(
+                        SOURCE_A,
+                        f"{medium}/{subset}",
+                        None,
+                        "directory missing: no signatures from this subset",
+                        "warning",
+                    )
+                )
+    for relative in _all_files(root):
+        outcome = _read_file(root, relative)
+        if isinstance(outcome, Reject):
+            result.rejects.append(outcome)
+        else:
+            result.candidates.append(outcome)
+    result.candidates.sort(key=lambda c: (c.signature.forgery_of is not None, c.signee.directory))
+    return result
+
+
+def _all_files(root: Path) -> list[PurePosixPath]:
+    found: list[PurePosixPath] = []
+    for directory, _, files in os.walk(root):
+        base = PurePosixPath(Path(directory).relative_to(root).as_posix())
+        found.extend(base / name for name in files)
+    return sorted(found)
+
+
+def _read_file(root: Path, relative: PurePosixPath) -> Candidate | Reject:
+    path = str(relative)
+    parts = relative.parts
+    if len(parts) != 3 or parts[0] not in MEDIA or parts[1] not in SUBSETS:
+        return Reject(
+            SOURCE_A,
+            path,
+            None,
+            "unexpected location: files belong in {Offline,Online}/{Genuine,Forgeries}/",
+        )
+    medium, subset, name = parts
+    try:
+        parsed = parse_file_name(name, medium, subset)
+    except BadNameError as error:
+        return Reject(SOURCE_A, path, None, str(error))
+    try:
+        data = (root / relative).read_bytes()
+    except OSError as error:
+        return Reject(SOURCE_A, path, None, f"unreadable file: {error.strerror}")
+    directory = f"{medium}/{subset}"
+    origin = Origin(
+        source=SOURCE_A, subset=directory, source_path=path, content_sha256=sha256_hex(data)
+    )
+    metadata = {"sample_no": parsed.sample}
+    reference = None
+    if parsed.reference_writer_id is not None:
+        reference = Reference(
+            signee=SigneeKey(
+                source=SOURCE_A, directory=f"{medium}/Genuine", writer_id=parsed.reference_writer_id
+            )
+        )
+    signature: NewSignature
+    if medium == "Online":
+        try:
+            points = parse_hwr(data)
+        except HwrError as error:
+            return Reject(SOURCE_A, path, error.line_number, f"invalid HWR: {error.reason}")
+        signature = NewXYZSignature(
+            points=points, origin=origin, metadata=metadata, forgery_of=reference
+        )
+    else:
+        signature = NewImageSignature(
+            local_uri=str(root / relative), origin=origin, metadata=metadata, forgery_of=reference
+        )
+    signee = SigneeKey(source=SOURCE_A, directory=directory, writer_id=parsed.writer_id)
+    return Candidate(signee=signee, signature=signature)

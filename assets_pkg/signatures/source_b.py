@@ -1,0 +1,228 @@
+"""SOURCE_B: image signatures listed in an `INDEX` file (decisions 1, 2 and 5).
+
+`INDEX` line 1 is the number of signatures; every further line is `<uuid>    <parent uuid>` or
+`<uuid>` alone. A signature with a parent is a forgery of it. The file of a signature is
+`<first character of id>/<first 8 characters of id>`. SOURCE_B has no writer identity, so each
+signature is its own signee: (SOURCE_B, "", <uuid in lower case>).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, SigneeKey
+from assets_pkg.signatures.records import (
+    SOURCE_B,
+    Candidate,
+    ReadResult,
+    Reject,
+    SourceLayoutError,
+    sha256_hex,
+)
+
+INDEX = "INDEX"
+_UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    line_number: int
+    id: str
+    """As written in INDEX: the file path is built from it."""
+    parent: str | None
+
+    @property
+    def key(self) -> str:
+        """The id compared and stored: UUIDs are case-insensitive."""
+        return self.id.lower()
+
+    @property
+    def parent_key(self) -> str | None:
+        return None if self.parent is None else self.parent.lower()
+
+    @property
+    def path(self) -> str:
+        return f"{self.id[0]}/{self.id[:8]}"
+
+
+def signee_key(uuid_key: str) -> SigneeKey:
+    return SigneeKey(source=SOURCE_B, directory="", writer_id=uuid_key)
+
+
+def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
+    """INDEX lines as entries; malformed lines and a wrong declared count as rejects."""
+    lines = text.split("\n")
+    rejects: list[Reject] = []
+    entries: list[IndexEntry] = []
+    for number, raw in enumerate(lines[1:], start=2):
+        fields = raw.split()
+        if not fields:
+            continue
+        if len(fields) > 2:
+            rejects.append(
+                Reject(SOURCE_B, INDEX, number, "expected '<id>    <parent id>': too many fields")
+            )
+        elif not _UUID_RE.fullmatch(fields[0]):
+            rejects.append(Reject(SOURCE_B, INDEX, number, f"id is not a UUID: {fields[0]!r}"))
+        elif len(fields) == 2 and not _UUID_RE.fullmatch(fields[1]):
+            rejects.append(
+                Reject(SOURCE_B, INDEX, number, f"parent id is not a UUID: {fields[1]!r}")
+            )
+        else:
+            entries.append(IndexEntry(number, fields[0], fields[1] if len(fields) == 2 else None))
+    listed = len(entries) + len(rejects)
+    declared = lines[0].strip()
+    if not declared.isascii() or not declared.isdigit():
+        rejects.append(
+            Reject(
+                SOURCE_B,
+                INDEX,
+                1,
+                f"line 1 should be the number of signatures, got {declared!r} ({listed} listed)",
+                "warning",
+            )
+        )
+    elif int(declared) != listed:
+        rejects.append(
+            Reject(
+                SOURCE_B,
+                INDEX,
+                1,
+                f"declared count {int(declared)} differs from the {listed} signature lines",
+                "warning",
+            )
+        )
+    return entries, rejects
+
+
+def find_problems(entries: list[IndexEntry], root: Path) -> dict[int, list[str]]:
+    """Reasons to reject each entry, by INDEX line number (entries absent here are fine)."""
+    problems: dict[int, list[str]] = defaultdict(list)
+    by_key: dict[str, list[IndexEntry]] = defaultdict(list)
+    for entry in entries:
+        by_key[entry.key].append(entry)
+    by_prefix: dict[str, set[str]] = defaultdict(set)
+    for key in by_key:
+        by_prefix[key[:8]].add(key)
+    for entry in entries:
+        twins = [e.line_number for e in by_key[entry.key] if e is not entry]
+        if twins:
+            problems[entry.line_number].append(f"duplicate id (also on line {_lines(twins)})")
+        sharing = sorted(by_prefix[entry.key[:8]] - {entry.key})
+        if sharing:
+            problems[entry.line_number].append(
+                f"shares its first 8 characters with {', '.join(sharing)}: the file is ambiguous"
+            )
+        if not (root / entry.path).is_file():
+            problems[entry.line_number].append(f"file {entry.path} is missing")
+    unique = {key: group[0] for key, group in by_key.items() if len(group) == 1}
+    for cycle in _cycles(unique):
+        shown = " -> ".join([*cycle, cycle[0]])
+        for key in cycle:
+            problems[unique[key].line_number].append(f"parent cycle: {shown}")
+    return problems
+
+
+def _lines(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers))
+
+
+def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
+    """Every cycle of the parent relation, each as its keys in parent order."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    cycles: list[list[str]] = []
+    for start in sorted(entries):
+        path: list[str] = []
+        key: str | None = start
+        while key is not None and key in entries and key not in state:
+            state[key] = 1
+            path.append(key)
+            key = entries[key].parent_key
+        if key is not None and state.get(key) == 1:
+            cycles.append(path[path.index(key) :])
+        for visited in path:
+            state[visited] = 2
+    return cycles
+
+
+def read_source_b(root: Path) -> ReadResult:
+    """Candidates (parents before their forgeries) and rejects for SOURCE_B."""
+    index = root / INDEX
+    if not index.is_file():
+        raise SourceLayoutError(f"{index} is missing: SOURCE_B needs its INDEX file")
+    # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
+    entries, rejects = parse_index(index.read_bytes().decode("utf-8-sig", errors="replace"))
+    problems = find_problems(entries, root)
+    result = ReadResult(rejects=rejects)
+    accepted = [entry for entry in entries if entry.line_number not in problems]
+    for entry in entries:
+        if entry.line_number in problems:
+            reason = "; ".join(problems[entry.line_number])
+            result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
+    named = {entry.path for entry in entries}
+    for relative in _all_files(root):
+        if relative != INDEX and relative not in named:
+            result.rejects.append(
+                Reject(SOURCE_B, relative, None, "no INDEX line names this file", "warning")
+            )
+    depth = _depths(accepted)
+    paths = {entry.key: entry.path for entry in entries}
+    for entry in sorted(accepted, key=lambda e: (depth[e.key], e.line_number)):
+        try:
+            data = (root / entry.path).read_bytes()
+        except OSError as error:  # a bad file never stops the run; its forgeries lose the link
+            reason = f"unreadable file: {error.strerror or error}"
+            result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
+            continue
+        result.candidates.append(_candidate(root, entry, data, paths))
+    return result
+
+
+def _depths(entries: list[IndexEntry]) -> dict[str, int]:
+    """How many accepted ancestors each entry has (no cycles remain among accepted entries)."""
+    parents = {entry.key: entry.parent_key for entry in entries}
+    depth: dict[str, int] = {}
+    for key in parents:
+        chain: list[str] = []
+        current: str | None = key
+        while current is not None and current in parents and current not in depth:
+            chain.append(current)
+            current = parents[current]
+        base = depth.get(current, -1) if current is not None else -1
+        for offset, member in enumerate(reversed(chain), start=1):
+            depth[member] = base + offset
+    return depth
+
+
+def _candidate(root: Path, entry: IndexEntry, data: bytes, paths: dict[str, str]) -> Candidate:
+    reference = None
+    if entry.parent is not None:
+        parent = entry.parent.lower()
+        parent_path = paths.get(parent, f"{entry.parent[0]}/{entry.parent[:8]}")
+        reference = Reference(signee=signee_key(parent), signature_path=parent_path)
+    origin = Origin(
+        source=SOURCE_B,
+        subset="Genuine" if reference is None else "Forgeries",
+        source_path=entry.path,
+        content_sha256=sha256_hex(data),
+    )
+    signature = NewImageSignature(
+        local_uri=str(root / entry.path),
+        origin=origin,
+        forgery_of=reference,
+    )
+    return Candidate(signee=signee_key(entry.key), signature=signature)
+
+
+def _all_files(root: Path) -> list[str]:
+    found: list[str] = []
+    for directory, _, files in os.walk(root):
+        base = PurePosixPath(Path(directory).relative_to(root).as_posix())
+        found.extend(str(base / name) for name in files)
+    return sorted(found)

@@ -1,0 +1,155 @@
+"""Weekly counts, zero rows for idle customers, unknown ids, and sums over a period."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets_pkg.purchases import schemas
+from assets_pkg.purchases.counts import (
+    AmbiguousCatalogError,
+    period_counts,
+    require_unique_ids,
+    unknown_ids,
+    weekly_counts,
+)
+
+from .feed_builder import day, moment
+
+W = day("2024-01-08")
+CUSTOMERS = pl.DataFrame(
+    {"customer_id": ["C1", "C2", "C3", "C4"], "loyalty_score": [7, 3, None, 10]},
+    schema=schemas.CUSTOMERS,
+)
+PRODUCTS = pl.DataFrame(
+    {
+        "product_id": ["P1", "P2"],
+        "product_description": ["red, with a belt", "blue"],
+        "product_category": ["trousers", "shirts"],
+    },
+    schema=schemas.PRODUCTS,
+)
+
+
+def _exploded(rows: list[tuple[str, str]], week: dt.date = W) -> pl.LazyFrame:
+    return pl.LazyFrame(
+        [(week, moment("2024-01-09 10:00:00"), c, p, 1, "f", n) for n, (c, p) in enumerate(rows)],
+        schema=schemas.EXPLODED,
+        orient="row",
+    )
+
+
+def _counts(rows: list[tuple[str, int | None, str | None, str | None, int]]) -> pl.DataFrame:
+    return pl.DataFrame([(W, *row) for row in rows], schema=schemas.COUNTS, orient="row")
+
+
+def test_weekly_counts_every_item_and_every_customer() -> None:
+    exploded = _exploded(
+        [("C2", "P2"), ("C1", "P1"), ("C2", "P2"), ("C99", "P1"), ("C1", "P9"), ("C2", "P2")]
+    )
+    expected = _counts(
+        [
+            # bought, in the order of each pair's first purchase
+            ("C2", 3, "P2", "shirts", 3),
+            ("C1", 7, "P1", "trousers", 1),
+            ("C99", None, "P1", "trousers", 1),  # unknown customer: kept, loyalty null
+            ("C1", 7, "P9", None, 1),  # unknown product: kept, category null
+            # idle customers of customers.csv, in file order: product null, count 0
+            ("C3", None, None, None, 0),
+            ("C4", 10, None, None, 0),
+        ]
+    )
+    assert_frame_equal(weekly_counts(exploded, CUSTOMERS, PRODUCTS, W).collect(), expected)
+
+
+def test_a_week_without_purchases_has_one_zero_row_per_customer() -> None:
+    expected = _counts(
+        [
+            ("C1", 7, None, None, 0),
+            ("C2", 3, None, None, 0),
+            ("C3", None, None, None, 0),
+            ("C4", 10, None, None, 0),
+        ]
+    )
+    assert_frame_equal(weekly_counts(_exploded([]), CUSTOMERS, PRODUCTS, W).collect(), expected)
+
+
+def test_weekly_counts_are_the_same_on_every_run() -> None:
+    rows = [(f"C{i % 7}", f"P{i % 5}") for i in range(500)]
+    first = weekly_counts(_exploded(rows), CUSTOMERS, PRODUCTS, W).collect()
+    for _ in range(3):
+        assert_frame_equal(
+            weekly_counts(_exploded(rows), CUSTOMERS, PRODUCTS, W).collect(engine="streaming"),
+            first,
+        )
+
+
+def test_duplicate_ids_are_refused_with_the_ids() -> None:
+    twice = pl.concat([CUSTOMERS, CUSTOMERS.slice(1, 2)])
+    with pytest.raises(AmbiguousCatalogError) as raised:
+        require_unique_ids(twice, PRODUCTS)
+    assert str(raised.value) == (
+        "customers.csv lists 2 customer_id value(s) more than once (C2, C3); "
+        "remove the duplicate rows so that each id has one row."
+    )
+    with pytest.raises(AmbiguousCatalogError, match=r"products\.csv lists 1 product_id .*\(P1\)"):
+        require_unique_ids(CUSTOMERS, pl.concat([PRODUCTS, PRODUCTS.head(1)]))
+    require_unique_ids(CUSTOMERS, PRODUCTS)
+
+
+def test_unknown_ids_are_those_bought_but_absent_from_the_csvs() -> None:
+    counts = _counts(
+        [
+            ("C9", None, "P1", "trousers", 1),
+            ("C1", 7, "P8", None, 2),
+            ("C9", None, "P7", None, 1),
+            ("C2", 3, None, None, 0),
+        ]
+    )
+    assert unknown_ids(counts, CUSTOMERS, PRODUCTS) == {
+        "customer_id": ["C9"],
+        "product_id": ["P7", "P8"],
+    }
+
+
+def test_period_counts_are_sums_of_weeks_with_a_zero_row_only_for_idle_customers() -> None:
+    def week(
+        monday: str, rows: list[tuple[str, int | None, str | None, str | None, int]]
+    ) -> pl.LazyFrame:
+        return _counts(rows).with_columns(week=pl.lit(day(monday))).lazy()
+
+    weekly = pl.concat(
+        [
+            week(
+                "2024-01-01",
+                [
+                    ("C1", 7, "P1", "trousers", 2),
+                    ("C2", 3, None, None, 0),
+                    ("C3", None, None, None, 0),
+                ],
+            ),
+            week(
+                "2024-01-08",
+                [
+                    ("C1", 7, "P1", "trousers", 1),
+                    ("C2", 3, "P2", "shirts", 4),
+                    ("C1", 7, "P2", "shirts", 1),
+                    ("C3", None, None, None, 0),
+                ],
+            ),
+        ]
+    )
+    expected = pl.DataFrame(
+        [
+            ("C1", 7, "P1", "trousers", 3),
+            ("C1", 7, "P2", "shirts", 1),
+            ("C2", 3, "P2", "shirts", 4),
+            ("C3", None, None, None, 0),
+        ],
+        schema={k: v for k, v in schemas.COUNTS.items() if k != "week"},
+        orient="row",
+    )
+    assert_frame_equal(period_counts(weekly).collect(), expected)

@@ -1,0 +1,268 @@
+"""Day files → basket items and rejects: the rule book, and the DuckDB fast path held to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets_pkg.purchases import parse, schemas
+from assets_pkg.purchases.feed import DayFile
+from assets_pkg.purchases.parse import Parsed, parse_day_files, parse_purchase_time, parse_reference
+
+from .feed_builder import moment, purchase, record
+
+FOLDER_DAY = dt.date(2024, 1, 3)
+WHEN = "2024-01-03 11:09:00"
+GOOD = purchase("C1", WHEN, "P3", "P4", price=506)
+GOOD_2 = purchase("C2", "2024-01-02 23:59:59", "P3", price=7)
+DATE = f'"date_of_purchase": "{WHEN}"'
+
+Parser = Callable[[Path, DayFile], Parsed]
+
+
+def _day_file(tmp_path: Path, name: str, data: bytes, day: dt.date = FOLDER_DAY) -> DayFile:
+    path = tmp_path / name / f"d={day}" / "transactions.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    return DayFile(day, path, f"{name}/transactions.json")
+
+
+def _reference(path: Path, file: DayFile) -> Parsed:
+    return parse_reference(path.read_bytes(), file)
+
+
+def _fast(path: Path, file: DayFile) -> Parsed:
+    return parse_day_files([file], duckdb.connect())
+
+
+def _items(rows: list[tuple[str, str, str, int | None, str, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(moment(w), c, p, price, f, n, FOLDER_DAY) for w, c, p, price, f, n in rows],
+        schema=schemas.ITEMS,
+        orient="row",
+    )
+
+
+def _rejects(rows: list[tuple[str, int, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(f, n, text, reason, FOLDER_DAY) for f, n, text, reason in rows],
+        schema=schemas.REJECTS,
+        orient="row",
+    )
+
+
+def _assert_same(actual: Parsed, expected: Parsed) -> None:
+    assert_frame_equal(actual.items, expected.items)
+    assert_frame_equal(actual.rejects, expected.rejects)
+
+
+# ---- the rules, exactly, through both paths ------------------------------------------------
+
+NOT_JSON = "not json {"
+NO_CUSTOMER = record(basket=[{"product_id": "P1", "price": 1}], date_of_purchase=WHEN)
+NO_BASKET = record(customer_id="C2", date_of_purchase=WHEN)
+NO_DATE = record(customer_id="C2", basket=[{"product_id": "P1", "price": 1}])
+BASKET_NOT_LIST = record(customer_id="C2", basket={"product_id": "P1"}, date_of_purchase=WHEN)
+BAD_DATE = record(
+    customer_id="C2", basket=[{"product_id": "P1", "price": 1}], date_of_purchase="03/01/2024"
+)
+ITEM_WITHOUT_ID = record(
+    customer_id="C3", basket=[{"price": 5}, {"product_id": "P2", "price": 7}], date_of_purchase=WHEN
+)
+LAST = purchase("C4", "2024-01-04 00:30:00", "P1", price=9)
+
+EVERY_RULE = (
+    "\r\n".join(
+        [
+            "",  # 1: blank
+            GOOD.replace('"P4"', '"P3"'),  # 2: the same product twice
+            NOT_JSON,  # 3
+            NO_CUSTOMER,  # 4
+            NO_BASKET,  # 5
+            NO_DATE,  # 6
+            BASKET_NOT_LIST,  # 7
+            BAD_DATE,  # 8
+            "   ",  # 9: blank
+            ITEM_WITHOUT_ID,  # 10
+            LAST,  # 11, without a final newline
+        ]
+    )
+).encode()
+
+
+@pytest.mark.parametrize("parser", [_reference, _fast], ids=["reference", "fast path"])
+def test_every_rule_with_its_reason_and_line_number(tmp_path: Path, parser: Parser) -> None:
+    file = _day_file(tmp_path, "f", EVERY_RULE)
+    parsed = parser(file.path, file)
+    name = "f/transactions.json"
+    expected_items = _items(
+        [
+            (WHEN, "C1", "P3", 506, name, 2),
+            (WHEN, "C1", "P3", 506, name, 2),
+            (WHEN, "C3", "P2", 7, name, 10),
+            ("2024-01-04 00:30:00", "C4", "P1", 9, name, 11),
+        ]
+    )
+    expected_rejects = _rejects(
+        [
+            (
+                name,
+                3,
+                NOT_JSON,
+                "line is not valid JSON (JSONDecodeError: Expecting value: line 1 column 1 "
+                "(char 0))",
+            ),
+            (name, 4, NO_CUSTOMER, "customer_id is missing"),
+            (name, 5, NO_BASKET, "basket is missing"),
+            (name, 6, NO_DATE, "date_of_purchase is missing"),
+            (name, 7, BASKET_NOT_LIST, "basket is not a list (it is a JSON object)"),
+            (name, 8, BAD_DATE, 'date_of_purchase "03/01/2024" does not parse as a date and time'),
+            (name, 10, ITEM_WITHOUT_ID, "basket item 1 has no product_id"),
+        ]
+    )
+    _assert_same(parsed, Parsed(expected_items, expected_rejects))
+
+
+def test_a_clean_file_gives_typed_items_in_line_order(tmp_path: Path) -> None:
+    file = _day_file(tmp_path, "clean", f"{GOOD}\n{GOOD_2}\n".encode())
+    name = "clean/transactions.json"
+    expected = _items(
+        [
+            (WHEN, "C1", "P3", 506, name, 1),
+            (WHEN, "C1", "P4", 506, name, 1),
+            ("2024-01-02 23:59:59", "C2", "P3", 7, name, 2),
+        ]
+    )
+    _assert_same(parse_day_files([file], duckdb.connect()), Parsed(expected, _rejects([])))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2018-09-01 11:09:00", dt.datetime(2018, 9, 1, 11, 9)),
+        ("2018-09-01T11:09:00.250", dt.datetime(2018, 9, 1, 11, 9, 0, 250000)),
+        ("2018-09-01 11:09", dt.datetime(2018, 9, 1, 11, 9)),
+        ("2018-09-01T01:09:00+02:00", dt.datetime(2018, 8, 31, 23, 9)),
+        ("2018-09-01", None),
+        ("2018-02-30 11:09:00", None),
+        ("yesterday", None),
+        (20180901, None),
+        (None, None),
+    ],
+)
+def test_purchase_time(text: object, expected: dt.datetime | None) -> None:
+    assert parse_purchase_time(text) == expected
+
+
+# ---- the fast path equals the rule book ----------------------------------------------------
+
+
+def _line(customer: str = '"C1"', basket: str = '[{"product_id": "P3", "price": 5}]') -> bytes:
+    return f'{{"customer_id": {customer}, "basket": {basket}, {DATE}}}'.encode()
+
+
+G = GOOD.encode()
+CASES: dict[str, bytes] = {
+    "clean": G + b"\n" + GOOD_2.encode() + b"\n",
+    "one line": G + b"\n",
+    "no final newline": G + b"\n" + G,
+    "crlf": G + b"\r\n" + G + b"\r\n",
+    "crlf on some lines": G + b"\n" + G + b"\r\n" + G,
+    "lone carriage returns": G + b"\r" + G + b"\r",
+    "blank lines": b"\n" + G + b"\n\n" + G + b"\n\n",
+    "whitespace-only line": G + b"\n   \n" + G + b"\n",
+    "spaces around a line": b"  " + G + b"  \n",
+    "empty file": b"",
+    "only a newline": b"\n",
+    "only spaces": b"   ",
+    "utf-8 bom": b"\xef\xbb\xbf" + G + b"\n",
+    "bom on a later line": G + b"\n\xef\xbb\xbf" + G + b"\n",
+    "bad utf-8 bytes": G + b"\n" + _line(customer='"C\xff"') + b"\n",
+    "nul byte line": G + b"\n\x00\n",
+    "non-ascii ids": _line('"Cé"', '[{"product_id": "P€", "price": 5}]') + b"\n",
+    "escaped strings": _line('"C\\u0031"', '[{"product_id": "P\\"3\\u00e9", "price": 5}]') + b"\n",
+    "numeric customer_id": _line("17") + b"\n",
+    "null customer_id": _line("null") + b"\n",
+    "empty customer_id": _line('""') + b"\n",
+    "blank customer_id": _line('"  "') + b"\n",
+    "object customer_id": _line('{"id": "C1"}') + b"\n",
+    "customer_id with spaces kept": _line('" C1 "') + b"\n",
+    "differently cased key": _line().replace(b'"customer_id"', b'"Customer_ID"') + b"\n",
+    "duplicate key": _line().replace(b"{", b'{"customer_id": "C9", ', 1) + b"\n",
+    "float price": _line(basket='[{"product_id": "P3", "price": 5.5}]') + b"\n",
+    "exponent price": _line(basket='[{"product_id": "P3", "price": 1e2}]') + b"\n",
+    "string price": _line(basket='[{"product_id": "P3", "price": "5"}]') + b"\n",
+    "boolean price": _line(basket='[{"product_id": "P3", "price": true}]') + b"\n",
+    "negative price": _line(basket='[{"product_id": "P3", "price": -5}]') + b"\n",
+    "price beyond int64": _line(basket='[{"product_id": "P3", "price": 99999999999999999999}]')
+    + b"\n",
+    "no price": _line(basket='[{"product_id": "P3"}]') + b"\n",
+    "NaN price": _line(basket='[{"product_id": "P3", "price": NaN}]') + b"\n",
+    "extra fields": _line(basket='[{"product_id": "P3", "price": 5, "size": "L"}]')[:-1]
+    + b', "store": 4}\n',
+    "empty basket": _line(basket="[]") + b"\n",
+    "null basket": _line(basket="null") + b"\n",
+    "basket a string": _line(basket='"P3"') + b"\n",
+    "basket of numbers": _line(basket="[1, 2]") + b"\n",
+    "null basket item": _line(basket='[null, {"product_id": "P3", "price": 5}]') + b"\n",
+    "item without product_id": _line(basket='[{"price": 1}, {"product_id": "P3", "price": 5}]')
+    + b"\n",
+    "numeric product_id": _line(basket='[{"product_id": 3, "price": 5}]') + b"\n",
+    "empty product_id": _line(basket='[{"product_id": "", "price": 5}]') + b"\n",
+    "date without seconds": G.replace(b"11:09:00", b"11:09") + b"\n",
+    "date with T and offset": G.replace(b" 11:09:00", b"T11:09:00+01:00") + b"\n",
+    "date only": G.replace(b" 11:09:00", b"") + b"\n",
+    "date 24:00": G.replace(b"11:09:00", b"24:00:00") + b"\n",
+    "february 30": G.replace(b"01-03", b"02-30") + b"\n",
+    "numeric date": G.replace(b'"2024-01-03 11:09:00"', b"20240103") + b"\n",
+    "not json": b"not json\n" + G + b"\n",
+    "a json array": b"[1, 2]\n" + G + b"\n",
+    "two objects on a line": G + b" " + G + b"\n",
+    "object over two lines": b'{"customer_id": "C1",\n"basket": [], ' + DATE.encode() + b"}\n",
+    "trailing comment": G + b" // note\n",
+    "single quotes": b"{'customer_id': 'C1'}\n",
+    "leading zero": G.replace(b"506", b"0506") + b"\n",
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fast_path_equals_rule_book_on_one_file(tmp_path: Path, name: str) -> None:
+    file = _day_file(tmp_path, "case", CASES[name])
+    _assert_same(parse_day_files([file], duckdb.connect()), _reference(file.path, file))
+
+
+def test_fast_path_equals_rule_book_on_a_batch_mixing_good_and_bad_files(tmp_path: Path) -> None:
+    files = [
+        _day_file(tmp_path, f"f{i:02}", data, FOLDER_DAY + dt.timedelta(days=i % 9))
+        for i, data in enumerate([*CASES.values(), EVERY_RULE])
+    ]
+    expected = Parsed.concat([_reference(f.path, f) for f in files])
+    assert (expected.items.height, expected.rejects.height) == (63, 37)  # the table is no toy
+    _assert_same(parse_day_files(files, duckdb.connect()), expected)
+
+
+def test_clean_files_go_through_duckdb_not_the_rule_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["clean", "one line", "no final newline", "non-ascii ids", "extra fields"]
+    files = [_day_file(tmp_path, f"f{i}", CASES[name]) for i, name in enumerate(names)]
+    expected = Parsed.concat([_reference(f.path, f) for f in files])
+
+    def refuse(data: bytes, file: DayFile) -> Parsed:
+        raise AssertionError(f"{file.source_file} was sent to the rule book")
+
+    monkeypatch.setattr(parse, "parse_reference", refuse)
+    _assert_same(parse_day_files(files, duckdb.connect()), expected)
+
+
+def test_no_files_give_empty_frames_of_the_schemas() -> None:
+    _assert_same(
+        parse_day_files([], duckdb.connect()),
+        Parsed(schemas.ITEMS.to_frame(), schemas.REJECTS.to_frame()),
+    )

@@ -1,0 +1,124 @@
+"""Counts for any range of weeks: the function and the CLI equal a recomputation from the feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets_pkg.purchases.catalog import read_customers, read_products
+from assets_pkg.purchases.generate import generate
+from assets_pkg.purchases.period import MissingWeeksError, counts_between, main
+
+from .feed_builder import Feed, day, materialize
+
+FIRST, LAST = "2024-01-01", "2024-01-15"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Feed, Path]:
+    """A realistic generated feed of three weeks (bad records planted), materialised as a range."""
+    root = tmp_path_factory.mktemp("period")
+    feed = Feed(root / "source")
+    generate(
+        feed.root, customers=30, start=day(FIRST), days=21, seed=5, bad_records=True, products=12
+    )
+    warehouse = root / "warehouse"
+    assert materialize(feed, warehouse, (FIRST, LAST)).success
+    return feed, warehouse
+
+
+def _recomputed(feed: Feed, warehouse: Path, first: str, last: str) -> pl.DataFrame:
+    """Every exploded item of the weeks, counted per customer and product, joined to the
+    CSVs, plus one zero row for each customer of customers.csv who bought nothing."""
+    items = pl.scan_parquet(
+        f"{warehouse}/exploded_transactions/**/*.parquet", hive_partitioning=True
+    ).filter(pl.col("week").is_between(day(first), day(last)))
+    customers = read_customers(feed.root / "customers.csv")
+    products = read_products(feed.root / "products.csv")
+    bought = (
+        items.group_by("customer_id", "product_id")
+        .agg(purchase_count=pl.len().cast(pl.Int64))
+        .collect()
+    )
+    idle = customers.join(bought, on="customer_id", how="anti").select(
+        "customer_id",
+        product_id=pl.lit(None, pl.String),
+        purchase_count=pl.lit(0, pl.Int64),
+    )
+    return (
+        pl.concat([bought, idle])
+        .join(customers, on="customer_id", how="left")
+        .join(products.select("product_id", "product_category"), on="product_id", how="left")
+        .select(
+            first_week=pl.lit(day(first)),
+            last_week=pl.lit(day(last)),
+            customer_id="customer_id",
+            loyalty_score="loyalty_score",
+            product_id="product_id",
+            product_category="product_category",
+            purchase_count="purchase_count",
+        )
+        .sort("customer_id", "product_id", nulls_last=True)
+    )
+
+
+@pytest.mark.parametrize(("first", "last"), [(FIRST, LAST), ("2024-01-08", LAST), (FIRST, FIRST)])
+def test_counts_between_equal_a_recomputation(
+    built: tuple[Feed, Path], first: str, last: str
+) -> None:
+    feed, warehouse = built
+    expected = _recomputed(feed, warehouse, first, last)
+    assert expected.filter(pl.col("purchase_count") > 1).height > 0  # sums, not just rows
+    assert_frame_equal(counts_between(str(warehouse), day(first), day(last)), expected)
+
+
+def test_the_cli_writes_the_same_counts(
+    built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed, warehouse = built
+    out = tmp_path / "counts.parquet"
+    assert main([FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)]) == 0
+    expected = _recomputed(feed, warehouse, FIRST, LAST)
+    assert_frame_equal(pl.read_parquet(out), expected)
+    assert capsys.readouterr().err == f"{expected.height} rows written to {out}\n"
+    csv = tmp_path / "counts.csv"
+    assert main([FIRST, LAST, "--warehouse", str(warehouse), "--out", str(csv)]) == 0
+    assert_frame_equal(pl.read_csv(csv, schema=expected.schema), expected)
+
+
+def test_the_cli_names_what_to_fix(
+    built: tuple[Feed, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, warehouse = built
+    assert main([FIRST, "2024-01-29", "--warehouse", str(warehouse)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: 2 week(s) of weekly_purchase_counts are not in {warehouse}: 2024-01-22, "
+        "2024-01-29. Materialise them first: dagster asset materialize -m "
+        "assets_pkg.definitions --select weekly_purchase_counts --partition-range "
+        "2024-01-22...2024-01-29\n"
+    )
+    assert main(["2024-01-02", LAST, "--warehouse", str(warehouse)]) == 2
+    assert capsys.readouterr().err == (
+        "error: first_week must be a Monday (weeks start on Monday), got 2024-01-02 which is "
+        "a Tuesday.\n"
+    )
+    assert main([LAST, FIRST, "--warehouse", str(warehouse)]) == 2
+    assert "comes before the first week" in capsys.readouterr().err
+    with pytest.raises(MissingWeeksError):
+        counts_between(str(warehouse), day("2023-12-25"), day(FIRST))
+
+
+def test_a_range_of_weeks_without_purchases_gives_zero_rows(feed: Feed, warehouse: Path) -> None:
+    feed.fill_days("2023-12-31", "2024-01-15")
+    assert materialize(feed, warehouse, (FIRST, "2024-01-08")).success
+    result = counts_between(str(warehouse), day(FIRST), day("2024-01-08"))
+    assert result.rows() == [
+        (day(FIRST), day("2024-01-08"), c, score, None, None, 0)
+        for c, score in [("C1", 7), ("C2", 3), ("C3", 5), ("C4", 10)]
+    ]
+    assert result.schema["first_week"] == pl.Date
+    assert isinstance(result.item(0, "last_week"), dt.date)

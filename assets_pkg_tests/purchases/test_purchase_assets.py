@@ -1,0 +1,382 @@
+"""The purchase assets through Dagster: one scenario feed holding every rule of the spec."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from assets_pkg.purchases import schemas
+from assets_pkg.purchases.parse import duckdb_to_polars
+
+from .feed_builder import (
+    ASSETS,
+    CUSTOMERS_CSV,
+    WEEKLY_ASSETS,
+    Feed,
+    check_results,
+    day,
+    failure_messages,
+    materialize,
+    materialized,
+    moment,
+    purchase,
+    read_files,
+    read_week,
+    record,
+    source_file,
+)
+
+W = "2024-01-08"
+PREVIOUS, NEXT = "2024-01-01", "2024-01-15"
+
+NOT_JSON = "not json"
+NO_CUSTOMER = record(basket=[{"product_id": "P1", "price": 1}], date_of_purchase=f"{W} 10:00:00")
+BASKET_NOT_LIST = record(
+    customer_id="C2", basket={"product_id": "P1"}, date_of_purchase=f"{W} 10:00:00"
+)
+BAD_DATE = record(
+    customer_id="C2", basket=[{"product_id": "P1", "price": 1}], date_of_purchase="someday"
+)
+ITEM_WITHOUT_ID = record(
+    customer_id="C2",
+    basket=[{"price": 1}, {"product_id": "P9", "price": 2}],
+    date_of_purchase=f"{W} 11:00:00",
+)
+NO_BASKET = record(customer_id="C3", date_of_purchase="2024-01-12 10:00:00")
+NO_DATE = record(customer_id="C3", basket=[{"product_id": "P2", "price": 1}])
+FAR = purchase("C1", "2024-01-20 10:00:00", "P1")
+NOT_JSON_REASON = (
+    "line is not valid JSON (JSONDecodeError: Expecting value: line 1 column 1 (char 0))"
+)
+
+
+def _scenario(feed: Feed) -> None:
+    """Three weeks; week W holds every kind of bad input, and purchases across midnight."""
+    feed.write_day(
+        "2024-01-07",  # Sunday of the previous week
+        purchase("C1", "2024-01-08 00:10:00", "P1"),  # Monday's purchase: counted in W
+        purchase("C2", "2024-01-07 18:00:00", "P2"),
+        NOT_JSON,  # quarantined in the previous week, not in W
+    )
+    feed.write_day(
+        "2024-01-08",
+        NOT_JSON,
+        purchase("C1", "2024-01-08 10:00:00", "P1", "P1", "P2"),
+        NO_CUSTOMER,
+        BASKET_NOT_LIST,
+        BAD_DATE,
+        ITEM_WITHOUT_ID,
+    )
+    crlf = [
+        purchase("C3", "2024-01-09 08:00:00", "P2"),
+        purchase("C99", "2024-01-09 09:00:00", "P1"),
+    ]
+    feed.write_day("2024-01-09", raw="\r\n".join(crlf).encode())  # no final newline either
+    feed.write_day("2024-01-11", raw=f"\n\n{FAR}\n\n".encode())
+    feed.write_day("2024-01-12", NO_BASKET, NO_DATE)
+    feed.write_day("2024-01-13", purchase("C2", "2024-01-13 12:00:00", "P1"))
+    feed.write_day("2024-01-14", purchase("C3", "2024-01-15 00:05:00", "P1"))  # next week's
+    feed.write_day("2024-01-15", purchase("C2", "2024-01-14 23:55:00", "P2"), NOT_JSON)
+    feed.write_day("2024-01-02", purchase("C4", "2024-01-02 09:00:00", "P2"))
+    feed.write_day("2024-01-16", purchase("C1", "2024-01-16 09:00:00", "P2"))
+    feed.fill_days("2023-12-31", "2024-01-22")  # every other folder: an empty file
+
+
+EXPLODED_W = pl.DataFrame(
+    [
+        (moment("2024-01-08 00:10:00"), "C1", "P1", 100, source_file("2024-01-07"), 1),
+        (moment("2024-01-08 10:00:00"), "C1", "P1", 100, source_file(W), 2),
+        (moment("2024-01-08 10:00:00"), "C1", "P1", 100, source_file(W), 2),
+        (moment("2024-01-08 10:00:00"), "C1", "P2", 100, source_file(W), 2),
+        (moment("2024-01-08 11:00:00"), "C2", "P9", 2, source_file(W), 6),
+        (moment("2024-01-09 08:00:00"), "C3", "P2", 100, source_file("2024-01-09"), 1),
+        (moment("2024-01-09 09:00:00"), "C99", "P1", 100, source_file("2024-01-09"), 2),
+        (moment("2024-01-13 12:00:00"), "C2", "P1", 100, source_file("2024-01-13"), 1),
+        (moment("2024-01-14 23:55:00"), "C2", "P2", 100, source_file("2024-01-15"), 1),
+    ],
+    schema={k: v for k, v in schemas.EXPLODED.items() if k != "week"},
+    orient="row",
+)
+
+QUARANTINE_W = pl.DataFrame(
+    [
+        (source_file(W), 1, NOT_JSON, NOT_JSON_REASON),
+        (source_file(W), 3, NO_CUSTOMER, "customer_id is missing"),
+        (source_file(W), 4, BASKET_NOT_LIST, "basket is not a list (it is a JSON object)"),
+        (
+            source_file(W),
+            5,
+            BAD_DATE,
+            'date_of_purchase "someday" does not parse as a date and time',
+        ),
+        (source_file(W), 6, ITEM_WITHOUT_ID, "basket item 1 has no product_id"),
+        (
+            source_file("2024-01-11"),
+            3,
+            FAR,
+            "date_of_purchase 2024-01-20 10:00:00 is 9 days from its folder d=2024-01-11 "
+            "(tolerance 1 days)",
+        ),
+        (source_file("2024-01-12"), 1, NO_BASKET, "basket is missing"),
+        (source_file("2024-01-12"), 2, NO_DATE, "date_of_purchase is missing"),
+    ],
+    schema={k: v for k, v in schemas.QUARANTINE.items() if k != "week"},
+    orient="row",
+)
+
+COUNTS_W = pl.DataFrame(
+    [
+        ("C1", 7, "P1", "trousers", 3),
+        ("C1", 7, "P2", "shirts", 1),
+        ("C2", 3, "P9", None, 1),  # unknown product
+        ("C3", 5, "P2", "shirts", 1),
+        ("C99", None, "P1", "trousers", 1),  # unknown customer
+        ("C2", 3, "P1", "trousers", 1),
+        ("C2", 3, "P2", "shirts", 1),
+        ("C4", 10, None, None, 0),  # bought nothing this week
+    ],
+    schema={k: v for k, v in schemas.COUNTS.items() if k != "week"},
+    orient="row",
+)
+
+
+def test_one_week_applies_every_rule(feed: Feed, warehouse: Path) -> None:
+    _scenario(feed)
+    result = materialize(feed, warehouse, W)
+    assert result.success
+    assert materialized(result) == [
+        ("exploded_transactions", W),
+        ("products", None),
+        ("raw_customers", None),
+        ("transaction_quarantine", W),
+        ("weekly_purchase_counts", W),
+    ]
+    assert_frame_equal(read_week(warehouse, "exploded_transactions", W), EXPLODED_W)
+    assert_frame_equal(read_week(warehouse, "transaction_quarantine", W), QUARANTINE_W)
+    assert_frame_equal(read_week(warehouse, "weekly_purchase_counts", W), COUNTS_W)
+
+    checks = check_results(result)
+    assert sorted(checks) == [
+        "all_day_folders_present",
+        "known_ids",
+        "quarantine_is_empty",
+        "unique_customer_ids",
+        "unique_product_ids",
+        "valid_loyalty_scores",
+    ]
+    known = checks["known_ids"]
+    assert (known.passed, known.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert known.description == (
+        "1 customer id(s) bought but missing from customers.csv and 1 product id(s) missing "
+        "from products.csv; their rows keep null loyalty_score / product_category."
+    )
+    assert known.metadata["unknown customer ids"] == dg.IntMetadataValue(1)
+    assert known.metadata["unknown product ids"] == dg.IntMetadataValue(1)
+    assert known.metadata["examples"] == dg.JsonMetadataValue(
+        {"customer_id": ["C99"], "product_id": ["P9"]}
+    )
+    quarantine = checks["quarantine_is_empty"]
+    assert (quarantine.passed, quarantine.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert quarantine.metadata["quarantined rows"] == dg.IntMetadataValue(8)
+    for name in ["all_day_folders_present", "unique_customer_ids", "unique_product_ids"]:
+        assert checks[name].passed, name
+
+
+def test_a_range_equals_week_by_week_runs_and_reruns_change_nothing(
+    feed: Feed, tmp_path: Path
+) -> None:
+    _scenario(feed)
+    ranged, single = tmp_path / "ranged", tmp_path / "single"
+    range_run = materialize(feed, ranged, (PREVIOUS, NEXT))
+    assert range_run.success
+    for week in [NEXT, PREVIOUS, W]:  # any order
+        assert materialize(feed, single, week, selection=WEEKLY_ASSETS).success
+    files = read_files(ranged)
+    assert sorted(files) == [
+        f"{asset}/week={week}/data.parquet"
+        for asset in sorted(WEEKLY_ASSETS)
+        for week in [PREVIOUS, W, NEXT]
+    ]
+    singles = read_files(single)
+    assert sorted(singles) == sorted(files)
+    for name, frame in files.items():
+        assert_frame_equal(singles[name], frame)
+        assert "week" not in frame.columns  # the folder name carries it
+    _assert_one_table_per_asset(ranged)
+
+    # The unknown ids of W are reported although the range ends a week later.
+    known = check_results(range_run)["known_ids"]
+    assert known.passed is False
+    assert known.metadata["examples"] == dg.JsonMetadataValue(
+        {"customer_id": ["C99"], "product_id": ["P9"]}
+    )
+
+    # Re-materialising a week gives the same rows, never duplicates.
+    assert materialize(feed, ranged, W).success
+    assert_frame_equal(read_week(ranged, "weekly_purchase_counts", W), COUNTS_W)
+    again = read_files(ranged)
+    for name, frame in files.items():
+        assert_frame_equal(again[name], frame)
+
+    # The purchases across midnight count once, in the week of their date.
+    exploded = pl.scan_parquet(
+        f"{ranged}/exploded_transactions/**/*.parquet", hive_partitioning=True
+    ).collect()
+    where = exploded.filter(pl.col("date_of_purchase").dt.hour() == 0).select(
+        "week", "source_file", "customer_id"
+    )
+    assert where.rows() == [
+        (day(W), source_file("2024-01-07"), "C1"),
+        (day(NEXT), source_file("2024-01-14"), "C3"),
+    ]
+    assert exploded.height == 2 + EXPLODED_W.height + 2
+
+
+def _assert_one_table_per_asset(warehouse: Path) -> None:
+    """The contract's readers: polars and DuckDB read each asset as one Hive table."""
+    for asset in ["raw_customers", "products"]:
+        pattern = f"{warehouse}/{asset}/**/*.parquet"
+        expected = pl.read_parquet(warehouse / asset / "data.parquet")
+        assert_frame_equal(pl.scan_parquet(pattern, hive_partitioning=True).collect(), expected)
+        from_duckdb = duckdb.connect().sql(
+            f"select * from read_parquet('{pattern}', hive_partitioning = true)"
+        )
+        assert_frame_equal(duckdb_to_polars(from_duckdb), expected)
+    assert_frame_equal(
+        pl.read_parquet(warehouse / "raw_customers" / "data.parquet"),
+        pl.DataFrame(
+            {"customer_id": ["C1", "C2", "C3", "C4"], "loyalty_score": [7, 3, 5, 10]},
+            schema=schemas.CUSTOMERS,
+        ),
+    )
+    for asset in WEEKLY_ASSETS:
+        pattern = f"{warehouse}/{asset}/**/*.parquet"
+        expected = pl.concat(
+            [
+                read_week(warehouse, asset, week).select(pl.lit(day(week)).alias("week"), pl.all())
+                for week in [PREVIOUS, W, NEXT]
+            ]
+        )
+        polars_table = (
+            pl.scan_parquet(pattern, hive_partitioning=True)
+            .select(expected.columns)
+            .sort("week", maintain_order=True)
+            .collect()
+        )
+        assert_frame_equal(polars_table, expected)
+        duckdb_table = duckdb_to_polars(
+            duckdb.connect().sql(
+                f"select {', '.join(expected.columns)} from "
+                f"read_parquet('{pattern}', hive_partitioning = true)"
+            )
+        )
+        assert_frame_equal(duckdb_table, expected, check_row_order=False)  # read in parallel
+    counts = pl.scan_parquet(
+        f"{warehouse}/weekly_purchase_counts/**/*.parquet", hive_partitioning=True
+    ).collect()
+    assert_frame_equal(counts.filter(pl.col("week") == day(W)).drop("week"), COUNTS_W)
+    _assert_declared_columns_are_written(warehouse)
+
+
+def _assert_declared_columns_are_written(warehouse: Path) -> None:
+    """The column schema each asset shows in the UI is the table a reader gets."""
+    for definition in ASSETS:
+        for key, spec in definition.specs_by_key.items():
+            declared = spec.metadata["dagster/column_schema"]
+            asset = key.to_user_string()
+            table = pl.scan_parquet(f"{warehouse}/{asset}/**/*.parquet", hive_partitioning=True)
+            written = table.collect_schema()
+            assert [(c.name, c.type) for c in declared.columns] == [
+                (name, str(written[name])) for name in [c.name for c in declared.columns]
+            ], asset
+            assert sorted(written.names()) == sorted(c.name for c in declared.columns), asset
+
+
+def test_a_duplicate_customer_id_stops_the_counts(feed: Feed, warehouse: Path) -> None:
+    _scenario(feed)
+    feed.write_csvs(customers=CUSTOMERS_CSV + "C2,4\nC3,1\n")
+    result = materialize(feed, warehouse, W)
+    assert not result.success
+    checks = check_results(result)
+    unique = checks["unique_customer_ids"]
+    assert (unique.passed, unique.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert unique.metadata["bad ids"] == dg.JsonMetadataValue(["C2", "C3"])
+    assert unique.description is not None
+    assert unique.description.startswith("customers.csv has duplicate or empty ids: C2, C3.")
+    assert ("weekly_purchase_counts", W) not in materialized(result)
+    # Stopped by the blocking check, not failed inside: the counts step never started.
+    assert [e.step_key for e in result.get_step_failure_events()] == ["raw_customers"]
+    assert "weekly_purchase_counts" not in {
+        e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START
+    }
+    assert not (warehouse / "weekly_purchase_counts").exists()
+
+
+def test_a_week_without_day_folders_fails_naming_them(feed: Feed, warehouse: Path) -> None:
+    feed.fill_days("2024-01-01", "2024-01-07")
+    feed.fill_days("2024-01-15", "2024-01-15")
+    result = materialize(feed, warehouse, W, selection=WEEKLY_ASSETS)
+    assert not result.success
+    folders = ", ".join(f"transactions/d=2024-01-{d:02}" for d in range(8, 15))
+    assert failure_messages(result) == [
+        f"No transactions for week(s) {W}: none of their day folders exist under {feed.root} "
+        f"({folders}). The data has not arrived yet, or PURCHASES_SOURCE_DIR points at the "
+        "wrong folder."
+    ]
+    assert materialized(result) == []
+
+
+def test_some_missing_days_run_and_warn(feed: Feed, warehouse: Path) -> None:
+    feed.write_day("2024-01-09", purchase("C1", "2024-01-09 10:00:00", "P2"))
+    for folder in ["2024-01-08", "2024-01-11", "2024-01-12", "2024-01-13", "2024-01-14"]:
+        feed.write_day(folder, raw=b"")
+    result = materialize(feed, warehouse, W, selection=WEEKLY_ASSETS)
+    assert result.success
+    check = check_results(result)["all_day_folders_present"]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    missing = ["2024-01-07", "2024-01-10", "2024-01-15"]
+    assert check.metadata["missing days"] == dg.JsonMetadataValue(missing)
+    assert check.description is not None
+    assert check.description.startswith(
+        f"3 day folder(s) read by these weeks are missing: {', '.join(missing)}."
+    )
+    quarantine = result.asset_materializations_for_node("transactions")
+    assert [
+        m.metadata.get("missing days")
+        for m in quarantine
+        if m.asset_key.path == ["transaction_quarantine"]
+    ] == [dg.JsonMetadataValue(missing)]
+    assert read_week(warehouse, "weekly_purchase_counts", W).select(
+        "customer_id", "product_id", "purchase_count"
+    ).rows() == [("C1", "P2", 1), ("C2", None, 0), ("C3", None, 0), ("C4", None, 0)]
+
+
+def test_a_missing_source_folder_or_csv_stops_with_one_sentence(feed: Feed, tmp_path: Path) -> None:
+    gone = Feed(tmp_path / "nowhere")
+    result = materialize(gone, tmp_path / "wh", None, selection=["raw_customers"])
+    assert failure_messages(result) == [
+        f"The purchase source folder {gone.root} does not exist: set PURCHASES_SOURCE_DIR to "
+        "the folder holding customers.csv, products.csv and transactions/."
+    ]
+    (feed.root / "customers.csv").unlink()
+    result = materialize(feed, tmp_path / "wh", None, selection=["raw_customers", "products"])
+    assert failure_messages(result) == [
+        f"{feed.root / 'customers.csv'} does not exist: put customers.csv there or point "
+        "PURCHASES_SOURCE_DIR at the folder that holds it."
+    ]
+    assert materialized(result) == [("products", None)]
+
+
+def test_start_date_of_the_partitions_is_the_first_week() -> None:
+    from .feed_builder import ASSETS
+
+    weekly = [a for a in ASSETS if a.partitions_def is not None]
+    keys = weekly[0].partitions_def.get_partition_keys(  # type: ignore[union-attr]
+        current_time=dt.datetime(2024, 1, 16, tzinfo=dt.UTC)
+    )
+    assert keys == ["2024-01-01", "2024-01-08"]

@@ -1,0 +1,126 @@
+"""The acceptance check of the foundation issue, in small: the `dagster` CLI over a range of
+weeks, on generated data with every kind of bad record, against a naive implementation of
+the spec written here from the spec alone (plain Python, no project code)."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets_pkg.purchases.generate import generate
+
+START = dt.date(2024, 1, 1)
+WEEKS = [START + dt.timedelta(weeks=i) for i in range(4)]
+TOLERANCE = 1
+DAGSTER = Path(sys.executable).with_name("dagster")
+
+
+Row = tuple[dt.date, str, int | None, str | None, str | None, int]
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def spec_counts(source: Path, weeks: list[dt.date], tolerance: int) -> pl.DataFrame:
+    """purchases.md, read literally."""
+    with (source / "customers.csv").open(newline="") as f:
+        loyalty = {r["customer_id"]: int(r["loyalty_score"]) for r in csv.DictReader(f)}
+    with (source / "products.csv").open(newline="") as f:
+        category = {r["product_id"]: r["product_category"] for r in csv.DictReader(f)}
+    counts: collections.Counter[tuple[dt.date, str, str]] = collections.Counter()
+    for folder in sorted((source / "transactions").iterdir()):
+        day = dt.date.fromisoformat(folder.name.removeprefix("d="))
+        for line in (folder / "transactions.json").read_text().splitlines():
+            try:
+                record = json.loads(line)
+                customer = record["customer_id"]
+                basket = record["basket"]
+                moment = dt.datetime.strptime(record["date_of_purchase"], "%Y-%m-%d %H:%M:%S")
+            except (ValueError, KeyError, TypeError):
+                continue  # blank, not JSON, a field missing or null, a date that does not parse
+            if not isinstance(customer, str) or not isinstance(basket, list):
+                continue
+            if abs((moment.date() - day).days) > tolerance:
+                continue  # quarantined in its folder's week
+            week = monday(moment.date())
+            for item in basket:
+                if isinstance(item, dict) and isinstance(item.get("product_id"), str):
+                    counts[(week, customer, item["product_id"])] += 1
+    rows: list[Row] = [
+        (week, customer, loyalty.get(customer), product, category.get(product), n)
+        for (week, customer, product), n in counts.items()
+        if week in weeks
+    ]
+    for week in weeks:
+        buyers = {customer for (w, customer, _) in counts if w == week}
+        rows += [(week, c, s, None, None, 0) for c, s in loyalty.items() if c not in buyers]
+    schema = {
+        "week": pl.Date,
+        "customer_id": pl.String,
+        "loyalty_score": pl.Int64,
+        "product_id": pl.String,
+        "product_category": pl.String,
+        "purchase_count": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def sorted_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(["week", "customer_id", "product_id"], nulls_last=True)
+
+
+@pytest.mark.skipif(not DAGSTER.exists(), reason="the dagster CLI is not installed beside python")
+def test_the_cli_over_a_range_equals_the_spec_on_bad_data(tmp_path: Path) -> None:
+    source = tmp_path / "feed"
+    generate(source, customers=120, start=START, days=30, seed=11, bad_records=True)
+    warehouse = tmp_path / "warehouse"
+    env = {
+        **os.environ,
+        "PURCHASES_SOURCE_DIR": str(source),
+        "WAREHOUSE_DIR": str(warehouse),
+        "PURCHASES_START_DATE": str(START),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+    (tmp_path / "dagster_home").mkdir()
+    command = [
+        str(DAGSTER),
+        "asset",
+        "materialize",
+        "-m",
+        "assets_pkg.definitions",
+        "--select",
+        "exploded_transactions,weekly_purchase_counts,transaction_quarantine",
+        "--partition-range",
+        f"{WEEKS[0]}...{WEEKS[-1]}",
+    ]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    for asset in ("exploded_transactions", "weekly_purchase_counts", "transaction_quarantine"):
+        files = sorted(p.relative_to(warehouse / asset) for p in (warehouse / asset).rglob("*"))
+        assert [str(f) for f in files if f.suffix] == [f"week={w}/data.parquet" for w in WEEKS], (
+            asset
+        )
+    built = pl.scan_parquet(
+        f"{warehouse}/weekly_purchase_counts/**/*.parquet", hive_partitioning=True
+    ).collect()
+    expected = spec_counts(source, WEEKS, TOLERANCE)
+    assert_frame_equal(
+        sorted_frame(built.select(expected.columns)), sorted_frame(expected), check_dtypes=True
+    )
+    quarantine = pl.scan_parquet(
+        f"{warehouse}/transaction_quarantine/**/*.parquet", hive_partitioning=True
+    ).collect()
+    assert quarantine.height > 0
+    assert quarantine.get_column("reason").null_count() == 0

@@ -1,0 +1,219 @@
+"""Which week a purchase belongs to (event time, with a tolerance), and reading a week."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets_pkg.purchases import schemas
+from assets_pkg.purchases.feed import (
+    days_read_for_week,
+    find_day_files,
+    monday_of,
+    week_days,
+    weeks_with_data,
+)
+from assets_pkg.purchases.weeks import NoDataError, WeekReader
+
+from .feed_builder import Feed, day, moment, purchase, source_file
+
+W = day("2024-01-08")
+NEXT = day("2024-01-15")
+
+
+def _exploded(week: dt.date, rows: list[tuple[str, str, str, str, int]]) -> pl.DataFrame:
+    """rows: (date_of_purchase, customer, product, folder, line); price 100."""
+    return pl.DataFrame(
+        [(week, moment(w), c, p, 100, source_file(f), n) for w, c, p, f, n in rows],
+        schema=schemas.EXPLODED,
+        orient="row",
+    )
+
+
+def _quarantine(week: dt.date, rows: list[tuple[str, int, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(week, source_file(f), n, text, reason) for f, n, text, reason in rows],
+        schema=schemas.QUARANTINE,
+        orient="row",
+    )
+
+
+def test_days_a_week_reads() -> None:
+    assert week_days(W) == [day(f"2024-01-{d:02}") for d in range(8, 15)]
+    assert days_read_for_week(W, 0) == week_days(W)
+    assert days_read_for_week(W, 1) == [day(f"2024-01-{d:02}") for d in range(7, 16)]
+    assert days_read_for_week(W, 2) == [day(f"2024-01-{d:02}") for d in range(6, 17)]
+    assert [monday_of(day(f"2024-01-{d:02}")) for d in (7, 8, 14, 15)] == [
+        day("2024-01-01"),
+        W,
+        W,
+        NEXT,
+    ]
+
+
+def test_find_day_files_reads_every_part_in_name_order(feed: Feed) -> None:
+    feed.write_day("2024-01-09", purchase("C1", "2024-01-09 10:00:00", "P1"))
+    extra = feed.root / "transactions" / "d=2024-01-09" / "a-part.json"
+    extra.write_text("")
+    (feed.root / "transactions" / "d=2024-01-10").mkdir()  # a folder without a .json file
+    (feed.root / "transactions" / "d=2024-01-10" / "notes.txt").write_text("x")
+    files, missing = find_day_files(feed.root, [day("2024-01-10"), day("2024-01-09")])
+    assert [(f.day, f.path, f.source_file) for f in files] == [
+        (day("2024-01-09"), extra, "transactions/d=2024-01-09/a-part.json"),
+        (
+            day("2024-01-09"),
+            feed.root / source_file("2024-01-09"),
+            source_file("2024-01-09"),
+        ),
+    ]
+    assert missing == [day("2024-01-10")]
+
+
+def test_weeks_with_data_lists_ended_weeks_from_the_start(feed: Feed) -> None:
+    for folder in ["2023-12-31", "2024-01-01", "2024-01-09", "2024-01-10", "2024-02-04"]:
+        feed.write_day(folder, raw=b"")
+    today = dt.datetime.now(dt.UTC).date()
+    feed.write_day(str(today), raw=b"")  # the current week has not ended
+    (feed.root / "transactions" / "d=latest").mkdir()  # not a day folder
+    assert weeks_with_data(feed.root) == [
+        day("2023-12-25"),
+        day("2024-01-01"),
+        W,
+        day("2024-01-29"),
+    ]
+    assert weeks_with_data(feed.root, W) == [W, day("2024-01-29")]
+
+
+# ---- the event-time rule, on a small feed ----------------------------------------------------
+
+ACROSS_SUNDAY = purchase("C1", "2024-01-15 00:10:00", "P1")
+"""In the Sunday folder d=2024-01-14, dated Monday: the next week's purchase."""
+BACK_TO_SUNDAY = purchase("C2", "2024-01-07 23:50:00", "P2")
+"""In the Monday folder d=2024-01-08, dated Sunday: the previous week's purchase."""
+FAR = purchase("C3", "2024-01-20 10:00:00", "P1", "P2")
+"""In d=2024-01-10, dated 10 days later: beyond the tolerance, two items, one line."""
+FAR_IN_NEIGHBOUR = purchase("C3", "2023-12-01 10:00:00", "P1")
+"""In d=2024-01-15 (read by week W for the tolerance), far from its folder."""
+
+
+def _tolerance_feed(feed: Feed) -> None:
+    feed.fill_days("2024-01-06", "2024-01-16")
+    feed.write_day("2024-01-07", purchase("C4", "2024-01-08 00:05:00", "P2"))
+    feed.write_day("2024-01-08", BACK_TO_SUNDAY, purchase("C1", "2024-01-08 09:00:00", "P1"))
+    feed.write_day("2024-01-10", "{broken", FAR)
+    feed.write_day("2024-01-14", ACROSS_SUNDAY)
+    feed.write_day("2024-01-15", purchase("C2", "2024-01-14 23:59:00", "P1"), FAR_IN_NEIGHBOUR)
+
+
+FAR_REASON = (
+    "date_of_purchase 2024-01-20 10:00:00 is 10 days from its folder d=2024-01-10 "
+    "(tolerance 1 days)"
+)
+BROKEN_REASON = (
+    "line is not valid JSON (JSONDecodeError: Expecting property name enclosed in double "
+    "quotes: line 1 column 2 (char 1))"
+)
+
+
+def test_a_week_keeps_purchases_dated_in_it_from_its_folders_and_the_neighbours(
+    feed: Feed,
+) -> None:
+    _tolerance_feed(feed)
+    read = WeekReader(feed.root, tolerance_days=1).read(W)
+    expected = _exploded(
+        W,
+        [
+            ("2024-01-08 00:05:00", "C4", "P2", "2024-01-07", 1),
+            ("2024-01-08 09:00:00", "C1", "P1", "2024-01-08", 2),
+            ("2024-01-14 23:59:00", "C2", "P1", "2024-01-15", 1),
+        ],
+    )
+    assert_frame_equal(read.exploded, expected)
+    assert_frame_equal(
+        read.quarantine,
+        _quarantine(
+            W,
+            [
+                ("2024-01-10", 1, "{broken", BROKEN_REASON),
+                ("2024-01-10", 2, FAR, FAR_REASON),
+            ],
+        ),
+    )
+    assert read.missing_days == []
+    assert read.files_read == 9
+
+
+def test_each_purchase_counts_once_whether_weeks_are_read_together_or_alone(feed: Feed) -> None:
+    _tolerance_feed(feed)
+    feed.fill_days("2023-12-31", "2024-01-22")
+    weeks = [day("2024-01-01"), W, NEXT]
+    together = WeekReader(feed.root, 1)
+    in_sequence = [together.read(w) for w in weeks]
+    alone = [WeekReader(feed.root, 1).read(w) for w in weeks]
+    for a, b in zip(in_sequence, alone, strict=True):
+        assert_frame_equal(a.exploded, b.exploded)
+        assert_frame_equal(a.quarantine, b.quarantine)
+    everything = pl.concat([w.exploded for w in in_sequence])
+    assert everything.select("source_file", "line_number", "product_id").is_unique().all()
+    assert everything.height == 5  # every in-tolerance item of the feed, exactly once
+    weeks_of = {
+        (row["source_file"], row["line_number"]): row["week"]
+        for row in everything.iter_rows(named=True)
+    }
+    assert weeks_of[(source_file("2024-01-14"), 1)] == NEXT  # Sunday folder, Monday date
+    assert weeks_of[(source_file("2024-01-08"), 1)] == day("2024-01-01")  # the other way
+    quarantined = pl.concat([w.quarantine for w in in_sequence])
+    assert quarantined.select("week", "source_file", "line_number").rows() == [
+        (W, source_file("2024-01-10"), 1),
+        (W, source_file("2024-01-10"), 2),  # the far line: once, in the week of its folder
+        (NEXT, source_file("2024-01-15"), 2),
+    ]
+
+
+def test_a_wider_tolerance_keeps_what_a_narrow_one_quarantines(feed: Feed) -> None:
+    feed.fill_days("2024-01-05", "2024-01-17")
+    two_days_off = purchase("C1", "2024-01-12 08:00:00", "P1")
+    feed.write_day("2024-01-10", two_days_off)
+    narrow = WeekReader(feed.root, 1).read(W)
+    wide = WeekReader(feed.root, 2).read(W)
+    assert narrow.exploded.height == 0
+    assert narrow.quarantine.get_column("reason").to_list() == [
+        "date_of_purchase 2024-01-12 08:00:00 is 2 days from its folder d=2024-01-10 "
+        "(tolerance 1 days)"
+    ]
+    assert_frame_equal(
+        wide.exploded, _exploded(W, [("2024-01-12 08:00:00", "C1", "P1", "2024-01-10", 1)])
+    )
+    assert wide.quarantine.height == 0
+
+
+def test_raw_text_of_a_far_purchase_comes_without_its_carriage_return(feed: Feed) -> None:
+    feed.fill_days("2024-01-07", "2024-01-15")
+    feed.write_day("2024-01-09", raw=f"\r\n{FAR}\r\n".encode())
+    read = WeekReader(feed.root, 1).read(W)
+    assert read.quarantine.select("line_number", "raw_text").rows() == [(2, FAR)]
+
+
+def test_missing_days_include_the_tolerance_neighbours(feed: Feed) -> None:
+    feed.fill_days("2024-01-08", "2024-01-14")
+    for folder in ["2024-01-10", "2024-01-12"]:
+        (feed.root / source_file(folder)).unlink()
+    read = WeekReader(feed.root, 1).read(W)
+    assert read.missing_days == [
+        day(d) for d in ["2024-01-07", "2024-01-10", "2024-01-12", "2024-01-15"]
+    ]
+    assert read.files_read == 5
+
+
+def test_a_week_without_any_of_its_own_folders_has_not_arrived(feed: Feed) -> None:
+    feed.fill_days("2024-01-07", "2024-01-07")  # a neighbour does not count
+    feed.fill_days("2024-01-15", "2024-01-15")
+    with pytest.raises(NoDataError) as raised:
+        WeekReader(feed.root, 1).read(W)
+    message = str(raised.value)
+    folders = ", ".join(f"transactions/d=2024-01-{d:02}" for d in range(8, 15))
+    assert f"none of its day folders exist ({folders} under {feed.root})" in message
+    assert "PURCHASES_SOURCE_DIR" in message

@@ -1,0 +1,279 @@
+"""The Parquet IO manager: Hive layout, ranges in one run, round trips, atomic writes."""
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from upath import UPath
+
+from assets_pkg.purchases.parse import duckdb_to_polars
+from assets_pkg.shared import io_manager
+from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
+from assets_pkg.shared.partitions import weekly_partitions
+
+WEEKS = weekly_partitions("2024-01-01")
+KEYS = ["2024-01-01", "2024-01-08", "2024-01-15"]
+RANGE_TAGS = {
+    "dagster/asset_partition_range_start": KEYS[0],
+    "dagster/asset_partition_range_end": KEYS[-1],
+}
+
+
+def _week_frame(key: str) -> pl.DataFrame:
+    week = dt.date.fromisoformat(key)
+    return pl.DataFrame(
+        {
+            "week": [week, week],
+            "name": [f"a{key}", f"b{key}"],
+            "value": [week.day, -week.day],
+            "at": [dt.datetime(2024, 1, 1, 10), None],
+        }
+    )
+
+
+def _stored(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.drop("week")
+
+
+class Received:
+    """What downstream assets were handed, by asset name."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+
+def _assets(received: Received, *, fail_week: str | None = None) -> list[dg.AssetsDefinition]:
+    @dg.asset(partitions_def=WEEKS, backfill_policy=dg.BackfillPolicy.single_run())
+    def weekly(context: dg.AssetExecutionContext) -> Any:
+        def frame(key: str) -> pl.LazyFrame:
+            if key == fail_week:
+
+                def explode() -> pl.DataFrame:
+                    raise RuntimeError("the week broke while it was written")
+
+                return pl.defer(explode, schema=_week_frame(key).schema)
+            return _week_frame(key).lazy()
+
+        if len(context.partition_keys) == 1:
+            return frame(context.partition_key)  # a single week may return one frame
+        return {key: frame(key) for key in context.partition_keys}
+
+    @dg.asset(partitions_def=WEEKS, backfill_policy=dg.BackfillPolicy.single_run())
+    def as_mapping(weekly: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        received.values["as_mapping"] = weekly
+        return {
+            key: frame.with_columns(value=pl.col("value") * 10) for key, frame in weekly.items()
+        }
+
+    @dg.asset
+    def table() -> pl.DataFrame:
+        return pl.DataFrame({"id": ["x", "y"], "n": [1, 2]})
+
+    @dg.asset
+    def lazy_table(table: pl.LazyFrame) -> pl.LazyFrame:
+        received.values["lazy_table"] = table
+        return table.with_columns(n=pl.col("n") + 1)
+
+    @dg.asset
+    def eager_table(lazy_table: pl.DataFrame) -> pl.DataFrame:
+        received.values["eager_table"] = lazy_table
+        return lazy_table
+
+    return [weekly, as_mapping, table, lazy_table, eager_table]
+
+
+def _run(
+    warehouse: Path,
+    assets: list[dg.AssetsDefinition],
+    selection: list[str],
+    *,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets,
+        selection=selection,
+        resources={"io_manager": ParquetIOManager(base_dir=str(warehouse))},
+        partition_key=partition_key,
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_one_week_is_a_hive_folder_without_the_week_column(tmp_path: Path) -> None:
+    received = Received()
+    result = _run(tmp_path, _assets(received), ["weekly", "as_mapping"], partition_key=KEYS[1])
+    assert result.success
+    assert _files(tmp_path) == [
+        "as_mapping/week=2024-01-08/data.parquet",
+        "weekly/week=2024-01-08/data.parquet",
+    ]
+    stored = pl.read_parquet(tmp_path / "weekly" / "week=2024-01-08" / "data.parquet")
+    assert_frame_equal(stored, _stored(_week_frame(KEYS[1])))
+    loaded = received.values["as_mapping"]
+    assert list(loaded) == [KEYS[1]]
+    assert_frame_equal(loaded[KEYS[1]], _week_frame(KEYS[1]))  # week back, as a date, first
+    (materialization,) = [
+        m for m in result.asset_materializations_for_node("weekly") if m.partition == KEYS[1]
+    ]
+    assert materialization.metadata["dagster/row_count"] == dg.IntMetadataValue(2)
+    assert "preview (" + KEYS[1] + ")" in materialization.metadata
+
+
+def test_a_range_in_one_run_writes_one_file_per_week(tmp_path: Path) -> None:
+    received = Received()
+    result = _run(tmp_path, _assets(received), ["weekly", "as_mapping"], tags=RANGE_TAGS)
+    assert result.success
+    assert _files(tmp_path) == [
+        f"{asset}/week={k}/data.parquet" for asset in ["as_mapping", "weekly"] for k in KEYS
+    ]
+    for key in KEYS:
+        assert_frame_equal(
+            pl.read_parquet(tmp_path / "weekly" / f"week={key}" / "data.parquet"),
+            _stored(_week_frame(key)),
+        )
+    loaded = received.values["as_mapping"]
+    assert list(loaded) == KEYS
+    for key, frame in loaded.items():
+        assert_frame_equal(frame, _week_frame(key))
+    # Hive readers see every asset as one table, the week typed as a date.
+    expected = pl.concat([_week_frame(k).with_columns(value=pl.col("value") * 10) for k in KEYS])
+    pattern = f"{tmp_path}/as_mapping/**/*.parquet"
+    from_polars = pl.scan_parquet(pattern, hive_partitioning=True).collect()
+    assert_frame_equal(
+        from_polars.select(expected.columns).sort("week", maintain_order=True), expected
+    )
+    from_duckdb = duckdb_to_polars(
+        duckdb.connect().sql(f"select * from read_parquet('{pattern}', hive_partitioning = true)")
+    )
+    assert_frame_equal(
+        from_duckdb.select(expected.columns), expected, check_row_order=False, check_dtypes=False
+    )
+    assert from_duckdb.schema["week"] == pl.Date
+
+
+def test_an_unpartitioned_asset_round_trips_eager_and_lazy(tmp_path: Path) -> None:
+    received = Received()
+    result = _run(tmp_path, _assets(received), ["table", "lazy_table", "eager_table"])
+    assert result.success
+    assert _files(tmp_path) == [
+        "eager_table/data.parquet",
+        "lazy_table/data.parquet",
+        "table/data.parquet",
+    ]
+    table = pl.DataFrame({"id": ["x", "y"], "n": [1, 2]})
+    assert isinstance(received.values["lazy_table"], pl.LazyFrame)
+    assert_frame_equal(received.values["lazy_table"].collect(), table)
+    assert isinstance(received.values["eager_table"], pl.DataFrame)
+    assert_frame_equal(received.values["eager_table"], table.with_columns(n=pl.col("n") + 1))
+    assert_frame_equal(
+        pl.scan_parquet(f"{tmp_path}/table/**/*.parquet", hive_partitioning=True).collect(), table
+    )
+    (materialization,) = result.asset_materializations_for_node("lazy_table")
+    assert materialization.metadata["dagster/row_count"] == dg.IntMetadataValue(2)
+    assert isinstance(materialization.metadata["preview"], dg.MarkdownMetadataValue)
+
+
+def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "data.parquet"
+    before = pl.DataFrame({"n": [1, 2, 3]})
+    write_parquet_atomically(before, UPath(target))
+
+    def explode() -> pl.DataFrame:
+        raise RuntimeError("boom")
+
+    for _ in range(20):  # polars may still be creating the file when it reports the error
+        with pytest.raises(RuntimeError, match="boom"):
+            write_parquet_atomically(pl.defer(explode, schema={"n": pl.Int64}), UPath(target))
+    assert_frame_equal(pl.read_parquet(target), before)
+    assert _files(tmp_path) == ["data.parquet"]
+
+
+def test_a_writer_that_dies_half_way_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "data.parquet"
+    before = pl.DataFrame({"n": [1, 2, 3]})
+    write_parquet_atomically(before, UPath(target))
+    seen: list[Path] = []
+
+    def half_write(frame: Any, path: Any) -> None:
+        seen.append(Path(path))
+        Path(path).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io_manager, "_write", half_write)
+    with pytest.raises(OSError, match="disk full"):
+        write_parquet_atomically(pl.DataFrame({"n": [9]}), UPath(target))
+    assert_frame_equal(pl.read_parquet(target), before)
+    assert _files(tmp_path) == ["data.parquet"]
+    # Written beside the target (so the rename is atomic), hidden from `**/*.parquet`.
+    assert tmp_path in seen[0].parents
+    assert not seen[0].name.endswith(".parquet")
+
+
+def test_a_range_that_fails_on_one_week_keeps_that_weeks_previous_file(tmp_path: Path) -> None:
+    assert _run(tmp_path, _assets(Received()), ["weekly"], tags=RANGE_TAGS).success
+    before = pl.read_parquet(tmp_path / "weekly" / "week=2024-01-08" / "data.parquet")
+    result = _run(tmp_path, _assets(Received(), fail_week=KEYS[1]), ["weekly"], tags=RANGE_TAGS)
+    assert not result.success
+    assert _files(tmp_path) == [f"weekly/week={k}/data.parquet" for k in KEYS]
+    assert_frame_equal(
+        pl.read_parquet(tmp_path / "weekly" / "week=2024-01-08" / "data.parquet"), before
+    )
+
+
+def test_mistakes_are_named(tmp_path: Path) -> None:
+    @dg.asset(partitions_def=WEEKS, backfill_policy=dg.BackfillPolicy.single_run())
+    def one_frame_for_a_range() -> pl.DataFrame:
+        return _week_frame(KEYS[0])
+
+    @dg.asset
+    def not_a_frame() -> list[int]:
+        return [1]
+
+    @dg.asset(partitions_def=WEEKS, backfill_policy=dg.BackfillPolicy.single_run())
+    def wrong_keys(context: dg.AssetExecutionContext) -> dict[str, pl.DataFrame]:
+        return {KEYS[0]: _week_frame(KEYS[0])}
+
+    assets = [one_frame_for_a_range, not_a_frame, wrong_keys]
+    result = _run(tmp_path, assets, ["one_frame_for_a_range", "wrong_keys"], tags=RANGE_TAGS)
+    messages = {
+        e.step_key: e.step_failure_data.user_failure_data.description
+        for e in result.get_step_failure_events()
+        if e.step_failure_data.user_failure_data is not None
+    }
+    assert messages == {
+        "one_frame_for_a_range": "An asset run for 3 partitions returned one frame; return a "
+        "dict {partition key: frame} with one entry per partition.",
+        "wrong_keys": f"Expected one frame for each partition of {KEYS}, got ['2024-01-01'].",
+    }
+    result = _run(tmp_path, assets, ["not_a_frame"])
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None
+    assert error.cause is not None
+    assert error.cause.message == (
+        "TypeError: Asset not_a_frame returned list; the Parquet IO manager stores polars "
+        "DataFrames and LazyFrames.\n"
+    )
+
+
+def test_loading_a_week_that_was_never_written_says_so(tmp_path: Path) -> None:
+    received = Received()
+    result = _run(tmp_path, _assets(received), ["as_mapping"], partition_key=KEYS[0])
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_failure_data.user_failure_data is not None
+    assert failure.step_failure_data.user_failure_data.description == (
+        f"weekly has no data at {tmp_path}/weekly/week=2024-01-01/data.parquet: "
+        "materialise it (and that partition) first."
+    )

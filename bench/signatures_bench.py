@@ -1,0 +1,196 @@
+"""Benchmark of the signature ETL: registrations per second into SQLite and PostgreSQL.
+
+    .venv/bin/python -m bench.signatures_bench [--scale large|medium|small] [--repeats 1]
+
+Generates a SOURCE_A-like tree once with `assets_pkg.signatures.generate` (cached under
+`.bench/signatures/<parameters>/`): thousands of writers, tens of thousands of files, most of
+them online with hundreds of points each, plus a SOURCE_B INDEX. Then, per backend:
+
+- first run: an empty database, every file registered (read, parse, store, asset bytes);
+- re-run: the same inputs again, nothing new (read, hash, parse, idempotence check);
+- read only: the two source readers alone, the floor under both runs.
+
+SQLite lives in a fresh file under `.bench/`; PostgreSQL (SIGNATURES_BENCH_PG_URL, default the
+local server) in a fresh schema dropped afterwards, skipped with a note when no server answers.
+Every run checks that each file was registered exactly once. Medians go to stdout and to
+`.bench/signatures-results-<scale>.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.etl import EtlReport, read_sources, run_etl
+from assets_pkg.signatures.generate import Generated, ScaleSpec, generate
+from assets_pkg.signatures.store import SignatureDatabase
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / ".bench" / "signatures"
+PG_URL = os.environ.get(
+    "SIGNATURES_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SCALES = {
+    "small": ScaleSpec(genuine_writers=100, forgers=100, points=100, index_signatures=100),
+    "medium": ScaleSpec(genuine_writers=500, forgers=500, points=200, index_signatures=500),
+    "large": ScaleSpec(),  # 1000 + 1000 writers per medium, 17 500 files, ~3.75 M points
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    backend: str
+    phase: str
+    seconds: float
+    registered: int
+    files: int
+
+
+def dataset(spec: ScaleSpec) -> tuple[Path, Generated]:
+    target = BENCH_DIR / "data" / spec.label()
+    marker = target / ".complete"
+    if marker.is_file():
+        files, online, points = (int(v) for v in marker.read_text().split())
+        return target, Generated(files, online, points)
+    shutil.rmtree(target, ignore_errors=True)
+    started = time.perf_counter()
+    made = generate(target, spec)
+    marker.write_text(f"{made.files} {made.online_files} {made.points}")
+    print(f"generated {made.files} files in {time.perf_counter() - started:.1f} s: {target}")
+    return target, made
+
+
+@contextmanager
+def sqlite_url(run: int) -> Iterator[str]:
+    folder = BENCH_DIR / f"sqlite-{run}"
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield f"sqlite:///{folder / 'signatures.db'}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_url(run: int) -> Iterator[str]:
+    admin = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    schema = f"sig_bench_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def postgres_answers() -> str | None:
+    """None when the server answers, else why not."""
+    engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return None
+    except sa.exc.OperationalError as error:
+        return str(error.orig).strip().splitlines()[0]
+    finally:
+        engine.dispose()
+
+
+def etl_once(source: Path, url: str, assets_dir: Path) -> tuple[float, EtlReport]:
+    database = SignatureDatabase.from_url(url)
+    started = time.perf_counter()
+    database.ensure_schema()
+    report = run_etl(source, database, ContentAddressedAssetService(assets_dir, database))
+    seconds = time.perf_counter() - started
+    database.dispose()
+    return seconds, report
+
+
+def bench_backend(
+    backend: str,
+    make_url: Callable[[int], AbstractContextManager[str]],
+    source: Path,
+    files: int,
+    repeats: int,
+) -> list[Timing]:
+    timings: list[Timing] = []
+    for run in range(repeats):
+        assets_dir = BENCH_DIR / f"assets-{backend}-{run}"
+        shutil.rmtree(assets_dir, ignore_errors=True)
+        with make_url(run) as url:
+            seconds, first = etl_once(source, url, assets_dir)
+            assert (first.new_signatures, first.unchanged) == (files, 0), first
+            timings.append(Timing(backend, "first run", seconds, first.new_signatures, files))
+            seconds, again = etl_once(source, url, assets_dir)
+            assert (again.new_signatures, again.unchanged) == (0, files), again
+            timings.append(Timing(backend, "re-run", seconds, again.new_signatures, files))
+        shutil.rmtree(assets_dir, ignore_errors=True)
+        print(f"  {backend} run {run + 1}/{repeats} done")
+    return timings
+
+
+def read_only(source: Path, files: int, repeats: int) -> list[Timing]:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        candidates, rejects = read_sources(source)
+        assert (len(candidates), len(rejects)) == (files, 0)
+        timings.append(Timing("-", "read only", time.perf_counter() - started, 0, files))
+    return timings
+
+
+def table(timings: list[Timing], made: Generated, scale: str, skipped: str | None) -> str:
+    groups: dict[tuple[str, str], list[Timing]] = {}
+    for timing in timings:
+        groups.setdefault((timing.backend, timing.phase), []).append(timing)
+    lines = [
+        f"Signature ETL benchmark, scale {scale}: {made.files} files "
+        f"({made.online_files} online, {made.points} points), "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "",
+        "| backend | phase | median s | files/s | points/s | registered |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for (backend, phase), group in groups.items():
+        seconds = statistics.median(t.seconds for t in group)
+        lines.append(
+            f"| {backend} | {phase} | {seconds:.1f} | {made.files / seconds:,.0f} | "
+            f"{made.points / seconds:,.0f} | {group[0].registered} |"
+        )
+    if skipped:
+        lines += ["", f"PostgreSQL skipped: {skipped}"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="large")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    source, made = dataset(SCALES[args.scale])
+    timings = read_only(source, made.files, args.repeats)
+    timings += bench_backend("SQLite", sqlite_url, source, made.files, args.repeats)
+    skipped = postgres_answers()
+    if skipped is None:
+        timings += bench_backend("PostgreSQL", postgres_url, source, made.files, args.repeats)
+    report = table(timings, made, args.scale, skipped)
+    print(report)
+    (BENCH_DIR.parent / f"signatures-results-{args.scale}.md").write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
