@@ -17,8 +17,9 @@ store commits an object only when its upload completes.
 Two things `UPathIOManager` does not do, added here:
 - **Outputs for several partitions** (a single-run backfill). The asset returns a
   `Mapping[partition key, frame]`; each partition is written to its own file, in key order.
-  A `pl.LazyFrame` value is streamed with `sink_parquet`, so a range never has to sit in
-  memory whole (upstream refuses this: dagster issue #14332).
+  A `pl.LazyFrame` value is computed only when its own file is written, so a range never
+  sits in memory whole, only one partition at a time (upstream refuses this: dagster
+  issue #14332).
 - **Inputs as a mapping whatever the range**: a parameter annotated `dict[str, ...]` always
   receives `{partition key: frame}`, one entry for a single partition, so an asset has one
   code path for a single week and for a backfill.
@@ -155,10 +156,8 @@ def write_parquet_atomically(frame: Frame, path: UPath) -> None:
     """
     if path.protocol in ("", "file", "local"):
         target = Path(path.path if path.protocol else str(path))
-        # A private folder, not a bare temporary file: when a LazyFrame fails mid-stream,
-        # polars returns the error while its sink may still be creating the file, which would
-        # then outlive an unlink; once the folder is gone, that late open fails instead. The
-        # file inside has no `.parquet` suffix, so `**/*.parquet` readers never see it.
+        # The file inside a private folder has no `.parquet` suffix, so `**/*.parquet`
+        # readers never see it, and one `rmtree` clears whatever a failed write left.
         folder = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         folder.mkdir()
         try:
@@ -177,10 +176,12 @@ COMPRESSION: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "s
 
 
 def _write(frame: Frame, target: Any) -> None:
-    if isinstance(frame, pl.LazyFrame):
-        frame.sink_parquet(target, **COMPRESSION)
-    else:
-        frame.write_parquet(target, **COMPRESSION)
+    # Collect before opening the file: a failing query then raises before anything is
+    # written. A failing `sink_parquet` returns its error while its writer thread may still
+    # be creating the file (seen in CI as a stray temporary after the clean-up). Each frame
+    # is one week or one catalog, so holding it in memory costs little.
+    data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    data.write_parquet(target, **COMPRESSION)
 
 
 def _preview(path: UPath) -> dg.MetadataValue:
