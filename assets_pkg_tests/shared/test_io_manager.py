@@ -198,6 +198,27 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path
     assert _files(tmp_path) == ["data.parquet"]
 
 
+def test_a_failing_query_raises_before_any_file_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deterministic side of the test above: a failing `sink_parquet` returns its error
+    # while its writer may still create the file, so the query must fail before a writer
+    # starts at all.
+    writers: list[str] = []
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", lambda *a, **k: writers.append("sink"))
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", lambda *a, **k: writers.append("write"))
+
+    def explode() -> pl.DataFrame:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_parquet_atomically(
+            pl.defer(explode, schema={"n": pl.Int64}), UPath(tmp_path / "data.parquet")
+        )
+    assert writers == []
+    assert _files(tmp_path) == []
+
+
 def test_a_writer_that_dies_half_way_keeps_the_previous_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
