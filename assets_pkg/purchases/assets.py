@@ -45,11 +45,19 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
             )
         return path
 
+    def customers_file(self) -> pl.DataFrame:
+        """customers.csv as written (text columns)."""
+        return _source_call(catalog.read_customers_file, self.folder() / "customers.csv")
+
+    def products_file(self) -> pl.DataFrame:
+        """products.csv as written (text columns)."""
+        return _source_call(catalog.read_products_file, self.folder() / "products.csv")
+
     def customers(self) -> pl.DataFrame:
-        return _source_call(catalog.read_customers, self.folder() / "customers.csv")
+        return catalog.customers_from(self.customers_file())
 
     def products(self) -> pl.DataFrame:
-        return _source_call(catalog.read_products, self.folder() / "products.csv")
+        return catalog.products_from(self.products_file())
 
 
 def _source_call(read: Callable[[Path], pl.DataFrame], path: Path) -> pl.DataFrame:
@@ -88,9 +96,10 @@ def _build_purchase_assets(
     def raw_customers(
         purchases_source: PurchasesSource,
     ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
-        customers = purchases_source.customers()
+        written = purchases_source.customers_file()
+        customers = catalog.customers_from(written)
         bad_ids = catalog.duplicate_or_empty_ids(customers, "customer_id")
-        bad_scores = catalog.invalid_loyalty(customers, purchases_source.folder() / "customers.csv")
+        bad_scores = catalog.invalid_loyalty(written)
         yield dg.Output(customers)  # row count and preview: the IO manager adds them
         yield _ids_check("unique_customer_ids", bad_ids, "customers.csv")
         yield dg.AssetCheckResult(
@@ -210,8 +219,9 @@ def _build_purchase_assets(
         customers = purchases_source.customers()
         catalog_products = purchases_source.products()
         try:
-            counts.require_unique_ids(customers, catalog_products)
-        except counts.AmbiguousCatalogError as error:
+            catalog.require_unique_ids(customers, "customer_id", "customers.csv")
+            catalog.require_unique_ids(catalog_products, "product_id", "products.csv")
+        except catalog.AmbiguousCatalogError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
         unknown: dict[str, set[str]] = {"customer_id": set(), "product_id": set()}
 

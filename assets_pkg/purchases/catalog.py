@@ -1,55 +1,98 @@
-"""customers.csv and products.csv: read, typed, and checked."""
+"""customers.csv and products.csv: read, typed, and checked.
+
+Each CSV is read once, as text (`read_customers_file`, `read_products_file`); the typed table
+and the findings of the checks are pure functions of that text.
+"""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import polars as pl
 
 from assets_pkg.purchases import schemas
 
+LOYALTY_SCORES = (1, 10)
+"""The valid loyalty scores, inclusive; anything else is kept as null."""
+
 
 class SourceError(ValueError):
     """An input file is missing or unreadable; the message names it and what to do."""
 
 
-def read_customers(path: Path) -> pl.DataFrame:
-    """customers.csv as typed rows, in file order.
+class AmbiguousCatalogError(ValueError):
+    """customers.csv or products.csv repeats an id or has a row without one, so a join on
+    the id would double or invent rows."""
 
-    A loyalty score that is not a whole number is kept as null (see `invalid_loyalty`),
-    so that the customer still appears in every week.
-    """
-    raw = _read_csv(path, ["customer_id", "loyalty_score"])
+
+def read_customers_file(path: Path) -> pl.DataFrame:
+    """customers.csv as written: `customer_id`, `loyalty_score`, both text, in file order."""
+    return _read_csv(path, list(schemas.CUSTOMERS))
+
+
+def read_products_file(path: Path) -> pl.DataFrame:
+    """products.csv as written (quoted descriptions may hold commas), in file order."""
+    return _read_csv(path, list(schemas.PRODUCTS))
+
+
+def customers_from(raw: pl.DataFrame) -> pl.DataFrame:
+    """Typed customers, in file order. A loyalty score that is not a whole number from 1 to
+    10 becomes null (`invalid_loyalty` lists them), so that the customer still appears in
+    every week."""
     return raw.select(
         pl.col("customer_id").str.strip_chars(),
-        pl.col("loyalty_score").str.strip_chars().cast(pl.Int64, strict=False),
+        pl.when(_valid_score()).then(_score()).alias("loyalty_score"),
     )
 
 
-def read_products(path: Path) -> pl.DataFrame:
-    """products.csv as typed rows, in file order (quoted descriptions may hold commas)."""
-    raw = _read_csv(path, list(schemas.PRODUCTS))
+def products_from(raw: pl.DataFrame) -> pl.DataFrame:
+    """Typed products, in file order, surrounding spaces removed."""
     return raw.select(pl.col(name).str.strip_chars() for name in schemas.PRODUCTS)
+
+
+def read_customers(path: Path) -> pl.DataFrame:
+    return customers_from(read_customers_file(path))
+
+
+def read_products(path: Path) -> pl.DataFrame:
+    return products_from(read_products_file(path))
+
+
+def invalid_loyalty(raw: pl.DataFrame) -> pl.DataFrame:
+    """Rows of customers.csv whose loyalty score is missing, not a whole number, or outside
+    1..10, with the score as written."""
+    return raw.filter(~_valid_score().fill_null(False)).select("customer_id", "loyalty_score")
 
 
 def duplicate_or_empty_ids(frame: pl.DataFrame, id_column: str) -> list[str]:
     """Ids that appear more than once, and `<empty>` if some row has no id: sorted."""
     ids = frame.get_column(id_column)
-    duplicated = frame.filter(ids.is_duplicated() & ids.is_not_null() & (ids != ""))
+    empty = ids.is_null() | (ids == "")
+    duplicated = frame.filter(ids.is_duplicated() & ~empty)
     bad = sorted(set(duplicated.get_column(id_column).to_list()))
-    if (ids.is_null() | (ids == "")).any():
+    if empty.any():
         bad.append("<empty>")
     return bad
 
 
-def invalid_loyalty(customers: pl.DataFrame, raw_path: Path) -> pl.DataFrame:
-    """Customers whose loyalty score is missing, not a number, or outside 1..10."""
-    raw = _read_csv(raw_path, ["customer_id", "loyalty_score"])
-    return raw.with_columns(
-        score=pl.col("loyalty_score").str.strip_chars().cast(pl.Int64, strict=False)
-    ).filter(pl.col("score").is_null() | ~pl.col("score").is_between(1, 10))[
-        ["customer_id", "loyalty_score"]
-    ]
+def require_unique_ids(frame: pl.DataFrame, id_column: str, file: str) -> None:
+    """Raise AmbiguousCatalogError naming the ids that `file` repeats or leaves empty."""
+    bad = duplicate_or_empty_ids(frame, id_column)
+    if bad:
+        shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise AmbiguousCatalogError(
+            f"{file} has {len(bad)} duplicate or empty {id_column} value(s) ({shown}); "
+            "give each row its own id, then re-run."
+        )
+
+
+def _score() -> pl.Expr:
+    return pl.col("loyalty_score").str.strip_chars().cast(pl.Int64, strict=False)
+
+
+def _valid_score() -> pl.Expr:
+    return _score().is_between(*LOYALTY_SCORES)
 
 
 def _read_csv(path: Path, columns: list[str]) -> pl.DataFrame:
@@ -61,7 +104,7 @@ def _read_csv(path: Path, columns: list[str]) -> pl.DataFrame:
     try:
         frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except pl.exceptions.PolarsError as error:
-        raise SourceError(f"{path} is not a readable CSV file: {error}") from None
+        raise SourceError(_why_unreadable(path, error)) from None
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise SourceError(
@@ -69,3 +112,23 @@ def _read_csv(path: Path, columns: list[str]) -> pl.DataFrame:
             f"it lacks {', '.join(missing)} (found {','.join(frame.columns)})."
         )
     return frame.select(columns)
+
+
+def _why_unreadable(path: Path, error: Exception) -> str:
+    """One sentence naming the first line that has more fields than the header, when that is
+    what polars refused; polars' own message otherwise."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, [])
+            for row in rows:
+                if len(row) > len(header):
+                    return (
+                        f"{path} line {rows.line_num} has {len(row)} fields but the header "
+                        f"has {len(header)}: quote a value that holds a comma, or remove the "
+                        "extra field."
+                    )
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"{path} is not a readable CSV file: {first_line}"

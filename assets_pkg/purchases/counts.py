@@ -9,17 +9,13 @@ import polars as pl
 from assets_pkg.purchases import schemas
 
 
-class AmbiguousCatalogError(ValueError):
-    """customers.csv or products.csv names an id twice, so a join would double rows."""
-
-
 def weekly_counts(
     exploded: pl.LazyFrame, customers: pl.DataFrame, products: pl.DataFrame, week: dt.date
 ) -> pl.LazyFrame:
     """One row per (customer, product) bought in `week`, plus one row with product null
     and count 0 for every customer of `customers` who bought nothing that week.
 
-    `customers` and `products` must have unique ids (`require_unique_ids`), or the joins
+    `customers` and `products` must have unique ids (`catalog.require_unique_ids`), or the joins
     would double rows.
 
     Rows come in the order of each pair's first purchase in `exploded` (which is in file and
@@ -99,19 +95,3 @@ def unknown_ids(
         "customer_id": sorted(customer_ids.to_list()),
         "product_id": sorted(product_ids.to_list()),
     }
-
-
-def require_unique_ids(customers: pl.DataFrame, products: pl.DataFrame) -> None:
-    """Raise AmbiguousCatalogError naming the ids that customers.csv or products.csv repeat."""
-    _require_unique(customers, "customer_id", "customers.csv")
-    _require_unique(products, "product_id", "products.csv")
-
-
-def _require_unique(frame: pl.DataFrame, column: str, file: str) -> None:
-    duplicated = frame.filter(pl.col(column).is_duplicated()).get_column(column).unique().sort()
-    if len(duplicated):
-        shown = ", ".join(str(v) for v in duplicated.head(10).to_list())
-        raise AmbiguousCatalogError(
-            f"{file} lists {len(duplicated)} {column} value(s) more than once ({shown}); "
-            "remove the duplicate rows so that each id has one row."
-        )

@@ -10,11 +10,14 @@ from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.catalog import (
+    AmbiguousCatalogError,
     SourceError,
+    customers_from,
     duplicate_or_empty_ids,
     invalid_loyalty,
-    read_customers,
+    read_customers_file,
     read_products,
+    require_unique_ids,
 )
 
 
@@ -31,16 +34,54 @@ def test_customers_are_typed_in_file_order(tmp_path: Path) -> None:
         "customer_id,loyalty_score\r\n C2 , 7\r\nC1,x\r\nC3,\r\nC4,11\r\nC2,3",
     )
     expected = pl.DataFrame(
-        {"customer_id": ["C2", "C1", "C3", "C4", "C2"], "loyalty_score": [7, None, None, 11, 3]},
+        {"customer_id": ["C2", "C1", "C3", "C4", "C2"], "loyalty_score": [7, None, None, None, 3]},
         schema=schemas.CUSTOMERS,
     )
-    customers = read_customers(path)
+    written = read_customers_file(path)
+    customers = customers_from(written)
     assert_frame_equal(customers, expected)
     assert duplicate_or_empty_ids(customers, "customer_id") == ["C2"]
     assert_frame_equal(
-        invalid_loyalty(customers, path),
+        invalid_loyalty(written),
         pl.DataFrame({"customer_id": ["C1", "C3", "C4"], "loyalty_score": ["x", None, "11"]}),
     )
+
+
+@pytest.mark.parametrize("score", ["0", "11", "99", "-3", "7.5", "1e1", "seven", ""])
+def test_a_loyalty_score_outside_1_to_10_is_stored_as_null_and_listed(
+    tmp_path: Path, score: str
+) -> None:
+    path = _write(tmp_path, "customers.csv", f"customer_id,loyalty_score\nC1,{score}\nC2,10\n")
+    written = read_customers_file(path)
+    assert customers_from(written).get_column("loyalty_score").to_list() == [None, 10]
+    assert invalid_loyalty(written).get_column("customer_id").to_list() == ["C1"]
+
+
+def test_a_row_with_an_extra_field_names_the_file_and_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "products.csv",
+        'product_id,product_description,product_category\nP1,"red, long",trousers\n'
+        "P2,blue,shirts\nP3,green, short,hats\n",
+    )
+    with pytest.raises(SourceError) as raised:
+        read_products(path)
+    assert str(raised.value) == (
+        f"{path} line 4 has 4 fields but the header has 3: quote a value that holds a comma, "
+        "or remove the extra field."
+    )
+
+
+def test_duplicate_and_empty_ids_are_refused_with_the_file_named() -> None:
+    frame = pl.DataFrame({"customer_id": ["C1", "C2", "C1", "", None, "C3"]})
+    assert duplicate_or_empty_ids(frame, "customer_id") == ["C1", "<empty>"]
+    with pytest.raises(AmbiguousCatalogError) as raised:
+        require_unique_ids(frame, "customer_id", "customers.csv")
+    assert str(raised.value) == (
+        "customers.csv has 2 duplicate or empty customer_id value(s) (C1, <empty>); "
+        "give each row its own id, then re-run."
+    )
+    require_unique_ids(frame.filter(pl.col("customer_id") == "C3"), "customer_id", "x.csv")
 
 
 def test_products_keep_commas_inside_quotes(tmp_path: Path) -> None:
@@ -65,7 +106,7 @@ def test_products_keep_commas_inside_quotes(tmp_path: Path) -> None:
 
 def test_a_missing_file_names_the_file_and_the_setting(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as raised:
-        read_customers(tmp_path / "customers.csv")
+        read_customers_file(tmp_path / "customers.csv")
     assert str(raised.value) == (
         f"{tmp_path / 'customers.csv'} does not exist: put customers.csv there or point "
         "PURCHASES_SOURCE_DIR at the folder that holds it."

@@ -5,14 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-import pytest
 from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.counts import (
-    AmbiguousCatalogError,
     period_counts,
-    require_unique_ids,
     unknown_ids,
     weekly_counts,
 )
@@ -85,19 +82,6 @@ def test_weekly_counts_are_the_same_on_every_run() -> None:
             weekly_counts(_exploded(rows), CUSTOMERS, PRODUCTS, W).collect(engine="streaming"),
             first,
         )
-
-
-def test_duplicate_ids_are_refused_with_the_ids() -> None:
-    twice = pl.concat([CUSTOMERS, CUSTOMERS.slice(1, 2)])
-    with pytest.raises(AmbiguousCatalogError) as raised:
-        require_unique_ids(twice, PRODUCTS)
-    assert str(raised.value) == (
-        "customers.csv lists 2 customer_id value(s) more than once (C2, C3); "
-        "remove the duplicate rows so that each id has one row."
-    )
-    with pytest.raises(AmbiguousCatalogError, match=r"products\.csv lists 1 product_id .*\(P1\)"):
-        require_unique_ids(CUSTOMERS, pl.concat([PRODUCTS, PRODUCTS.head(1)]))
-    require_unique_ids(CUSTOMERS, PRODUCTS)
 
 
 def test_unknown_ids_are_those_bought_but_absent_from_the_csvs() -> None:
