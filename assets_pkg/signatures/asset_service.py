@@ -53,14 +53,14 @@ class ContentAddressedAssetService:
     def path_of(self, asset_id: str) -> UPath:
         return self._root / self.location(asset_id)
 
-    def register_asset(self, local_uri: str, metadata: Mapping[str, str]) -> str:
-        source = _local_path(local_uri)
-        try:
-            data = source.read_bytes()
-        except OSError as error:
-            raise AssetRegistrationError(
-                f"cannot read image {local_uri}: {error.strerror or error}", local_uri
-            ) from error
+    def register_asset(
+        self, local_uri: str, metadata: Mapping[str, str], data: bytes | None = None
+    ) -> str:
+        """Store the image's bytes once and return their SHA-256. `data`, when given, are the
+        bytes to store (already read and checked by a source reader): `local_uri` is then not
+        opened again, so what is stored is exactly what was checked and hashed."""
+        if data is None:
+            data = self._read(local_uri)
         asset_id = hashlib.sha256(data).hexdigest()
         target = self.path_of(asset_id)
         try:
@@ -76,6 +76,14 @@ class ContentAddressedAssetService:
                 StoredAsset(asset_id, len(data), self.location(asset_id), dict(metadata))
             )
         return asset_id
+
+    def _read(self, local_uri: str) -> bytes:
+        try:
+            return _local_path(local_uri).read_bytes()
+        except OSError as error:
+            raise AssetRegistrationError(
+                f"cannot read image {local_uri}: {error.strerror or error}", local_uri
+            ) from error
 
     def _write(self, target: UPath, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ Pure Python over the service and the store; the Dagster assets are a thin shell 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def read_sources(source_dir: Path) -> tuple[list[Candidate], list[Reject]]:
                 f"SIGNATURES_SOURCE_DIR ({source_dir}) has no {name}/ folder: point it at the "
                 "folder holding SOURCE_A/ and SOURCE_B/."
             )
-    if not (source_dir / "SOURCE_B" / "INDEX").is_file():
+    if not os.path.lexists(source_dir / "SOURCE_B" / "INDEX"):
         raise SourceLayoutError(
             f"{source_dir / 'SOURCE_B' / 'INDEX'} is missing: SOURCE_B needs its INDEX file "
             "(check SIGNATURES_SOURCE_DIR)."

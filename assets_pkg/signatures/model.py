@@ -221,10 +221,15 @@ class _NewSignatureBase(BaseModel):
 
 
 class NewImageSignature(_NewSignatureBase):
-    """An image to register: `local_uri` is a readable local path (or `file://` URI)."""
+    """An image to register: `local_uri` is a readable local path (or `file://` URI).
+
+    `content`, when given, is the image's bytes as the source reader read and hashed them: the
+    asset service stores exactly these bytes and does not open `local_uri` again.
+    """
 
     kind: Literal["image"] = "image"
     local_uri: str = Field(min_length=1)
+    content: bytes | None = Field(default=None, repr=False, exclude=True)
 
 
 class NewXYZSignature(_NewSignatureBase):

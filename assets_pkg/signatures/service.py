@@ -70,7 +70,12 @@ class SignatureRepository(Protocol):
 
 
 class AssetService(Protocol):
-    def register_asset(self, local_uri: str, metadata: Mapping[str, str]) -> str: ...
+    def register_asset(
+        self, local_uri: str, metadata: Mapping[str, str], data: bytes | None = None
+    ) -> str:
+        """Store an image and return its id; `data` are its bytes when already read (then
+        `local_uri` only names it in messages)."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -138,7 +143,7 @@ class SignatureApplicationService:
                 if new.forgery_of is not None and _unlinked(new.forgery_of, links):
                     unresolved.append(new.forgery_of)
                 if isinstance(new, NewImageSignature):
-                    asset_id = self._assets.register_asset(new.local_uri, new.metadata)
+                    asset_id = self._assets.register_asset(new.local_uri, new.metadata, new.content)
                     signee.new_image_signature(asset_id, new.origin, dict(new.metadata), links)
                 else:
                     signee.new_xyz_signature(new.points, new.origin, dict(new.metadata), links)

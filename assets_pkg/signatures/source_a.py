@@ -9,7 +9,6 @@ forgery's reference signee lives in the Genuine directory of the same medium.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -31,6 +30,7 @@ from assets_pkg.signatures.records import (
     SourceLayoutError,
     sha256_hex,
 )
+from assets_pkg.signatures.source_files import UnsafeFileError, read_checked, walk
 
 MEDIA = ("Offline", "Online")
 SUBSETS = ("Genuine", "Forgeries")
@@ -100,22 +100,17 @@ def read_source_a(root: Path) -> ReadResult:
                         "warning",
                     )
                 )
-    for relative in _all_files(root):
-        outcome = _read_file(root, relative)
+    tree = walk(root)
+    for path, reason in tree.refused.items():
+        result.rejects.append(Reject(SOURCE_A, path, None, reason))
+    for relative in tree.files:
+        outcome = _read_file(root, PurePosixPath(relative))
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
         else:
             result.candidates.append(outcome)
     result.candidates.sort(key=lambda c: (c.signature.forgery_of is not None, c.signee.directory))
     return result
-
-
-def _all_files(root: Path) -> list[PurePosixPath]:
-    found: list[PurePosixPath] = []
-    for directory, _, files in os.walk(root):
-        base = PurePosixPath(Path(directory).relative_to(root).as_posix())
-        found.extend(base / name for name in files)
-    return sorted(found)
 
 
 def _read_file(root: Path, relative: PurePosixPath) -> Candidate | Reject:
@@ -134,9 +129,9 @@ def _read_file(root: Path, relative: PurePosixPath) -> Candidate | Reject:
     except BadNameError as error:
         return Reject(SOURCE_A, path, None, str(error))
     try:
-        data = (root / relative).read_bytes()
-    except OSError as error:
-        return Reject(SOURCE_A, path, None, f"unreadable file: {error.strerror}")
+        data = read_checked(root, path)
+    except UnsafeFileError as error:
+        return Reject(SOURCE_A, path, None, str(error))
     directory = f"{medium}/{subset}"
     origin = Origin(
         source=SOURCE_A, subset=directory, source_path=path, content_sha256=sha256_hex(data)
@@ -160,7 +155,11 @@ def _read_file(root: Path, relative: PurePosixPath) -> Candidate | Reject:
         )
     else:
         signature = NewImageSignature(
-            local_uri=str(root / relative), origin=origin, metadata=metadata, forgery_of=reference
+            local_uri=str(root / relative),
+            content=data,
+            origin=origin,
+            metadata=metadata,
+            forgery_of=reference,
         )
     signee = SigneeKey(source=SOURCE_A, directory=directory, writer_id=parsed.writer_id)
     return Candidate(signee=signee, signature=signature)

@@ -12,7 +12,7 @@ import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, SigneeKey
 from assets_pkg.signatures.records import (
@@ -23,6 +23,7 @@ from assets_pkg.signatures.records import (
     SourceLayoutError,
     sha256_hex,
 )
+from assets_pkg.signatures.source_files import UnsafeFileError, Walk, check, read_checked, walk
 
 INDEX = "INDEX"
 _UUID_RE = re.compile(
@@ -103,6 +104,7 @@ def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
 
 def find_problems(entries: list[IndexEntry], root: Path) -> dict[int, list[str]]:
     """Reasons to reject each entry, by INDEX line number (entries absent here are fine)."""
+    real_root = root.resolve()
     problems: dict[int, list[str]] = defaultdict(list)
     by_key: dict[str, list[IndexEntry]] = defaultdict(list)
     for entry in entries:
@@ -119,14 +121,24 @@ def find_problems(entries: list[IndexEntry], root: Path) -> dict[int, list[str]]
             problems[entry.line_number].append(
                 f"shares its first 8 characters with {', '.join(sharing)}: the file is ambiguous"
             )
-        if not (root / entry.path).is_file():
-            problems[entry.line_number].append(f"file {entry.path} is missing")
+        missing = _file_problem(real_root, root, entry.path)
+        if missing is not None:
+            problems[entry.line_number].append(missing)
     unique = {key: group[0] for key, group in by_key.items() if len(group) == 1}
     for cycle in _cycles(unique):
         shown = " -> ".join([*cycle, cycle[0]])
         for key in cycle:
             problems[unique[key].line_number].append(f"parent cycle: {shown}")
     return problems
+
+
+def _file_problem(real_root: Path, root: Path, path: str) -> str | None:
+    """Why the file an INDEX line names cannot be read (nothing is opened), or None."""
+    full = root / path
+    if not os.path.lexists(full):
+        return f"file {path} is missing"
+    reason = check(real_root, full)
+    return None if reason is None else f"file {path}: {reason}"
 
 
 def _lines(numbers: list[int]) -> str:
@@ -153,11 +165,8 @@ def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
 
 def read_source_b(root: Path) -> ReadResult:
     """Candidates (parents before their forgeries) and rejects for SOURCE_B."""
-    index = root / INDEX
-    if not index.is_file():
-        raise SourceLayoutError(f"{index} is missing: SOURCE_B needs its INDEX file")
     # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
-    entries, rejects = parse_index(index.read_bytes().decode("utf-8-sig", errors="replace"))
+    entries, rejects = parse_index(read_index(root).decode("utf-8-sig", errors="replace"))
     problems = find_problems(entries, root)
     result = ReadResult(rejects=rejects)
     accepted = [entry for entry in entries if entry.line_number not in problems]
@@ -165,23 +174,48 @@ def read_source_b(root: Path) -> ReadResult:
         if entry.line_number in problems:
             reason = "; ".join(problems[entry.line_number])
             result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
-    named = {entry.path for entry in entries}
-    for relative in _all_files(root):
-        if relative != INDEX and relative not in named:
-            result.rejects.append(
-                Reject(SOURCE_B, relative, None, "no INDEX line names this file", "warning")
-            )
+    result.rejects.extend(_unnamed(walk(root), {entry.path for entry in entries}))
     depth = _depths(accepted)
     paths = {entry.key: entry.path for entry in entries}
     for entry in sorted(accepted, key=lambda e: (depth[e.key], e.line_number)):
         try:
-            data = (root / entry.path).read_bytes()
-        except OSError as error:  # a bad file never stops the run; its forgeries lose the link
-            reason = f"unreadable file: {error.strerror or error}"
+            data = read_checked(root, entry.path)
+        except UnsafeFileError as error:  # a bad file never stops the run; its forgeries lose
+            reason = str(error)  # the link
             result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
             continue
         result.candidates.append(_candidate(root, entry, data, paths))
     return result
+
+
+def read_index(root: Path) -> bytes:
+    """The INDEX file's bytes, read under the same rules as every source file."""
+    index = root / INDEX
+    if not os.path.lexists(index):
+        raise SourceLayoutError(f"{index} is missing: SOURCE_B needs its INDEX file")
+    try:
+        return read_checked(root, INDEX)
+    except UnsafeFileError as error:
+        raise SourceLayoutError(
+            f"{index} cannot be read ({error}): SOURCE_B needs its INDEX file as a regular "
+            "file inside it."
+        ) from None
+
+
+def _unnamed(tree: Walk, named: set[str]) -> list[Reject]:
+    """Files no INDEX line names (warnings), and entries that are not files at all (rejected);
+    an entry an INDEX line names is reported on that line instead."""
+    rejects = [
+        Reject(SOURCE_B, path, None, reason)
+        for path, reason in tree.refused.items()
+        if path not in named and path != INDEX
+    ]
+    rejects += [
+        Reject(SOURCE_B, path, None, "no INDEX line names this file", "warning")
+        for path in tree.files
+        if path != INDEX and path not in named
+    ]
+    return rejects
 
 
 def _depths(entries: list[IndexEntry]) -> dict[str, int]:
@@ -214,15 +248,8 @@ def _candidate(root: Path, entry: IndexEntry, data: bytes, paths: dict[str, str]
     )
     signature = NewImageSignature(
         local_uri=str(root / entry.path),
+        content=data,
         origin=origin,
         forgery_of=reference,
     )
     return Candidate(signee=signee_key(entry.key), signature=signature)
-
-
-def _all_files(root: Path) -> list[str]:
-    found: list[str] = []
-    for directory, _, files in os.walk(root):
-        base = PurePosixPath(Path(directory).relative_to(root).as_posix())
-        found.extend(str(base / name) for name in files)
-    return sorted(found)

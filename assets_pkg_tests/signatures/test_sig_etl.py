@@ -282,10 +282,12 @@ class FlakyAssets:
         self.inner = inner
         self.broken = broken
 
-    def register_asset(self, local_uri: str, metadata: Mapping[str, str]) -> str:
+    def register_asset(
+        self, local_uri: str, metadata: Mapping[str, str], data: bytes | None = None
+    ) -> str:
         if local_uri.endswith(self.broken):
             raise AssetRegistrationError(f"cannot read image {local_uri}: gone", local_uri)
-        return self.inner.register_asset(local_uri, metadata)
+        return self.inner.register_asset(local_uri, metadata, data)
 
 
 def test_an_image_that_cannot_be_stored_is_rejected_and_its_signee_still_registers(

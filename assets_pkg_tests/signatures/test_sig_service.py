@@ -60,7 +60,9 @@ class Memory:
     def store_signatures(self, signatures: Sequence[Signature]) -> None:
         self.signatures.extend(signatures)
 
-    def register_asset(self, local_uri: str, metadata: Mapping[str, str]) -> str:
+    def register_asset(
+        self, local_uri: str, metadata: Mapping[str, str], data: bytes | None = None
+    ) -> str:
         self.assets.append(local_uri)
         return f"asset:{local_uri}"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -167,14 +169,14 @@ def test_an_unreadable_file_is_rejected_and_the_read_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = source_b(tmp_path, f"2\n{G1}\n{F1}    {G1}\n", [path_of(G1), path_of(F1)])
-    real_read_bytes = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == G1[:8]:
+    def refusing_open(path: str, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == G1[:8]:
             raise PermissionError(13, "Permission denied")
-        return real_read_bytes(self)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", refusing_open)
     result = read_source_b(root)
     assert [c.signature.origin.source_path for c in result.candidates] == [path_of(F1)]
     assert result.rejects == [
