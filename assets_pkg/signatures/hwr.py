@@ -13,6 +13,11 @@ import re
 from dataclasses import dataclass
 
 from assets_pkg.signatures.model import XYZPoint
+from assets_pkg.signatures.records import shown
+
+MAX_NUMBER_LENGTH = 64
+"""A number has at most this many characters (signs, digits, point and exponent included): a
+pen tablet writes a dozen; a longer token is refused before it is converted."""
 
 _NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NUMBER_RE = re.compile(_NUMBER)
@@ -39,7 +44,10 @@ def parse_hwr(data: bytes) -> tuple[XYZPoint, ...]:
     """The points of an HWR file, or HwrError for the first problem found."""
     text = _decode(data)
     if _WHOLE_FILE_RE.fullmatch(text):
-        values = [float(token) for token in text.replace(",", " ").split()]
+        tokens = text.replace(",", " ").split()
+        if tokens and max(map(len, tokens)) > MAX_NUMBER_LENGTH:
+            _find_problem(text)  # names the line holding the over-long number
+        values = [float(token) for token in tokens]
         points = tuple(
             XYZPoint(x, y, z)
             for x, y, z in zip(values[0::3], values[1::3], values[2::3], strict=True)
@@ -83,10 +91,14 @@ def _find_problem(text: str) -> None:
 def _check_number(axis: str, token: str, line_number: int) -> None:
     if not token:
         raise HwrError(f"missing value: {axis} is empty", line_number)
+    if len(token) > MAX_NUMBER_LENGTH:
+        raise HwrError(
+            f"{axis} is longer than {MAX_NUMBER_LENGTH} characters: {shown(token)}", line_number
+        )
     if not _NUMBER_RE.fullmatch(token):
         lowered = token.lower().lstrip("+-")
         if lowered in {"nan", "inf", "infinity"}:
-            raise HwrError(f"{axis} is not finite: {token!r}", line_number)
-        raise HwrError(f"{axis} is not a decimal number: {token!r}", line_number)
+            raise HwrError(f"{axis} is not finite: {shown(token)}", line_number)
+        raise HwrError(f"{axis} is not a decimal number: {shown(token)}", line_number)
     if not math.isfinite(float(token)):
-        raise HwrError(f"{axis} is not finite (overflows a double): {token!r}", line_number)
+        raise HwrError(f"{axis} is not finite (overflows a double): {shown(token)}", line_number)

@@ -42,5 +42,16 @@ class SourceLayoutError(Exception):
     """The source directory itself is unusable (not one bad file): the run must stop."""
 
 
+SHOWN_CHARACTERS = 40
+"""How much of a bad token a reason quotes: a hostile file may hold a million-digit number."""
+
+
+def shown(token: str) -> str:
+    """`token` quoted for a reason, cut to SHOWN_CHARACTERS with its full length noted."""
+    if len(token) <= SHOWN_CHARACTERS:
+        return repr(token)
+    return f"{token[:SHOWN_CHARACTERS]!r}... ({len(token)} characters)"
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -29,6 +29,7 @@ from assets_pkg.signatures.records import (
     Reject,
     SourceLayoutError,
     sha256_hex,
+    shown,
 )
 from assets_pkg.signatures.source_files import UnsafeFileError, read_checked, walk
 
@@ -36,6 +37,9 @@ MEDIA = ("Offline", "Online")
 SUBSETS = ("Genuine", "Forgeries")
 IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif"})
 ONLINE_EXTENSIONS = frozenset({"hwr"})
+
+MAX_SAMPLE_DIGITS = 9
+"""A sample number has at most this many digits; a longer one is refused, never converted."""
 
 _GENUINE_RE = re.compile(r"(?P<writer>[0-9]{3})_(?P<sample>[0-9]+)")
 _FORGED_RE = re.compile(r"(?P<writer>[0-9]{4})(?P<reference>[0-9]{3})_(?P<sample>[0-9]+)")
@@ -73,14 +77,24 @@ def parse_file_name(name: str, medium: str, subset: str) -> ParsedName:
             raise BadNameError(
                 f"file name {name!r} does not follow <3-digit signee id>_<sample no>.<ext>{hint}"
             )
-        return ParsedName(match["writer"], match["sample"], extension)
+        return ParsedName(match["writer"], _sample(match["sample"], name), extension)
     match = _FORGED_RE.fullmatch(stem)
     if match is None:
         raise BadNameError(
             f"file name {name!r} does not follow "
             "<4-digit forger id><3-digit signee id>_<sample no>.<ext>"
         )
-    return ParsedName(match["writer"], match["sample"], extension, match["reference"])
+    sample = _sample(match["sample"], name)
+    return ParsedName(match["writer"], sample, extension, match["reference"])
+
+
+def _sample(digits: str, name: str) -> str:
+    if len(digits) > MAX_SAMPLE_DIGITS:
+        raise BadNameError(
+            f"file name {shown(name)} has a sample number of {len(digits)} digits "
+            f"(at most {MAX_SAMPLE_DIGITS})"
+        )
+    return digits
 
 
 def read_source_a(root: Path) -> ReadResult:

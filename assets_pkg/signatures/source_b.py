@@ -22,10 +22,14 @@ from assets_pkg.signatures.records import (
     Reject,
     SourceLayoutError,
     sha256_hex,
+    shown,
 )
 from assets_pkg.signatures.source_files import UnsafeFileError, Walk, check, read_checked, walk
 
 INDEX = "INDEX"
+MAX_COUNT_DIGITS = 10
+"""The declared count on INDEX line 1 has at most this many digits (up to 9,999,999,999);
+anything longer is a warning, never converted to a number."""
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
@@ -70,22 +74,23 @@ def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
                 Reject(SOURCE_B, INDEX, number, "expected '<id>    <parent id>': too many fields")
             )
         elif not _UUID_RE.fullmatch(fields[0]):
-            rejects.append(Reject(SOURCE_B, INDEX, number, f"id is not a UUID: {fields[0]!r}"))
+            rejects.append(Reject(SOURCE_B, INDEX, number, f"id is not a UUID: {shown(fields[0])}"))
         elif len(fields) == 2 and not _UUID_RE.fullmatch(fields[1]):
             rejects.append(
-                Reject(SOURCE_B, INDEX, number, f"parent id is not a UUID: {fields[1]!r}")
+                Reject(SOURCE_B, INDEX, number, f"parent id is not a UUID: {shown(fields[1])}")
             )
         else:
             entries.append(IndexEntry(number, fields[0], fields[1] if len(fields) == 2 else None))
     listed = len(entries) + len(rejects)
     declared = lines[0].strip()
-    if not declared.isascii() or not declared.isdigit():
+    if not declared.isascii() or not declared.isdigit() or len(declared) > MAX_COUNT_DIGITS:
         rejects.append(
             Reject(
                 SOURCE_B,
                 INDEX,
                 1,
-                f"line 1 should be the number of signatures, got {declared!r} ({listed} listed)",
+                "line 1 should be the number of signatures (at most "
+                f"{MAX_COUNT_DIGITS} digits), got {shown(declared)} ({listed} listed)",
                 "warning",
             )
         )

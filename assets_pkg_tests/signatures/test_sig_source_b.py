@@ -144,8 +144,11 @@ def test_a_path_like_id_never_reaches_the_file_system(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("", "line 1 should be the number of signatures, got '' (0 listed)"),
-        ("two\n", "line 1 should be the number of signatures, got 'two' (0 listed)"),
+        ("", "line 1 should be the number of signatures (at most 10 digits), got '' (0 listed)"),
+        (
+            "two\n",
+            "line 1 should be the number of signatures (at most 10 digits), got 'two' (0 listed)",
+        ),
         (f"0\n{G1}\n", "declared count 0 differs from the 1 signature lines"),
     ],
 )
