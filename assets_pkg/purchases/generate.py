@@ -1,4 +1,4 @@
-"""Synthetic purchase data in exactly the source layout of the purchase-counts spec.
+"""Synthetic purchase data in exactly the input layout of docs/purchases.md.
 
     python -m assets_pkg.purchases.generate --customers 300 --start 2024-01-01 --days 70 \\
         --seed 7 --out data/sources/purchases --bad-records
@@ -10,8 +10,8 @@ writes
   (default 1000 products), about a fifth of the descriptions hold a comma and are quoted,
   e.g. ``P7,"red, striped",trousers``;
 - ``transactions/d=YYYY-MM-DD/transactions.json``: one folder per calendar day, JSON Lines,
-  one transaction per line, keys, key order and spacing exactly as in the spec (what
-  ``json.dumps`` writes), here folded, one line in the file::
+  one transaction per line, keys, key order and spacing exactly as in the documented
+  example (what ``json.dumps`` writes), here folded, one line in the file::
 
     {"customer_id": "C1", "basket": [{"product_id": "P3", "price": 506},
     {"product_id": "P4", "price": 121}], "date_of_purchase": "2024-01-01 11:09:00"}
@@ -30,7 +30,7 @@ is a prefix of a longer one but for its last day; customers, products and the pl
 records have their own streams.
 
 ``--bad-records`` plants, at places drawn from ``default_rng([seed, 2])`` (the summary and
-``--manifest`` list every one: file, 1-based line, kind, what the spec says happens):
+``--manifest`` list every one: file, 1-based line, kind, what the rules say happens):
 
 ==========================  ==========================================================  =====
 kind                        what                                                        count
@@ -95,7 +95,8 @@ COLOURS = ("red", "blue", "green", "black", "white", "grey", "navy", "beige", "p
 PATTERNS = ("striped", "checked", "plain", "dotted", "floral", "denim")
 SECONDS_PER_DAY = 86_400
 
-# The spec's handling of each planted kind, repeated in the manifest.
+# What happens to each planted kind under the rules of docs/purchases.md, repeated in the
+# manifest.
 HANDLING = {
     "not_json": "whole line to the quarantine",
     "missing_customer_id": "whole line to the quarantine",
@@ -522,7 +523,7 @@ def _warn_stray_folders(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m assets_pkg.purchases.generate",
-        description="Write synthetic purchase data in the source layout of the spec.",
+        description="Write synthetic purchase data in the input layout of docs/purchases.md.",
     )
     parser.add_argument("--customers", type=int, required=True)
     parser.add_argument("--start", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")

@@ -1,4 +1,5 @@
-"""The purchase data generator: deterministic, the spec's layout, every bad kind planted."""
+"""The purchase data generator: deterministic, the documented input layout, every bad kind
+planted."""
 
 from __future__ import annotations
 

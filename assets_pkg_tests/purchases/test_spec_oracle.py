@@ -1,6 +1,6 @@
-"""The acceptance check of the foundation issue, in small: the `dagster` CLI over a range of
-weeks, on generated data with every kind of bad record, against a naive implementation of
-the spec written here from the spec alone (plain Python, no project code)."""
+"""The end-to-end acceptance check, in small: the `dagster` CLI over a range of weeks, on
+generated data with every kind of bad record, against a naive implementation of the rules of
+docs/purchases.md written here from those rules alone (plain Python, no project code)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def monday(day: dt.date) -> dt.date:
 
 
 def spec_counts(source: Path, weeks: list[dt.date], tolerance: int) -> pl.DataFrame:
-    """purchases.md, read literally."""
+    """docs/purchases.md, read literally."""
     with (source / "customers.csv").open(newline="") as f:
         loyalty = {r["customer_id"]: int(r["loyalty_score"]) for r in csv.DictReader(f)}
     with (source / "products.csv").open(newline="") as f:
