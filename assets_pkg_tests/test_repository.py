@@ -61,7 +61,7 @@ def tracked_text(name: str) -> str | None:
         return None
     try:
         data = (ROOT / name).read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
+    except OSError:  # deleted but not yet committed, a directory, unreadable
         return None
     if b"\0" in data[:8192]:
         return None
