@@ -32,6 +32,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 def defs() -> dg.Definitions:
     try:
         settings = Settings.from_env()
+        settings.check_locations()
     except ConfigurationError as error:
         # A user's setting, not a bug: one sentence and a failing exit, no traceback.
         raise SystemExit(f"Configuration error: {error}") from None

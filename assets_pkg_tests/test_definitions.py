@@ -1,17 +1,20 @@
 """The code location loads, and the weekly schedule asks for the week that just ended."""
 
+import dataclasses
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.reconstruct import repository_def_from_target_def
-from dagster._core.workspace.autodiscovery import loadable_targets_from_python_module
 
-from assets_pkg.definitions import build_definitions
+from assets_pkg.definitions import build_definitions, defs
 from assets_pkg.shared.io_manager import ParquetIOManager
 from assets_pkg.shared.settings import Settings
 
+DAGSTER = Path(sys.executable).parent / "dagster"
 PURCHASE_ASSETS = [
     "exploded_transactions",
     "products",
@@ -52,21 +55,81 @@ def test_build_definitions_holds_every_asset_the_job_and_the_schedule(tmp_path: 
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * 2", "UTC")
 
 
+def _tick(defs: dg.Definitions, at: dt.datetime) -> dg.RunRequest | dg.SkipReason:
+    schedule = defs.resolve_schedule_def("weekly_purchases_schedule")
+    context = dg.build_schedule_context(
+        scheduled_execution_time=at,
+        resources=defs.resources,
+        repository_def=defs.get_repository_def(),
+    )
+    result = schedule.evaluate_tick(context)
+    if result.run_requests:
+        (request,) = result.run_requests
+        return request
+    return dg.SkipReason(result.skip_message)
+
+
+def _day_folder(settings: Settings, day: str) -> None:
+    folder = Path(settings.purchases_source_dir) / "transactions" / f"d={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "transactions.json").write_text("")
+
+
 @pytest.mark.parametrize(
-    ("tick", "week"),
+    ("tick", "week", "day_with_data"),
     [
-        (dt.datetime(2024, 1, 16, 6, 0, tzinfo=dt.UTC), "2024-01-08"),
-        (dt.datetime(2024, 1, 9, 6, 0, tzinfo=dt.UTC), "2024-01-01"),
-        (dt.datetime(2025, 1, 7, 6, 0, tzinfo=dt.UTC), "2024-12-30"),
+        (dt.datetime(2024, 1, 16, 6, 0, tzinfo=dt.UTC), "2024-01-08", "2024-01-14"),
+        (dt.datetime(2024, 1, 9, 6, 0, tzinfo=dt.UTC), "2024-01-01", "2024-01-01"),
+        (dt.datetime(2025, 1, 7, 6, 0, tzinfo=dt.UTC), "2024-12-30", "2025-01-02"),
     ],
 )
-def test_the_tuesday_tick_requests_the_week_that_ended(
-    tmp_path: Path, tick: dt.datetime, week: str
+def test_the_tuesday_tick_requests_the_week_that_ended_once_its_data_is_there(
+    tmp_path: Path, tick: dt.datetime, week: str, day_with_data: str
 ) -> None:
-    defs = build_definitions(_settings(tmp_path))
-    schedule = defs.resolve_schedule_def("weekly_purchases_schedule")
-    result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
-    assert [r.partition_key for r in result.run_requests or []] == [week]
+    settings = _settings(tmp_path)
+    (Path(settings.purchases_source_dir) / "transactions").mkdir(parents=True)
+    defs = build_definitions(settings)
+    skipped = _tick(defs, tick)
+    assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message is not None
+    assert skipped.skip_message.startswith(
+        f"None of the day folders of the week of {week} (transactions/d={week} to d="
+    )
+    _day_folder(settings, day_with_data)
+    request = _tick(defs, tick)
+    assert isinstance(request, dg.RunRequest)
+    assert (request.partition_key, request.run_key) == (week, week)
+
+
+def test_a_tick_after_the_last_partition_skips_with_the_reason(tmp_path: Path) -> None:
+    settings = dataclasses.replace(_settings(tmp_path), purchases_end_date="2024-03-04")
+    _day_folder(settings, "2024-03-12")
+    skipped = _tick(build_definitions(settings), dt.datetime(2024, 3, 19, 6, tzinfo=dt.UTC))
+    assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message == (
+        "The week of 2024-03-11 is not a partition (the partitions run from 2024-01-01 to "
+        "2024-03-04; PURCHASES_START_DATE and PURCHASES_END_DATE set them): nothing to build."
+    )
+
+
+def test_the_bundled_sample_has_a_partition_for_each_of_its_weeks_and_no_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("PURCHASES_SOURCE_DIR", "PURCHASES_START_DATE", "PURCHASES_END_DATE"):
+        monkeypatch.delenv(name, raising=False)
+    loaded = defs()
+    weekly = loaded.resolve_assets_def("weekly_purchase_counts")
+    assert weekly.partitions_def is not None
+    keys = weekly.partitions_def.get_partition_keys()
+    sample = Path(__file__).parents[1] / "data" / "sources" / "purchases" / "transactions"
+    mondays = {
+        (day - dt.timedelta(days=day.weekday())).isoformat()
+        for day in (dt.date.fromisoformat(p.name.removeprefix("d=")) for p in sample.iterdir())
+    }
+    assert keys == sorted(mondays)
+    today = _tick(loaded, dt.datetime.now(dt.UTC))
+    assert isinstance(today, dg.SkipReason)
+    assert "is not a partition" in (today.skip_message or "")
 
 
 def test_the_module_loads_from_the_environment(
@@ -81,22 +144,14 @@ def test_the_module_loads_from_the_environment(
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SIGNATURES_DB_URL", raising=False)
-    # As `dagster definitions validate -m assets_pkg.definitions` finds and loads it.
-    (target,) = loadable_targets_from_python_module("assets_pkg.definitions", None)
-    assert target.attribute == "defs"
-    repository = repository_def_from_target_def(target.target_definition)
-    assert repository is not None
-    names = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
-    assert set(PURCHASE_ASSETS) <= names
-    resources = repository.get_top_level_resources()
-    assert resources["purchases_source"].config_schema.default_value == {
-        "source_dir": str(tmp_path / "purchases"),
-        "date_tolerance_days": 2,
-    }
-    assert resources["io_manager"].config_schema.default_value == {
-        "base_dir": str(tmp_path / "warehouse")
-    }
-    weekly = repository.assets_defs_by_key[dg.AssetKey("weekly_purchase_counts")]
+    # `defs` is what `dg check defs` and `dagster ... -m assets_pkg.definitions` load.
+    loaded = defs()
+    assert set(PURCHASE_ASSETS) <= set(_asset_names(loaded))
+    resources = loaded.resources or {}
+    assert resources["purchases_source"].source_dir == str(tmp_path / "purchases")
+    assert resources["purchases_source"].date_tolerance_days == 2
+    assert resources["io_manager"].base_dir == str(tmp_path / "warehouse")
+    weekly = loaded.resolve_assets_def("weekly_purchase_counts")
     assert weekly.partitions_def is not None
     keys = weekly.partitions_def.get_partition_keys(
         current_time=dt.datetime(2024, 1, 30, tzinfo=dt.UTC)
@@ -106,10 +161,45 @@ def test_the_module_loads_from_the_environment(
 
 def test_a_bad_setting_stops_loading_with_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PURCHASES_DATE_TOLERANCE_DAYS", "a week")
-    (target,) = loadable_targets_from_python_module("assets_pkg.definitions", None)
     with pytest.raises(SystemExit) as stopped:
-        repository_def_from_target_def(target.target_definition)
+        defs()
     assert str(stopped.value) == (
-        "Configuration error: PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days, "
-        "got 'a week'."
+        "Configuration error: PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days "
+        "from 0 to 28, got 'a week'."
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        (
+            "WAREHOUSE_DIR",
+            "/proc/warehouse",
+            "Configuration error: WAREHOUSE_DIR (/proc/warehouse) is not a writable folder "
+            "(No such file or directory): point it at a folder you can write to.",
+        ),
+        (
+            "PURCHASES_DATE_TOLERANCE_DAYS",
+            "1000000",
+            "Configuration error: PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days "
+            "from 0 to 28, got '1000000'.",
+        ),
+    ],
+)
+def test_the_cli_reports_a_bad_setting_in_one_sentence_without_a_traceback(
+    tmp_path: Path, variable: str, value: str, sentence: str
+) -> None:
+    """What a user sees: the real `dagster` command, in its own process."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), variable: value}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-m", "assets_pkg.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert sentence in done.stderr.splitlines()
+    assert "Traceback" not in done.stderr + done.stdout

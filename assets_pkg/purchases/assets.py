@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,48 +23,11 @@ import polars as pl
 
 from assets_pkg.purchases import catalog, counts, schemas
 from assets_pkg.purchases.feed import week_days, weeks_without_data
+from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.weeks import WeekRead, WeekReader
 from assets_pkg.shared.metadata import column_schema, preview
 
 GROUP = "purchases"
-
-
-class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where the purchase feed lies, and how far a purchase may stray from its day folder."""
-
-    source_dir: str
-    date_tolerance_days: int = 1
-
-    def folder(self) -> Path:
-        path = Path(self.source_dir)
-        if not path.is_dir():
-            raise dg.Failure(
-                f"The purchase source folder {path} does not exist: set PURCHASES_SOURCE_DIR "
-                "to the folder holding customers.csv, products.csv and transactions/.",
-                allow_retries=False,
-            )
-        return path
-
-    def customers_file(self) -> pl.DataFrame:
-        """customers.csv as written (text columns)."""
-        return _source_call(catalog.read_customers_file, self.folder() / "customers.csv")
-
-    def products_file(self) -> pl.DataFrame:
-        """products.csv as written (text columns)."""
-        return _source_call(catalog.read_products_file, self.folder() / "products.csv")
-
-    def customers(self) -> pl.DataFrame:
-        return catalog.customers_from(self.customers_file())
-
-    def products(self) -> pl.DataFrame:
-        return catalog.products_from(self.products_file())
-
-
-def _source_call(read: Callable[[Path], pl.DataFrame], path: Path) -> pl.DataFrame:
-    try:
-        return read(path)
-    except catalog.SourceError as error:
-        raise dg.Failure(str(error), allow_retries=False) from None
 
 
 def build_purchase_assets(

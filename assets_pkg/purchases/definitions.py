@@ -2,39 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import dagster as dg
 
-from assets_pkg.purchases.assets import PurchasesSource, build_purchase_assets
-from assets_pkg.shared.partitions import weekly_partitions
+from assets_pkg.purchases.assets import build_purchase_assets
+from assets_pkg.purchases.feed import week_days, weeks_without_data
+from assets_pkg.purchases.resources import PurchasesSource
+from assets_pkg.shared.partitions import monday_of, weekly_partitions
 from assets_pkg.shared.settings import Settings
 
-SCHEDULE_DAY_OF_WEEK = 2  # Tuesday (cron numbering, 0 = Sunday)
-SCHEDULE_HOUR_UTC = 6
+SCHEDULE = "0 6 * * 2"
+"""Tuesdays 06:00 UTC: the week that ended on Monday 00:00 is built then, once the next
+day's folder, which the default tolerance of one day also reads, has arrived."""
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
-    partitions = weekly_partitions(settings.purchases_start_date)
-    assets = build_purchase_assets(partitions)
+    partitions = weekly_partitions(settings.purchases_start_date, settings.purchases_end_date)
     weekly_job = dg.define_asset_job(
         "weekly_purchases",
         selection=dg.AssetSelection.groups("purchases"),
         description="Every purchase asset for one week: the CSVs, the week's transactions, "
         "its quarantine and its counts.",
     )
-    # The week that ended on Monday 00:00 is built on Tuesday 06:00 UTC: by then the
-    # next day's folder, which the default tolerance of one day also reads, has arrived.
-    # With a larger PURCHASES_DATE_TOLERANCE_DAYS, re-run the week later (docs/decisions.md).
-    schedule = dg.build_schedule_from_partitioned_job(
-        weekly_job,
-        name="weekly_purchases_schedule",
-        day_of_week=SCHEDULE_DAY_OF_WEEK,
-        hour_of_day=SCHEDULE_HOUR_UTC,
-        minute_of_hour=0,
-    )
     return dg.Definitions(
-        assets=assets,
+        assets=build_purchase_assets(partitions),
         jobs=[weekly_job],
-        schedules=[schedule],
+        schedules=[weekly_schedule(weekly_job, partitions)],
         resources={
             "purchases_source": PurchasesSource(
                 source_dir=settings.purchases_source_dir,
@@ -42,3 +37,52 @@ def build_defs(settings: Settings) -> dg.Definitions:
             )
         },
     )
+
+
+def weekly_schedule(
+    job: dg.UnresolvedAssetJobDefinition, partitions: dg.WeeklyPartitionsDefinition
+) -> dg.ScheduleDefinition:
+    """Each Tuesday, the week that ended: a run when its data has arrived, a skip saying why
+    not otherwise (the week lies outside the partitions, or none of its day folders exists
+    yet), so that no tick launches a run bound to fail."""
+
+    @dg.schedule(
+        name="weekly_purchases_schedule",
+        cron_schedule=SCHEDULE,
+        execution_timezone="UTC",
+        job=job,
+        description="Tuesdays 06:00 UTC: the week that ended, once its day folders are there.",
+    )
+    def weekly_purchases_schedule(
+        context: dg.ScheduleEvaluationContext, purchases_source: PurchasesSource
+    ) -> dg.RunRequest | dg.SkipReason:
+        tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+        week = monday_of(tick.astimezone(dt.UTC).date()) - dt.timedelta(weeks=1)
+        return week_request(week, partitions, Path(purchases_source.source_dir))
+
+    return weekly_purchases_schedule
+
+
+def week_request(
+    week: dt.date, partitions: dg.WeeklyPartitionsDefinition, source_dir: Path
+) -> dg.RunRequest | dg.SkipReason:
+    """A run for `week`, or the reason why it would fail."""
+    key = week.isoformat()
+    if not partitions.has_partition_key(key):
+        first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+        return dg.SkipReason(
+            f"The week of {key} is not a partition (the partitions run from {first} to {last}; "
+            "PURCHASES_START_DATE and PURCHASES_END_DATE set them): nothing to build."
+        )
+    if not source_dir.is_dir():
+        return dg.SkipReason(
+            f"The purchase source folder {source_dir} does not exist: set PURCHASES_SOURCE_DIR."
+        )
+    if weeks_without_data(source_dir, [week]):
+        days = week_days(week)
+        return dg.SkipReason(
+            f"None of the day folders of the week of {key} (transactions/d={days[0]} to "
+            f"d={days[-1]}) has arrived under {source_dir} yet: materialise the week when "
+            "they are there."
+        )
+    return dg.RunRequest(run_key=key, partition_key=key)

@@ -12,26 +12,33 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 from upath import UPath
 
 from assets_pkg.purchases.counts import period_counts
-from assets_pkg.shared.settings import ConfigurationError, Settings, parse_monday
+from assets_pkg.shared.cli import run_cli
+from assets_pkg.shared.settings import Settings, parse_monday
 
 ASSET = "weekly_purchase_counts"
 
 
-class MissingWeeksError(LookupError):
+class PeriodError(ValueError):
+    """The range of weeks cannot be summed: it is inverted, or some weeks are not built."""
+
+
+class MissingWeeksError(PeriodError, LookupError):
     """Some weeks of the range have not been materialised."""
 
 
 def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) -> pl.DataFrame:
     """Counts summed over the weeks `first_week`..`last_week` (Mondays, inclusive)."""
     if last_week < first_week:
-        raise ValueError(f"The last week {last_week} comes before the first week {first_week}.")
+        raise PeriodError(f"The last week {last_week} comes before the first week {first_week}.")
     weeks = [
         first_week + dt.timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)
     ]
@@ -67,14 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write .parquet or .csv instead of printing")
     parser.add_argument("--warehouse", help="default: WAREHOUSE_DIR or data/warehouse")
     args = parser.parse_args(argv)
-    try:
-        first = parse_monday(args.first_week, "first_week")
-        last = parse_monday(args.last_week, "last_week")
-        warehouse = args.warehouse or Settings.from_env().warehouse_dir
-        result = counts_between(warehouse, first, last)
-    except (ConfigurationError, MissingWeeksError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    first = parse_monday(args.first_week, "first_week")
+    last = parse_monday(args.last_week, "last_week")
+    warehouse = args.warehouse or Settings.from_env().warehouse_dir
+    result = counts_between(warehouse, first, last)
     if args.out is None:
         with pl.Config(tbl_rows=40, tbl_cols=-1):
             print(result)
@@ -87,5 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> NoReturn:
+    """The command line: a mistake is one sentence on stderr and exit status 2."""
+    run_cli(functools.partial(main, argv), user_errors=(PeriodError,))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli()

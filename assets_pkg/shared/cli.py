@@ -19,9 +19,10 @@ def run_cli(
 ) -> NoReturn:
     """Run `main` and exit with its status; ConfigurationError and `user_errors` become one
     line `error: <message>` on stderr and exit status 2."""
+    expected: tuple[type[Exception], ...] = (ConfigurationError, *user_errors)
     try:
         status = main()
-    except (ConfigurationError, *user_errors) as error:
+    except expected as error:
         print(f"error: {error}", file=sys.stderr)
         status = 2
     raise SystemExit(status)

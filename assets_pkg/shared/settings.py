@@ -2,6 +2,8 @@
 
 Nothing here runs at import time. `Settings.from_env()` is called by `assets_pkg.definitions`
 when Dagster loads the code location, and tests build `Settings(...)` directly.
+`Settings.check_locations()` then makes sure the folders can be used (the warehouse is
+writable, a remote URL's filesystem package is installed) before any run starts.
 Every mistake is reported as a `ConfigurationError` whose message names the variable to fix.
 """
 
@@ -9,15 +11,40 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from upath import UPath
+
+from assets_pkg.shared.partitions import monday_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout: defaults are relative to it, so they work from any working directory."""
 
 SAMPLE_START_DATE = "2024-01-01"
 """The first Monday of the bundled purchase sample in `data/sources/purchases`."""
+
+SAMPLE_END_DATE = "2024-03-04"
+"""The last Monday of the bundled purchase sample: its weekly partitions end there, so the
+web UI shows only weeks that can hold data. A feed of one's own (PURCHASES_SOURCE_DIR set)
+has open-ended partitions unless PURCHASES_END_DATE says otherwise."""
+
+OPEN_END = "open"
+"""PURCHASES_END_DATE=open: a partition for every completed week, however recent."""
+
+MAX_TOLERANCE_DAYS = 28
+"""How far a purchase's date may stray from its day folder, at most: four weeks. A week reads
+its 7 folders plus this many on each side, so a larger value would make every week read a
+large part of history."""
+
+EARLIEST_START = dt.date(1970, 1, 5)
+LATEST_START = dt.date(2199, 12, 30)
+"""The range of PURCHASES_START_DATE (Mondays): anything outside is a typing mistake."""
+
+LOCAL_SCHEMES = ("", "file", "local")
 
 
 class ConfigurationError(ValueError):
@@ -32,27 +59,40 @@ class Settings:
     signatures_db_url: str
     purchases_start_date: str = SAMPLE_START_DATE
     date_tolerance_days: int = 1
+    purchases_end_date: str | None = None
+    """The last weekly partition (a Monday), or None for every completed week."""
 
     def __post_init__(self) -> None:
-        parse_monday(self.purchases_start_date, "PURCHASES_START_DATE")
-        if self.date_tolerance_days < 0:
+        start = parse_monday(self.purchases_start_date, "PURCHASES_START_DATE")
+        if not EARLIEST_START <= start <= LATEST_START:
             raise ConfigurationError(
-                f"PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days >= 0, "
-                f"got {self.date_tolerance_days}."
+                f"PURCHASES_START_DATE must lie between {EARLIEST_START} and {LATEST_START}, "
+                f"got {self.purchases_start_date}."
+            )
+        if self.purchases_end_date is not None:
+            end = parse_monday(self.purchases_end_date, "PURCHASES_END_DATE")
+            if end < start:
+                raise ConfigurationError(
+                    f"PURCHASES_END_DATE ({end}) comes before PURCHASES_START_DATE ({start}): "
+                    f"set it to a later Monday, or to {OPEN_END!r} for every completed week."
+                )
+        if not 0 <= self.date_tolerance_days <= MAX_TOLERANCE_DAYS:
+            raise ConfigurationError(
+                f"PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to "
+                f"{MAX_TOLERANCE_DAYS}, got {self.date_tolerance_days}."
             )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         warehouse = env.get("WAREHOUSE_DIR") or str(PROJECT_ROOT / "data" / "warehouse")
-        tolerance_text = env.get("PURCHASES_DATE_TOLERANCE_DAYS") or "1"
-        try:
-            tolerance = int(tolerance_text)
-        except ValueError:
+        tolerance_text = (env.get("PURCHASES_DATE_TOLERANCE_DAYS") or "1").strip()
+        # At most 6 digits before int(): thousands of digits would be an error of their own.
+        if not re.fullmatch(r"-?[0-9]{1,6}", tolerance_text):
             raise ConfigurationError(
-                f"PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days, "
-                f"got {tolerance_text!r}."
-            ) from None
+                f"PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to "
+                f"{MAX_TOLERANCE_DAYS}, got {tolerance_text!r}."
+            )
         return cls(
             purchases_source_dir=env.get("PURCHASES_SOURCE_DIR")
             or str(PROJECT_ROOT / "data" / "sources" / "purchases"),
@@ -60,16 +100,63 @@ class Settings:
             or str(PROJECT_ROOT / "data" / "sources" / "signatures"),
             warehouse_dir=warehouse,
             signatures_db_url=env.get("SIGNATURES_DB_URL") or default_db_url(warehouse),
-            purchases_start_date=_monday_on_or_before(
-                env.get("PURCHASES_START_DATE") or SAMPLE_START_DATE, "PURCHASES_START_DATE"
-            ),
-            date_tolerance_days=tolerance,
+            purchases_start_date=monday_of(
+                _parse_date(
+                    env.get("PURCHASES_START_DATE") or SAMPLE_START_DATE, "PURCHASES_START_DATE"
+                )
+            ).isoformat(),
+            date_tolerance_days=int(tolerance_text),
+            purchases_end_date=_end_date(env),
         )
+
+    def check_locations(self) -> None:
+        """Raise ConfigurationError unless the warehouse can be written and every folder's
+        scheme is supported. Local folders only need to exist when a run reads them."""
+        for setting, value in (
+            ("PURCHASES_SOURCE_DIR", self.purchases_source_dir),
+            ("SIGNATURES_SOURCE_DIR", self.signatures_source_dir),
+        ):
+            if _scheme(value) not in LOCAL_SCHEMES:
+                raise ConfigurationError(
+                    f"{setting} must be a local folder, got {value}: read from object storage "
+                    "by copying the sources to a local folder first."
+                )
+        check_writable(self.warehouse_dir, "WAREHOUSE_DIR")
+
+
+def check_writable(location: str, setting: str) -> None:
+    """A local folder is created if missing and must accept a file; a remote URL needs its
+    fsspec filesystem (e.g. s3fs for s3://) to be installed."""
+    scheme = _scheme(location)
+    if scheme not in LOCAL_SCHEMES:
+        try:
+            UPath(location).fs  # noqa: B018 - creating the filesystem imports its package
+        except ImportError as error:
+            raise ConfigurationError(
+                f"{setting} is a {scheme}:// URL, which needs a package that is not installed "
+                f"({str(error).strip().splitlines()[0]})."
+            ) from None
+        except ValueError:
+            raise ConfigurationError(
+                f"{setting} uses the unknown scheme {scheme}:// ({location}): use a local folder "
+                "or an fsspec URL such as s3://bucket/prefix."
+            ) from None
+        return
+    folder = Path(location.removeprefix("file://"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ConfigurationError(
+            f"{setting} ({location}) is not a writable folder ({error.strerror or error}): "
+            "point it at a folder you can write to."
+        ) from None
 
 
 def default_db_url(warehouse_dir: str) -> str:
     """SQLite beside the Parquet files; for a remote warehouse set SIGNATURES_DB_URL."""
-    if "://" in warehouse_dir and not warehouse_dir.startswith("file://"):
+    if _scheme(warehouse_dir) not in LOCAL_SCHEMES:
         raise ConfigurationError(
             f"WAREHOUSE_DIR is remote ({warehouse_dir}), so SQLite cannot live there: "
             "set SIGNATURES_DB_URL to a database URL."
@@ -78,11 +165,20 @@ def default_db_url(warehouse_dir: str) -> str:
     return f"sqlite:///{local / 'signatures.db'}"
 
 
-def _monday_on_or_before(text: str, setting: str) -> str:
-    """A start date is taken to mean its week: a Thursday starts the partitions on the
-    Monday before it, so the first days of the data are never left out."""
-    day = _parse_date(text, setting)
-    return (day - dt.timedelta(days=day.weekday())).isoformat()
+def _end_date(env: Mapping[str, str]) -> str | None:
+    """PURCHASES_END_DATE as a Monday (a date inside a week means that week), None for open;
+    unset, it is the bundled sample's last week when the sample is the source."""
+    text = (env.get("PURCHASES_END_DATE") or "").strip()
+    if not text:
+        return None if env.get("PURCHASES_SOURCE_DIR") else SAMPLE_END_DATE
+    if text.lower() == OPEN_END:
+        return None
+    return monday_of(_parse_date(text, "PURCHASES_END_DATE")).isoformat()
+
+
+def _scheme(location: str) -> str:
+    scheme, separator, _ = location.partition("://")
+    return scheme.lower() if separator else ""
 
 
 def _parse_date(text: str, setting: str) -> dt.date:

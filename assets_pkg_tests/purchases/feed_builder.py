@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets_pkg.purchases.assets import PurchasesSource, build_purchase_assets
+from assets_pkg.purchases.assets import build_purchase_assets
+from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.shared.io_manager import ParquetIOManager
 from assets_pkg.shared.partitions import weekly_partitions
 
@@ -164,3 +168,29 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
         elif data.error is not None:
             messages.append(data.error.message)
     return messages
+
+
+@contextmanager
+def watched_fifo(path: Path) -> Iterator[Callable[[], bool]]:
+    """A FIFO at `path`, and a function telling whether anything opened it for reading.
+
+    A writer thread waits to open the FIFO; a reader that opens it lets the writer in,
+    which then closes at once, so the reader sees an empty file instead of blocking for
+    ever. On the way out the FIFO is opened here, without blocking, to free the writer.
+    """
+    os.mkfifo(path)
+    opened = threading.Event()
+
+    def writer() -> None:
+        fd = os.open(path, os.O_WRONLY)  # waits for a reader
+        opened.set()
+        os.close(fd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        yield opened.is_set
+    finally:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        thread.join()
+        os.close(reader)

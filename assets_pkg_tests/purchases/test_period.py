@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases.catalog import read_customers, read_products
 from assets_pkg.purchases.generate import generate
-from assets_pkg.purchases.period import MissingWeeksError, counts_between, main
+from assets_pkg.purchases.period import MissingWeeksError, cli, counts_between
 
 from .feed_builder import Feed, day, materialize
 
@@ -76,17 +76,23 @@ def test_counts_between_equal_a_recomputation(
     assert_frame_equal(counts_between(str(warehouse), day(first), day(last)), expected)
 
 
+def _exits_with(status: int, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli(argv)
+    assert exited.value.code == status
+
+
 def test_the_cli_writes_the_same_counts(
     built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     feed, warehouse = built
     out = tmp_path / "counts.parquet"
-    assert main([FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)]) == 0
+    _exits_with(0, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
     expected = _recomputed(feed, warehouse, FIRST, LAST)
     assert_frame_equal(pl.read_parquet(out), expected)
     assert capsys.readouterr().err == f"{expected.height} rows written to {out}\n"
     csv = tmp_path / "counts.csv"
-    assert main([FIRST, LAST, "--warehouse", str(warehouse), "--out", str(csv)]) == 0
+    _exits_with(0, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(csv)])
     assert_frame_equal(pl.read_csv(csv, schema=expected.schema), expected)
 
 
@@ -94,19 +100,19 @@ def test_the_cli_names_what_to_fix(
     built: tuple[Feed, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, warehouse = built
-    assert main([FIRST, "2024-01-29", "--warehouse", str(warehouse)]) == 2
+    _exits_with(2, [FIRST, "2024-01-29", "--warehouse", str(warehouse)])
     assert capsys.readouterr().err == (
         f"error: 2 week(s) of weekly_purchase_counts are not in {warehouse}: 2024-01-22, "
         "2024-01-29. Materialise them first: dagster asset materialize -m "
         "assets_pkg.definitions --select weekly_purchase_counts --partition-range "
         "2024-01-22...2024-01-29\n"
     )
-    assert main(["2024-01-02", LAST, "--warehouse", str(warehouse)]) == 2
+    _exits_with(2, ["2024-01-02", LAST, "--warehouse", str(warehouse)])
     assert capsys.readouterr().err == (
         "error: first_week must be a Monday (weeks start on Monday), got 2024-01-02 which is "
         "a Tuesday.\n"
     )
-    assert main([LAST, FIRST, "--warehouse", str(warehouse)]) == 2
+    _exits_with(2, [LAST, FIRST, "--warehouse", str(warehouse)])
     assert "comes before the first week" in capsys.readouterr().err
     with pytest.raises(MissingWeeksError):
         counts_between(str(warehouse), day("2023-12-25"), day(FIRST))

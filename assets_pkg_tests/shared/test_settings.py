@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from assets_pkg.shared.settings import (
     PROJECT_ROOT,
+    SAMPLE_END_DATE,
     SAMPLE_START_DATE,
     ConfigurationError,
     Settings,
@@ -32,6 +36,31 @@ def test_defaults_lie_in_the_checkout() -> None:
         signatures_db_url=f"sqlite:///{PROJECT_ROOT / 'data' / 'warehouse' / 'signatures.db'}",
         purchases_start_date=SAMPLE_START_DATE,
         date_tolerance_days=1,
+        purchases_end_date=SAMPLE_END_DATE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "end"),
+    [
+        ({"PURCHASES_SOURCE_DIR": "/feed"}, None),
+        ({"PURCHASES_SOURCE_DIR": "/feed", "PURCHASES_END_DATE": "2024-06-05"}, "2024-06-03"),
+        ({"PURCHASES_END_DATE": "open"}, None),
+        ({"PURCHASES_END_DATE": "2024-02-05"}, "2024-02-05"),
+    ],
+)
+def test_the_end_date_ends_the_sample_and_is_open_for_a_feed_of_ones_own(
+    environ: dict[str, str], end: str | None
+) -> None:
+    assert Settings.from_env(environ).purchases_end_date == end
+
+
+def test_an_end_before_the_start_is_named() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"PURCHASES_END_DATE": "2023-12-31"})
+    assert str(raised.value) == (
+        "PURCHASES_END_DATE (2023-12-25) comes before PURCHASES_START_DATE (2024-01-01): set it "
+        "to a later Monday, or to 'open' for every completed week."
     )
 
 
@@ -47,7 +76,7 @@ def test_every_variable_is_read() -> None:
         }
     )
     assert settings == Settings(
-        "/p", "/s", "s3://bucket/wh", "postgresql+psycopg://db/x", "2023-01-02", 3
+        "/p", "/s", "s3://bucket/wh", "postgresql+psycopg://db/x", "2023-01-02", 3, None
     )
 
 
@@ -84,9 +113,32 @@ def test_a_start_date_inside_a_week_starts_the_partitions_on_its_monday() -> Non
 @pytest.mark.parametrize(
     ("tolerance", "message"),
     [
-        ("one", "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days, got 'one'."),
-        ("1.5", "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days, got '1.5'."),
-        ("-1", "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days >= 0, got -1."),
+        (
+            "one",
+            "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to 28, got 'one'.",
+        ),
+        (
+            "1.5",
+            "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to 28, got '1.5'.",
+        ),
+        (
+            "-1",
+            "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to 28, got -1.",
+        ),
+        (
+            "29",
+            "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to 28, got 29.",
+        ),
+        (
+            "1000000",
+            "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to 28, "
+            "got '1000000'.",
+        ),
+        (
+            "9" * 5000,
+            "PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to 28, "
+            f"got '{'9' * 5000}'.",
+        ),
     ],
 )
 def test_a_bad_tolerance_is_named(tolerance: str, message: str) -> None:
@@ -95,8 +147,68 @@ def test_a_bad_tolerance_is_named(tolerance: str, message: str) -> None:
     assert str(raised.value) == message
 
 
-def test_zero_tolerance_is_allowed() -> None:
+def test_the_tolerance_range_ends_are_allowed() -> None:
     assert _settings(date_tolerance_days=0).date_tolerance_days == 0
+    assert _settings(date_tolerance_days=28).date_tolerance_days == 28
+    with pytest.raises(ConfigurationError, match="from 0 to 28, got 1000000"):
+        _settings(date_tolerance_days=1_000_000)
+
+
+@pytest.mark.parametrize("start", ["0001-01-01", "1969-12-29", "2200-01-06", "9999-12-27"])
+def test_a_start_date_far_outside_any_feed_is_refused(start: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"PURCHASES_START_DATE": start})
+    assert str(raised.value).startswith("PURCHASES_START_DATE must lie between 1970-01-05 and ")
+
+
+def test_an_unwritable_warehouse_is_named(tmp_path: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for warehouse, why in [
+        (str(a_file / "warehouse"), "Not a directory"),
+        ("/proc/warehouse", "No such file or directory"),
+    ]:
+        settings = _settings(warehouse_dir=warehouse)
+        with pytest.raises(ConfigurationError) as raised:
+            settings.check_locations()
+        assert str(raised.value) == (
+            f"WAREHOUSE_DIR ({warehouse}) is not a writable folder ({why}): "
+            "point it at a folder you can write to."
+        )
+
+
+def test_a_writable_warehouse_is_created(tmp_path: Path) -> None:
+    _settings(warehouse_dir=str(tmp_path / "new" / "warehouse")).check_locations()
+    assert (tmp_path / "new" / "warehouse").is_dir()
+    assert list((tmp_path / "new" / "warehouse").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "message"),
+    [
+        (
+            "s3://bucket/wh",
+            "WAREHOUSE_DIR is a s3:// URL, which needs a package that is not installed "
+            "(Install s3fs to access S3).",
+        ),
+        (
+            "nosuch://bucket/wh",
+            "WAREHOUSE_DIR uses the unknown scheme nosuch:// (nosuch://bucket/wh): use a local "
+            "folder or an fsspec URL such as s3://bucket/prefix.",
+        ),
+    ],
+)
+def test_a_remote_warehouse_without_its_package_is_named(warehouse: str, message: str) -> None:
+    if warehouse.startswith("s3://") and importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed here, so s3:// needs nothing more")
+    with pytest.raises(ConfigurationError) as raised:
+        _settings(warehouse_dir=warehouse).check_locations()
+    assert str(raised.value) == message
+
+
+def test_a_remote_source_folder_is_refused_with_its_setting() -> None:
+    with pytest.raises(ConfigurationError, match=r"^PURCHASES_SOURCE_DIR must be a local folder"):
+        _settings(purchases_source_dir="s3://bucket/feed").check_locations()
 
 
 def test_a_remote_warehouse_needs_a_database_url() -> None:

@@ -1,0 +1,49 @@
+"""The purchase domain's Dagster resource: where the feed lies and how tolerant it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets_pkg.purchases import catalog
+
+
+class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Where the purchase feed lies, and how far a purchase may stray from its day folder."""
+
+    source_dir: str
+    date_tolerance_days: int = 1
+
+    def folder(self) -> Path:
+        path = Path(self.source_dir)
+        if not path.is_dir():
+            raise dg.Failure(
+                f"The purchase source folder {path} does not exist: set PURCHASES_SOURCE_DIR "
+                "to the folder holding customers.csv, products.csv and transactions/.",
+                allow_retries=False,
+            )
+        return path
+
+    def customers_file(self) -> pl.DataFrame:
+        """customers.csv as written (text columns)."""
+        return _source_call(catalog.read_customers_file, self.folder() / "customers.csv")
+
+    def products_file(self) -> pl.DataFrame:
+        """products.csv as written (text columns)."""
+        return _source_call(catalog.read_products_file, self.folder() / "products.csv")
+
+    def customers(self) -> pl.DataFrame:
+        return catalog.customers_from(self.customers_file())
+
+    def products(self) -> pl.DataFrame:
+        return catalog.products_from(self.products_file())
+
+
+def _source_call(read: Callable[[Path], pl.DataFrame], path: Path) -> pl.DataFrame:
+    try:
+        return read(path)
+    except catalog.SourceError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
