@@ -1,13 +1,23 @@
-"""What `make run` built: each asset's rows, partitions and location in the warehouse.
+"""What `make run` built: each asset's rows, partitions and location in the warehouse, and
+every asset check whose latest evaluation failed, with its counts.
 
 python -m assets_pkg.summary
+
+The checks come from the Dagster instance that $DAGSTER_HOME names (the Makefile sets it),
+where every run stores its check evaluations.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import dagster as dg
 import polars as pl
 from upath import UPath
 
+from assets_pkg.shared.cli import run_cli
 from assets_pkg.shared.settings import Settings
 
 ASSETS = [
@@ -19,6 +29,8 @@ ASSETS = [
     "registered_signatures",
     "signature_rejects",
 ]
+SHOWN = 5
+"""A check's list (missing days, say) of at most this many items is shown in full."""
 
 
 def summarise(warehouse_dir: str) -> list[tuple[str, int, int, str]]:
@@ -35,7 +47,71 @@ def summarise(warehouse_dir: str) -> list[tuple[str, int, int, str]]:
     return rows
 
 
+def check_keys(defs: dg.Definitions) -> list[dg.AssetCheckKey]:
+    """Every asset check of `defs`, in a stable order."""
+    keys = {
+        spec.key
+        for assets in [*(defs.assets or []), *(defs.asset_checks or [])]
+        if isinstance(assets, dg.AssetsDefinition)
+        for spec in assets.check_specs
+    }
+    return sorted(keys, key=lambda key: (key.asset_key.to_user_string(), key.name))
+
+
+def failed_checks(
+    instance: dg.DagsterInstance, keys: Iterable[dg.AssetCheckKey]
+) -> list[dg.AssetCheckEvaluation]:
+    """The latest stored evaluation of each check in `keys` that did not pass."""
+    failed = []
+    for key in keys:
+        record = instance.get_latest_asset_check_evaluation_record(key)
+        evaluation = record.evaluation if record is not None else None
+        if evaluation is not None and not evaluation.passed:
+            failed.append(evaluation)
+    return failed
+
+
+def describe(evaluation: dg.AssetCheckEvaluation) -> str:
+    """`name (asset): counts`, the counts taken from the check's metadata: whole numbers as
+    they are, lists by their length (and items, if few); the description when there is
+    neither."""
+    numbers: list[str] = []
+    lengths: list[str] = []
+    for label, entry in evaluation.metadata.items():
+        value: object = entry.value
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            numbers.append(f"{value:,}" if label == "count" else f"{value:,} {label}")
+        elif isinstance(value, list):
+            few = f" ({', '.join(map(str, value))})" if 0 < len(value) <= SHOWN else ""
+            lengths.append(f"{len(value):,} {label}{few}")
+    counts = ", ".join(numbers or lengths) or evaluation.description or "did not pass"
+    severity = "" if evaluation.severity == dg.AssetCheckSeverity.WARN else " [ERROR]"
+    key = evaluation.asset_check_key
+    return f"{key.name} ({key.asset_key.to_user_string()}){severity}: {counts}"
+
+
+def print_checks(defs: dg.Definitions) -> None:
+    home = os.environ.get("DAGSTER_HOME", "")
+    if not home or not Path(home).is_dir():
+        print("\nAsset checks: set DAGSTER_HOME to the instance of the runs to list them.")
+        return
+    keys = check_keys(defs)
+    with dg.DagsterInstance.get() as instance:
+        failed = failed_checks(instance, keys)
+    if not failed:
+        print(f"\nAsset checks: all {len(keys)} passed in their latest evaluation.")
+        return
+    print(f"\nAsset checks that did not pass ({len(failed)} of {len(keys)}; details: make ui):")
+    for evaluation in failed:
+        print(f"  {describe(evaluation)}")
+
+
 def main() -> int:
+    # Imported here: `summarise` alone should not need the whole code location.
+    from assets_pkg.definitions import build_definitions
+
     settings = Settings.from_env()
     rows = summarise(settings.warehouse_dir)
     if not rows:
@@ -51,8 +127,9 @@ def main() -> int:
         f"polars.scan_parquet('{settings.warehouse_dir}/<asset>/**/*.parquet', "
         "hive_partitioning=True)"
     )
+    print_checks(build_definitions(settings))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)
