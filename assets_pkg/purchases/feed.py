@@ -3,14 +3,22 @@
     <source>/transactions/d=YYYY-MM-DD/transactions.json
 
 A folder may hold several `*.json` parts; they are read in name order. A day whose folder
-is absent (or holds no `*.json` file) is *missing*.
+is absent (or holds no `*.json` entry) is *missing*.
+
+Only regular files inside the source folder are ever opened. An entry that is anything
+else (a folder, a FIFO, a socket, a device, a broken symlink) or that resolves to a place
+outside the source folder (through a symlinked file, day folder or `transactions/`) is
+never opened: it is listed as *refused*, with the reason, for the quarantine of its day.
+A FIFO in particular would block the reader for ever.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ONE_DAY = dt.timedelta(days=1)
@@ -22,26 +30,114 @@ class DayFile:
 
     day: dt.date
     path: Path
+    """The file itself: symlinks resolved, a regular file inside the source folder."""
     source_file: str
     """Path relative to the source folder, as recorded in provenance columns."""
+
+
+@dataclass(frozen=True)
+class RefusedEntry:
+    """An entry where a day file was expected that is never opened, and why."""
+
+    day: dt.date
+    source_file: str
+    """Path relative to the source folder, as it appears in the feed."""
+    reason: str
+
+
+@dataclass(frozen=True)
+class DayListing:
+    """What the day folders of some days hold."""
+
+    files: list[DayFile] = field(default_factory=list)
+    """The regular files to read, in day order, each day's parts in name order."""
+    refused: list[RefusedEntry] = field(default_factory=list)
+    missing: list[dt.date] = field(default_factory=list)
+    """Days whose folder is absent or holds no `*.json` entry at all."""
+
+    @property
+    def days_with_entries(self) -> set[dt.date]:
+        """Days whose folder holds something, readable or refused: their data has arrived."""
+        return {f.day for f in self.files} | {r.day for r in self.refused}
 
 
 def day_folder(source_dir: Path, day: dt.date) -> Path:
     return source_dir / "transactions" / f"d={day.isoformat()}"
 
 
-def find_day_files(
-    source_dir: Path, days: Iterable[dt.date]
-) -> tuple[list[DayFile], list[dt.date]]:
-    """The files of `days` in day order, and the days that have none."""
-    files: list[DayFile] = []
-    missing: list[dt.date] = []
+def find_day_files(source_dir: Path, days: Iterable[dt.date]) -> DayListing:
+    """The files of `days`, what was refused among their entries, and the missing days.
+
+    Nothing here opens a file: entries are judged by `stat` alone, so both parsers only
+    ever see regular files inside the source folder.
+    """
+    root = source_dir.resolve()
+    listing = DayListing()
     for day in sorted(days):
-        parts = sorted(day_folder(source_dir, day).glob("*.json"))
+        folder = day_folder(source_dir, day)
+        if not os.path.lexists(folder):
+            listing.missing.append(day)
+            continue
+        name = folder.relative_to(source_dir).as_posix()
+        checked = _check_entry(folder, root, stat.S_ISDIR, "a folder")
+        if isinstance(checked, str):
+            listing.refused.append(RefusedEntry(day, name, checked))
+            continue
+        parts = sorted(entry.name for entry in checked.iterdir() if entry.name.endswith(".json"))
         if not parts:
-            missing.append(day)
-        files.extend(DayFile(day, part, part.relative_to(source_dir).as_posix()) for part in parts)
-    return files, missing
+            listing.missing.append(day)
+        for part in parts:
+            source_file = f"{name}/{part}"
+            checked = _check_entry(folder / part, root, stat.S_ISREG, "a regular file")
+            if isinstance(checked, str):
+                listing.refused.append(RefusedEntry(day, source_file, checked))
+            else:
+                listing.files.append(DayFile(day, checked, source_file))
+    return listing
+
+
+_KINDS = {
+    stat.S_IFDIR: "folder",
+    stat.S_IFREG: "regular file",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+}
+
+
+def _check_entry(path: Path, root: Path, wanted: Callable[[int], bool], what: str) -> Path | str:
+    """`path` with its symlinks resolved when it is `what` inside `root`, else the reason
+    it is never read. Only `stat` and `readlink` are used: nothing is opened."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop
+        return f"symlink that cannot be resolved ({error}): never read"
+    if not target.is_relative_to(root):
+        return f"resolves to {target}, outside the source folder {root}: never read"
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return f"broken symlink (to {target}): never read"
+    if not wanted(mode):
+        return f"not {what} ({_KINDS.get(stat.S_IFMT(mode), 'special file')}): never read"
+    return target
+
+
+def read_day_file(path: Path) -> bytes:
+    """The bytes of a day file that `find_day_files` accepted.
+
+    Opened without blocking and without following a symlink, and checked again once open,
+    so that a file swapped for a FIFO or a symlink after it was listed fails at once
+    instead of blocking the run.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(
+                f"{path} is no longer a regular file: run again once the feed is settled."
+            )
+        return file.read()
 
 
 def week_days(week: dt.date) -> list[dt.date]:
@@ -50,8 +146,13 @@ def week_days(week: dt.date) -> list[dt.date]:
 
 
 def weeks_without_data(source_dir: Path, weeks: Iterable[dt.date]) -> list[dt.date]:
-    """The weeks none of whose own 7 day folders holds a file: their data has not arrived."""
-    return [w for w in weeks if not find_day_files(source_dir, week_days(w))[0]]
+    """The weeks none of whose own 7 day folders holds an entry: their data has not arrived."""
+    return [w for w in weeks if not has_data(find_day_files(source_dir, week_days(w)), w)]
+
+
+def has_data(listing: DayListing, week: dt.date) -> bool:
+    """Whether one of the week's own folders in `listing` holds an entry, readable or not."""
+    return not listing.days_with_entries.isdisjoint(week_days(week))
 
 
 def days_read_for_week(week: dt.date, tolerance_days: int) -> list[dt.date]:
@@ -71,12 +172,11 @@ def monday_of(day: dt.date) -> dt.date:
 def weeks_with_data(source_dir: Path, first_week: dt.date | None = None) -> list[dt.date]:
     """Mondays (from `first_week` on) of the weeks that have at least one day folder.
 
-    Folders whose name is not `d=YYYY-MM-DD` are not day folders and are passed over.
+    Entries whose name is not exactly `d=YYYY-MM-DD` are not day folders and are passed
+    over (`badly_named_day_folders` lists them).
     """
     days = sorted(
-        day
-        for folder in (source_dir / "transactions").glob("d=*")
-        if folder.is_dir() and (day := _folder_day(folder.name)) is not None
+        day for name in _transactions_entries(source_dir) if (day := _folder_day(name)) is not None
     )
     today = dt.datetime.now(dt.UTC).date()
     weeks = sorted({monday_of(day) for day in days})
@@ -86,35 +186,69 @@ def weeks_with_data(source_dir: Path, first_week: dt.date | None = None) -> list
     ]
 
 
+def badly_named_day_folders(source_dir: Path) -> list[str]:
+    """Entries of `transactions/` that are not named `d=YYYY-MM-DD` with a real date, as
+    paths relative to `source_dir` (e.g. `transactions/d=2024-13-45`): no week ever reads
+    them."""
+    return [
+        f"transactions/{name}"
+        for name in _transactions_entries(source_dir)
+        if _folder_day(name) is None
+    ]
+
+
+def _transactions_entries(source_dir: Path) -> list[str]:
+    """The names in `transactions/`, sorted; none when it is absent or resolves outside the
+    source folder (`find_day_files` reports each day folder of the latter)."""
+    folder = source_dir / "transactions"
+    checked = _check_entry(folder, source_dir.resolve(), stat.S_ISDIR, "a folder")
+    return [] if isinstance(checked, str) else sorted(entry.name for entry in checked.iterdir())
+
+
 def _folder_day(name: str) -> dt.date | None:
+    """The day of a folder named exactly `d=YYYY-MM-DD`, else None.
+
+    `date.fromisoformat` also takes `20240111` and `2024-W02-4`; folders are looked up by
+    the canonical name, so only that name counts.
+    """
+    text = name.removeprefix("d=")
     try:
-        return dt.date.fromisoformat(name.removeprefix("d="))
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return None
+    return day if name.startswith("d=") and day.isoformat() == text else None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print the partition range of the weeks the feed holds, e.g. `2024-01-01...2024-03-04`.
 
-    `make run` passes it to `dagster asset materialize --partition-range`.
+    `make run` passes it to `--partition-range`.
     """
     import argparse
 
-    from assets_pkg.shared.settings import Settings, parse_monday
+    from assets_pkg.shared.settings import ConfigurationError, Settings
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.parse_args(argv)
     settings = Settings.from_env()
-    start = parse_monday(settings.purchases_start_date, "PURCHASES_START_DATE")
-    weeks = weeks_with_data(Path(settings.purchases_source_dir), start)
+    start = dt.date.fromisoformat(settings.purchases_start_date)
+    end = settings.purchases_end_date
+    weeks = [
+        week
+        for week in weeks_with_data(Path(settings.purchases_source_dir), start)
+        if end is None or week.isoformat() <= end
+    ]
     if not weeks:
-        raise SystemExit(
-            f"No day folders from {start} on under {settings.purchases_source_dir}/transactions: "
-            "check PURCHASES_SOURCE_DIR and PURCHASES_START_DATE."
+        raise ConfigurationError(
+            f"No day folders from {start} to {end or 'today'} under "
+            f"{settings.purchases_source_dir}/transactions: check PURCHASES_SOURCE_DIR, "
+            "PURCHASES_START_DATE and PURCHASES_END_DATE."
         )
     print(f"{weeks[0]}...{weeks[-1]}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from assets_pkg.shared.cli import run_cli
+
+    run_cli(main)

@@ -23,10 +23,12 @@ import polars as pl
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
     DayFile,
+    RefusedEntry,
     days_read_for_week,
     find_day_files,
+    has_data,
+    read_day_file,
     week_days,
-    weeks_without_data,
 )
 from assets_pkg.purchases.parse import Parsed, parse_day_files
 
@@ -90,6 +92,7 @@ class WeekRead:
     missing_days: list[dt.date]
     """Folders the week reads that do not exist (its own or the tolerance neighbours)."""
     files_read: int
+    """Regular files parsed; refused entries are in the quarantine instead."""
 
 
 class WeekReader:
@@ -107,7 +110,7 @@ class WeekReader:
         source_dir: Path,
         tolerance_days: int,
         weeks: Sequence[dt.date] = (),
-        read_bytes: Callable[[Path], bytes] = Path.read_bytes,
+        read_bytes: Callable[[Path], bytes] = read_day_file,
     ) -> None:
         self.source_dir = source_dir
         self.tolerance_days = tolerance_days
@@ -130,8 +133,9 @@ class WeekReader:
 
     def read(self, week: dt.date) -> WeekRead:
         days = days_read_for_week(week, self.tolerance_days)
-        files, missing = find_day_files(self.source_dir, days)
-        if weeks_without_data(self.source_dir, [week]):
+        listing = find_day_files(self.source_dir, days)
+        files = listing.files
+        if not has_data(listing, week):
             raise NoDataError(
                 f"No transactions for the week of {week}: none of its day folders exist ("
                 + ", ".join(f"transactions/d={day}" for day in week_days(week))
@@ -144,16 +148,17 @@ class WeekReader:
         upcoming = self._next_week.get(week)
         if upcoming is not None:
             self._parse_soon(
-                find_day_files(self.source_dir, days_read_for_week(upcoming, self.tolerance_days))[
-                    0
-                ]
+                find_day_files(
+                    self.source_dir, days_read_for_week(upcoming, self.tolerance_days)
+                ).files
             )
         parsed = Parsed.concat(
             [self._days[day].result()[day] for day in sorted({f.day for f in files})]
+            + [refused_rejects(listing.refused)]
         )
         exploded, quarantine = split_week(parsed, week, self.tolerance_days)
         quarantine = _fill_raw_text(quarantine, files, self.read_bytes)
-        return WeekRead(week, exploded, quarantine, missing, len(files))
+        return WeekRead(week, exploded, quarantine, listing.missing, len(files))
 
     def _parse_soon(self, files: Sequence[DayFile]) -> None:
         new = [f for f in files if f.day not in self._days]
@@ -181,11 +186,24 @@ def _parse_by_day(files: Sequence[DayFile]) -> dict[dt.date, Parsed]:
     }
 
 
+def refused_rejects(refused: Sequence[RefusedEntry]) -> Parsed:
+    """Entries that are never read, as rejects of their day: file, no line, no text."""
+    rejects = pl.DataFrame(
+        [(r.source_file, None, None, r.reason, r.day) for r in refused],
+        schema=schemas.REJECTS,
+        orient="row",
+    )
+    return Parsed(items=schemas.ITEMS.to_frame(), rejects=rejects)
+
+
 def _fill_raw_text(
     quarantine: pl.DataFrame, files: Sequence[DayFile], read_bytes: Callable[[Path], bytes]
 ) -> pl.DataFrame:
-    """Out-of-tolerance purchases come from the fast path without their text: fetch it."""
-    wanted = quarantine.filter(pl.col("raw_text").is_null())
+    """Out-of-tolerance purchases come from the fast path without their text: fetch it.
+
+    Rows without a line number stand for a whole entry that is never read: they keep no
+    text."""
+    wanted = quarantine.filter(pl.col("raw_text").is_null() & pl.col("line_number").is_not_null())
     if wanted.is_empty():
         return quarantine
     by_source = {f.source_file: f.path for f in files}

@@ -60,16 +60,17 @@ def test_find_day_files_reads_every_part_in_name_order(feed: Feed) -> None:
     extra.write_text("")
     (feed.root / "transactions" / "d=2024-01-10").mkdir()  # a folder without a .json file
     (feed.root / "transactions" / "d=2024-01-10" / "notes.txt").write_text("x")
-    files, missing = find_day_files(feed.root, [day("2024-01-10"), day("2024-01-09")])
-    assert [(f.day, f.path, f.source_file) for f in files] == [
-        (day("2024-01-09"), extra, "transactions/d=2024-01-09/a-part.json"),
+    listing = find_day_files(feed.root, [day("2024-01-10"), day("2024-01-09")])
+    assert [(f.day, f.path, f.source_file) for f in listing.files] == [
+        (day("2024-01-09"), extra.resolve(), "transactions/d=2024-01-09/a-part.json"),
         (
             day("2024-01-09"),
-            feed.root / source_file("2024-01-09"),
+            (feed.root / source_file("2024-01-09")).resolve(),
             source_file("2024-01-09"),
         ),
     ]
-    assert missing == [day("2024-01-10")]
+    assert listing.missing == [day("2024-01-10")]
+    assert listing.refused == []
 
 
 def test_weeks_with_data_lists_ended_weeks_from_the_start(feed: Feed) -> None:

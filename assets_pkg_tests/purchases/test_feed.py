@@ -1,0 +1,178 @@
+"""Finding day files: only regular files inside the source folder are ever opened; every
+other entry is reported with its reason; folders that no week reads are named."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from assets_pkg.purchases.feed import (
+    DayListing,
+    RefusedEntry,
+    badly_named_day_folders,
+    find_day_files,
+    weeks_with_data,
+    weeks_without_data,
+)
+from assets_pkg.purchases.weeks import WeekReader
+
+from .feed_builder import Feed, day, purchase, source_file, watched_fifo
+
+DAY = day("2024-01-09")
+WEEK = day("2024-01-08")
+GOOD = purchase("C1", "2024-01-09 10:00:00", "P1")
+
+
+def _folder(feed: Feed, folder: str = "2024-01-09") -> Path:
+    path = feed.root / "transactions" / f"d={folder}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _refused(listing: DayListing) -> list[tuple[str, str]]:
+    return [(r.source_file, r.reason) for r in listing.refused]
+
+
+def test_entries_that_are_not_regular_files_are_refused_without_being_opened(
+    feed: Feed,
+) -> None:
+    feed.write_day("2024-01-09", GOOD)
+    folder = _folder(feed)
+    (folder / "a-folder.json").mkdir()
+    (folder / "b-broken.json").symlink_to(folder / "gone.json")
+    with watched_fifo(folder / "c-fifo.json") as fifo_opened:
+        listing = find_day_files(feed.root, [DAY])
+        assert not fifo_opened()
+    name = "transactions/d=2024-01-09"
+    assert [f.source_file for f in listing.files] == [source_file("2024-01-09")]
+    assert _refused(listing) == [
+        (f"{name}/a-folder.json", "not a regular file (folder): never read"),
+        (f"{name}/b-broken.json", f"broken symlink (to {folder.resolve()}/gone.json): never read"),
+        (f"{name}/c-fifo.json", "not a regular file (FIFO): never read"),
+    ]
+    assert listing.missing == []
+
+
+def test_a_folder_holding_only_refused_entries_has_arrived(feed: Feed) -> None:
+    (_folder(feed) / "x.json").mkdir()
+    listing = find_day_files(feed.root, [DAY, DAY + dt.timedelta(days=1)])
+    assert (listing.files, listing.missing) == ([], [DAY + dt.timedelta(days=1)])
+    assert listing.days_with_entries == {DAY}
+    assert weeks_without_data(feed.root, [WEEK]) == []
+
+
+def test_symlinks_are_followed_only_to_regular_files_inside_the_source_folder(
+    feed: Feed, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "stolen.json").write_text(GOOD + "\n")
+    (outside / "d=2024-01-10").mkdir()
+    (outside / "d=2024-01-10" / "transactions.json").write_text(GOOD + "\n")
+    inside = feed.write_day("2024-01-09", GOOD)
+    folder = inside.parent
+    (folder / "link-inside.json").symlink_to(inside)
+    (folder / "link-outside.json").symlink_to(outside / "stolen.json")
+    (folder / "link-to-a-folder-outside.json").symlink_to(outside)
+    (feed.root / "transactions" / "d=2024-01-10").symlink_to(outside / "d=2024-01-10")
+    archived = feed.root / "archive" / "monday"
+    archived.mkdir(parents=True)
+    (archived / "transactions.json").write_text(GOOD + "\n")
+    (feed.root / "transactions" / "d=2024-01-11").symlink_to(archived)  # inside: read
+
+    listing = find_day_files(feed.root, [DAY, day("2024-01-10"), day("2024-01-11")])
+    assert [(f.source_file, f.path) for f in listing.files] == [
+        ("transactions/d=2024-01-09/link-inside.json", inside.resolve()),
+        ("transactions/d=2024-01-09/transactions.json", inside.resolve()),
+        ("transactions/d=2024-01-11/transactions.json", (archived / "transactions.json").resolve()),
+    ]
+    root = feed.root.resolve()
+    assert _refused(listing) == [
+        (
+            "transactions/d=2024-01-09/link-outside.json",
+            f"resolves to {outside.resolve()}/stolen.json, outside the source folder {root}: "
+            "never read",
+        ),
+        (
+            "transactions/d=2024-01-09/link-to-a-folder-outside.json",
+            f"resolves to {outside.resolve()}, outside the source folder {root}: never read",
+        ),
+        (
+            "transactions/d=2024-01-10",
+            f"resolves to {outside.resolve()}/d=2024-01-10, outside the source folder {root}: "
+            "never read",
+        ),
+    ]
+
+
+def test_a_transactions_folder_outside_the_source_folder_is_never_read(
+    feed: Feed, tmp_path: Path
+) -> None:
+    elsewhere = Feed(tmp_path / "elsewhere")
+    elsewhere.write_day("2024-01-09", GOOD)
+    (feed.root / "transactions").symlink_to(elsewhere.root / "transactions")
+    listing = find_day_files(feed.root, [DAY, day("2024-01-10")])
+    assert listing.files == []
+    assert listing.refused == [
+        RefusedEntry(
+            DAY,
+            "transactions/d=2024-01-09",
+            f"resolves to {(elsewhere.root / 'transactions' / 'd=2024-01-09').resolve()}, "
+            f"outside the source folder {feed.root.resolve()}: never read",
+        )
+    ]
+    assert listing.missing == [day("2024-01-10")]
+    assert badly_named_day_folders(feed.root) == []  # not even listed
+
+
+def test_a_week_with_refused_entries_is_still_built(feed: Feed, tmp_path: Path) -> None:
+    feed.fill_days("2024-01-07", "2024-01-15")
+    feed.write_day("2024-01-09", GOOD)
+    folder = _folder(feed)
+    (folder / "a-folder.json").mkdir()
+    (tmp_path / "secret.json").write_text(GOOD + "\n")
+    (folder / "b-outside.json").symlink_to(tmp_path / "secret.json")
+    with watched_fifo(folder / "c-fifo.json") as fifo_opened, WeekReader(feed.root, 1) as reader:
+        read = reader.read(WEEK)
+        assert not fifo_opened()
+    assert read.exploded.select("customer_id", "source_file").rows() == [
+        ("C1", source_file("2024-01-09"))
+    ]
+    assert read.quarantine.select("source_file", "line_number", "raw_text").rows() == [
+        ("transactions/d=2024-01-09/a-folder.json", None, None),
+        ("transactions/d=2024-01-09/b-outside.json", None, None),
+        ("transactions/d=2024-01-09/c-fifo.json", None, None),
+    ]
+    assert read.quarantine.get_column("reason").str.ends_with(": never read").all()
+    assert read.files_read == 9
+
+
+def test_refused_entries_of_a_neighbour_folder_belong_to_its_own_week(feed: Feed) -> None:
+    feed.fill_days("2024-01-07", "2024-01-15")
+    (_folder(feed, "2024-01-15") / "x.json").mkdir()  # Monday of the next week
+    read = WeekReader(feed.root, 1).read(WEEK)
+    assert read.quarantine.is_empty()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["d=2024-13-45", "d=20240111", "d=2024-1-5", "x=2024-01-01", "d=2024-W02-1", "stray.json"],
+)
+def test_entries_of_transactions_that_no_week_reads_are_named(feed: Feed, name: str) -> None:
+    feed.write_day("2024-01-09", GOOD)
+    entry = feed.root / "transactions" / name
+    if name.endswith(".json"):
+        entry.write_text(GOOD + "\n")
+    else:
+        entry.mkdir()
+        (entry / "transactions.json").write_text(GOOD + "\n")
+    assert badly_named_day_folders(feed.root) == [f"transactions/{name}"]
+    assert weeks_with_data(feed.root) == [WEEK]
+
+
+def test_a_feed_without_transactions_has_no_badly_named_folders(feed: Feed) -> None:
+    assert badly_named_day_folders(feed.root) == []
+    (feed.root / "transactions").mkdir()
+    assert badly_named_day_folders(feed.root) == []
