@@ -82,6 +82,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from assets_pkg.shared.atomic import write_bytes_atomically
+
 GENERATOR_VERSION = 1
 """Bump when the output for the same arguments changes (the bench caches by it)."""
 
@@ -215,7 +217,7 @@ def generate(
             items += int(sizes.sum())
             data, day_planted = _render_day(lines, plan, seed, index, relative)
             planted.extend(day_planted)
-        _write_atomically(out / relative, data)
+        write_bytes_atomically(out / relative, data)
         written += len(data)
         if progress is not None and ((index + 1) % progress_every == 0 or index + 1 == days):
             progress(
@@ -266,7 +268,7 @@ def _write_customers(out: Path, customers: int, seed: int, duplicate: bool) -> n
     buffer.write("\n")
     if duplicate:
         buffer.write(f"C1,{loyalty[0] % 10 + 1}\n")
-    _write_atomically(out / "customers.csv", buffer.getvalue().encode())
+    write_bytes_atomically(out / "customers.csv", buffer.getvalue().encode())
     return loyalty
 
 
@@ -286,7 +288,7 @@ def _write_products(out: Path, products: int, seed: int, duplicate: bool) -> np.
         writer.writerow([f"P{i + 1}", description, CATEGORIES[categories[i]]])
     if duplicate:
         writer.writerow(["P1", "duplicate, on purpose", CATEGORIES[(categories[0] + 1) % 8]])
-    _write_atomically(out / "products.csv", buffer.getvalue().encode())
+    write_bytes_atomically(out / "products.csv", buffer.getvalue().encode())
     # index 0 unused so that a 1-based product id indexes its price
     return np.concatenate([[0], prices]).astype(np.int64)
 
@@ -496,13 +498,6 @@ def _plan_bad_records(
         text = _line(customer(), good_basket(), stamp(sunday, SECONDS_PER_DAY - 600))
         add("monday_to_sunday", int(index), text)
     return plans
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
 
 
 def _warn_stray_folders(

@@ -10,9 +10,10 @@ Layout under `base_dir` (a UPath, so `s3://bucket/prefix` works as well as a loc
 Every asset is therefore one table for any Parquet reader:
 `pl.scan_parquet(f"{base_dir}/{asset}/**/*.parquet", hive_partitioning=True)`.
 
-Writes are atomic: a local file is written to a hidden temporary name beside the target and
-renamed over it (`os.replace`), so a reader or a crash never sees half a file; an object
-store commits an object only when its upload completes.
+Writes are atomic (`assets_pkg.shared.atomic`): a local file is written in a hidden temporary
+folder beside the target and renamed over it, so a reader or a crash never sees half a file,
+and the next write of a partition removes what a killed run left; an object store commits an
+object only when its upload completes.
 
 Two things `UPathIOManager` does not do, added here:
 - **Outputs for several partitions** (a single-run backfill). The asset returns a
@@ -28,9 +29,7 @@ Two things `UPathIOManager` does not do, added here:
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import typing
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import dagster as dg
 import polars as pl
 from upath import UPath
 
+from assets_pkg.shared.atomic import atomic_path
 from assets_pkg.shared.metadata import preview
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -155,16 +155,8 @@ def write_parquet_atomically(frame: Frame, path: UPath) -> None:
     object becomes visible only once its upload has completed, so it is written in place.
     """
     if path.protocol in ("", "file", "local"):
-        target = Path(path.path if path.protocol else str(path))
-        # The file inside a private folder has no `.parquet` suffix, so `**/*.parquet`
-        # readers never see it, and one `rmtree` clears whatever a failed write left.
-        folder = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        folder.mkdir()
-        try:
-            _write(frame, folder / "part")
-            (folder / "part").replace(target)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        with atomic_path(Path(path.path if path.protocol else str(path))) as part:
+            _write(frame, part)
     else:
         with path.open("wb") as handle:
             _write(frame, handle)
