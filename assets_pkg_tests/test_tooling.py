@@ -1,0 +1,136 @@
+"""The project's tooling: the instance template, the pins, the lock file, make run's summary."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets_pkg.summary import check_keys, describe, failed_checks
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "instance" / "dagster.yaml"
+
+
+def pyproject() -> dict[str, object]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def pins() -> dict[str, str]:
+    """`name: version` of every `name==version` requirement of the project, extras included."""
+    project = pyproject()["project"]
+    assert isinstance(project, dict)
+    requirements = [*project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        requirements.extend(extra)
+    found = (re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^;\s]+)", r) for r in requirements)
+    return {m[1]: m[2] for m in found if m}
+
+
+def test_the_instance_template_has_telemetry_off_and_run_monitoring_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(TEMPLATE, tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert not instance.telemetry_enabled
+        assert instance.run_monitoring_enabled
+        # What ends a run whose process was killed with no code server left to notice.
+        assert instance.run_monitoring_max_runtime_seconds > 0
+        assert instance.run_monitoring_start_timeout_seconds > 0
+        assert instance.run_monitoring_poll_interval_seconds <= 60
+
+
+def test_dagster_packages_are_pinned_to_one_release_and_installed_at_it() -> None:
+    dagster_pins = {name: v for name, v in pins().items() if name.startswith("dagster")}
+    assert {"dagster", "dagster-webserver", "dagster-dg-cli"} <= dagster_pins.keys()
+    assert set(dagster_pins.values()) == {dg.__version__}
+    for name, version in dagster_pins.items():
+        assert importlib.metadata.version(name) == version
+    # dg pins dagster itself: the release it wants is the one pinned here.
+    wanted = importlib.metadata.requires("dagster-dg-cli") or []
+    assert f"dagster=={dg.__version__}" in wanted
+
+
+def test_uv_runs_at_the_version_pinned_for_make() -> None:
+    assert importlib.metadata.version("uv") == pins()["uv"]
+
+
+def uv() -> str:
+    found = Path(sys.prefix) / "bin" / "uv"
+    if found.exists():
+        return str(found)
+    on_path = shutil.which("uv")
+    if on_path is None:
+        pytest.skip("uv is not installed in this environment (make install brings it)")
+    return on_path
+
+
+def test_the_lock_file_matches_pyproject() -> None:
+    result = subprocess.run(
+        [uv(), "lock", "--check", "--offline"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"uv.lock is out of date, run make lock:\n{result.stderr}"
+
+
+def test_make_installs_from_the_lock_file_and_reinstalls_when_it_changes() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    stamp = re.search(r"^STAMP := (.*)$", makefile, re.MULTILINE)
+    assert stamp is not None
+    assert "uv.lock" in stamp[1]
+    assert re.search(r"^\$\(STAMP\): .*uv\.lock", makefile, re.MULTILINE)
+    assert "sync --locked --extra dev" in makefile
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("few_rows", asset="numbers")])
+def numbers() -> Iterator[dg.MaterializeResult[None]]:
+    yield dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="few_rows",
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"rows": 1234, "missing days": ["2024-01-02", "2024-01-03"]},
+            )
+        ]
+    )
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("always", asset="letters")])
+def letters() -> Iterator[dg.MaterializeResult[None]]:
+    yield dg.MaterializeResult(
+        check_results=[dg.AssetCheckResult(check_name="always", passed=True)]
+    )
+
+
+def test_the_summary_lists_checks_that_did_not_pass_with_their_counts() -> None:
+    defs = dg.Definitions(assets=[numbers, letters])
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([numbers, letters], instance=instance).success
+        failed = failed_checks(instance, check_keys(defs))
+    assert [describe(evaluation) for evaluation in failed] == ["few_rows (numbers): 1,234 rows"]
+
+
+def test_a_check_with_only_a_short_list_shows_its_items() -> None:
+    evaluation = dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey("exploded_transactions"),
+        check_name="all_day_folders_present",
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missing days": dg.MetadataValue.json(["2024-01-02", "2024-01-03"])},
+    )
+    assert describe(evaluation) == (
+        "all_day_folders_present (exploded_transactions): 2 missing days (2024-01-02, 2024-01-03)"
+    )
