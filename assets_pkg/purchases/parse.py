@@ -8,15 +8,18 @@ Two paths give the same result; the tests hold them to it:
   parallel (about ten times faster than polars' NDJSON reader, see docs/decisions.md) into
   typed columns; polars then checks every value. A file is taken from the fast path only
   when *every* line of it is plainly valid (as many rows as lines, ids are plain JSON
-  strings, the date has the `YYYY-MM-DD HH:MM:SS` form, prices are JSON integers); any
-  doubt sends the whole file to `parse_reference`. Bad files are rare, so almost all bytes
-  go through DuckDB, and every refusal is decided by the rule book.
+  strings, the date has the `YYYY-MM-DD HH:MM:SS` form with a real date and time, prices
+  are JSON integers) and its bytes hold nothing that DuckDB reads more leniently than
+  Python's `json` (see `_doubtful`); any doubt sends the whole file to `parse_reference`.
+  Bad files are rare, so almost all bytes go through DuckDB, and every refusal is decided
+  by the rule book.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +28,7 @@ import duckdb
 import polars as pl
 
 from assets_pkg.purchases import schemas
-from assets_pkg.purchases.feed import DayFile
+from assets_pkg.purchases.feed import DayFile, read_day_file
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -55,10 +58,10 @@ def parse_purchase_time(value: Any) -> dt.datetime | None:
         return None
     try:
         moment = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # the latter: an offset that leaves years 1..9999
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment
 
 
@@ -100,8 +103,8 @@ def parse_reference(data: bytes, file: DayFile) -> Parsed:
 
 def _read_record(text: str) -> tuple[tuple[str, dt.datetime, list[Any]] | None, str]:
     try:
-        record = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
+        record = json.loads(text, parse_int=_parse_int)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         return None, f"line is not valid JSON ({error.__class__.__name__}: {error})"
     if not isinstance(record, dict):
         return None, "line is not a JSON object"
@@ -110,6 +113,8 @@ def _read_record(text: str) -> tuple[tuple[str, dt.datetime, list[Any]] | None, 
         return None, "customer_id is missing"
     if not isinstance(customer_id, str) or not customer_id.strip():
         return None, "customer_id is not a non-empty string"
+    if _has_lone_surrogate(customer_id):
+        return None, f"customer_id {_LONE_SURROGATE}"
     basket = record.get("basket")
     if basket is None:
         return None, "basket is missing"
@@ -132,7 +137,34 @@ def _read_product_id(item: Any, position: int) -> tuple[str | None, str]:
         return None, f"basket item {position} has no product_id"
     if not isinstance(product_id, str) or not product_id.strip():
         return None, f"basket item {position} has a product_id that is not a non-empty string"
+    if _has_lone_surrogate(product_id):
+        return None, f"basket item {position} has a product_id that {_LONE_SURROGATE}"
     return product_id, ""
+
+
+_LONE_SURROGATE = "contains a lone surrogate escape (such as \\ud800), not valid Unicode"
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    """Whether `text` holds half of a UTF-16 surrogate pair on its own.
+
+    JSON may spell one as an escape; Python's `json` then gives a `str` that no UTF-8
+    column can hold. (A proper pair of escapes decodes to one character and is fine.)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _parse_int(digits: str) -> int | float:
+    """A JSON integer; one too long for Python's `int` (over 4300 digits) becomes infinity,
+    a number all the same, which no int64 column takes."""
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else float("inf")
+
+
+_MAX_INT_DIGITS = 4000
 
 
 def _is_int64(value: Any) -> bool:
@@ -160,7 +192,13 @@ from read_json($files, format = 'newline_delimited', filename = true, columns = 
 
 _PLAIN_STRING = r'^"[^"\\]*"$'
 _INTEGER = r"^-?(0|[1-9][0-9]*)$"
-_PLAIN_DATE = r'^"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"$'
+_PLAIN_DATE = (
+    # Years 1..9999 as in Python; hours to 23 and seconds to 59 (no 24:00:00, no leap
+    # second 23:59:60, which DuckDB and polars would roll over into the next day).
+    r'^"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2} '
+    r'([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"$'
+)
+"""The date form the fast path takes; the day of the month is checked by parsing it."""
 
 
 def parse_day_files(files: Sequence[DayFile], connection: duckdb.DuckDBPyConnection) -> Parsed:
@@ -168,8 +206,8 @@ def parse_day_files(files: Sequence[DayFile], connection: duckdb.DuckDBPyConnect
     rest. The result is in the order of `files`."""
     if not files:
         return Parsed.concat([])
-    contents = {str(f.path): f.path.read_bytes() for f in files}
-    candidates = [f for f in files if _may_take_fast_path(contents[str(f.path)])]
+    contents = {str(f.path): read_day_file(f.path) for f in files}
+    candidates = [f for f in files if not _doubtful(f, contents[str(f.path)])]
     fast = _fast_parse(candidates, contents, connection)
     parts = [
         fast[str(f.path)] if str(f.path) in fast else parse_reference(contents[str(f.path)], f)
@@ -199,11 +237,43 @@ def duckdb_to_polars(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
     return pl.DataFrame(_ArrowStream(relation))
 
 
-def _may_take_fast_path(data: bytes) -> bool:
-    # DuckDB skips a byte-order mark that the rule book reports; everything else that could
-    # shift DuckDB's rows against the file's lines (blank lines, stray carriage returns, two
-    # objects on a line) shows as a row count that differs from the line count.
-    return not data.startswith(b"\xef\xbb\xbf")
+_GLOB = re.compile(r"[*?\[]")
+_TRAILING_COMMA = re.compile(rb",[ \t\r]*[\]}]")
+_EXTRA_BRACKETS = 64
+"""Opening brackets a file may hold beyond those of its records and items, on the fast
+path. It bounds how deep any line nests, far below Python's recursion limit."""
+
+
+def _doubtful(file: DayFile, data: bytes) -> bool:
+    """Whether a file must go to the rule book before DuckDB even sees it.
+
+    Everything that could shift DuckDB's rows against the file's lines (blank lines, stray
+    carriage returns, two objects on a line) shows later as a row count that differs from
+    the line count. What is caught here is what DuckDB reads but Python's `json` refuses,
+    in fields the fast path does not look at too:
+
+    - a byte-order mark, which DuckDB skips;
+    - a trailing comma before `]` or `}`;
+    - `nan`, `inf`, `infinity` in any case (Python takes only `NaN`, `Infinity` and
+      `-Infinity`). None of the feed's keys holds an `n`, so a file without any `n` or
+      `N` is spared the search;
+    - a path with a glob character (`*`, `?`, `[`): DuckDB would expand it and could
+      open files that were never checked.
+
+    Deep nesting, which Python refuses beyond its recursion limit, is bounded after
+    DuckDB has counted the records and items (`_EXTRA_BRACKETS`). Each test is one pass of
+    C code over the bytes.
+    """
+    if data.startswith(b"\xef\xbb\xbf") or _GLOB.search(str(file.path)):
+        return True
+    if (b"n" in data or b"N" in data) and _has_non_finite_literal(data):
+        return True
+    return _TRAILING_COMMA.search(data) is not None
+
+
+def _has_non_finite_literal(data: bytes) -> bool:
+    lowered = data.lower()
+    return b"nan" in lowered or b"inf" in lowered
 
 
 def _fast_parse(
@@ -230,8 +300,9 @@ def _fast_parse(
         {
             "filename": list(by_path),
             "expected_lines": [_count_lines(contents[p]) for p in by_path],
+            "brackets": [contents[p].count(b"{") + contents[p].count(b"[") for p in by_path],
         },
-        schema={"filename": pl.String, "expected_lines": pl.Int64},
+        schema={"filename": pl.String, "expected_lines": pl.Int64, "brackets": pl.Int64},
     )
     lines = rows.with_columns(line_number=pl.int_range(1, pl.len() + 1).over("filename"))
     line_ok = (
@@ -258,7 +329,11 @@ def _fast_parse(
     ).fill_null(False)
     items = items.with_columns(item_ok=item_ok)
     per_file = line_counts.join(
-        lines.group_by("filename").agg(rows=pl.len(), lines_ok=line_ok.all()),
+        lines.group_by("filename").agg(
+            rows=pl.len(),
+            lines_ok=line_ok.all(),
+            items=pl.col("basket").list.len().sum(),
+        ),
         on="filename",
         how="left",
     )
@@ -268,10 +343,12 @@ def _fast_parse(
         )
     else:
         per_file = per_file.with_columns(items_ok=pl.lit(True))
+    record_brackets = 2 * pl.col("rows").fill_null(0) + pl.col("items").fill_null(0)
     verdict = per_file.filter(
         (pl.col("rows").fill_null(0) == pl.col("expected_lines"))
         & pl.col("lines_ok").fill_null(True)
         & pl.col("items_ok").fill_null(True)
+        & (pl.col("brackets") <= record_brackets + _EXTRA_BRACKETS)
     )
     good = set(verdict.get_column("filename").to_list())
     good_items = items.filter(pl.col("filename").is_in(list(good))).select(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -15,7 +16,7 @@ from assets_pkg.purchases import parse, schemas
 from assets_pkg.purchases.feed import DayFile
 from assets_pkg.purchases.parse import Parsed, parse_day_files, parse_purchase_time, parse_reference
 
-from .feed_builder import moment, purchase, record
+from .feed_builder import moment, purchase, record, watched_fifo
 
 FOLDER_DAY = dt.date(2024, 1, 3)
 WHEN = "2024-01-03 11:09:00"
@@ -228,6 +229,28 @@ CASES: dict[str, bytes] = {
     "trailing comment": G + b" // note\n",
     "single quotes": b"{'customer_id': 'C1'}\n",
     "leading zero": G.replace(b"506", b"0506") + b"\n",
+    "lone surrogate in customer_id": _line('"C\\ud800 1"') + b"\n",
+    "lone surrogate in product_id": _line(
+        basket='[{"product_id": "P\\udc00", "price": 5}, {"product_id": "P3", "price": 5}]'
+    )
+    + b"\n",
+    "lone surrogate in the date": G.replace(b'00"', b'00\\ud800"') + b"\n",
+    "lone surrogate in another field": _line()[:-1] + b', "note": "\\ud800"}\n',
+    "surrogate pair": _line('"C\\ud83d\\ude00"') + b"\n",
+    "leap second": G.replace(b"11:09:00", b"23:59:60") + b"\n",
+    "year 0": G.replace(b"2024-01-03", b"0000-01-03") + b"\n",
+    "year 10000": G.replace(b"2024-01-03", b"10000-01-03") + b"\n",
+    "offset beyond year 9999": G.replace(b"2024-01-03 11:09:00", b"9999-12-31T23:59:59-01:00")
+    + b"\n",
+    "trailing comma in an item": _line(basket='[{"product_id": "P3", "price": 5 ,}]') + b"\n",
+    "trailing comma in the basket": _line(basket='[{"product_id": "P3", "price": 5},\t]') + b"\n",
+    "nan in another field": _line()[:-1] + b', "score": nan}\n',
+    "Infinity in another field": _line()[:-1] + b', "score": -Infinity}\n',
+    "inf price": _line(basket='[{"product_id": "P3", "price": INF}]') + b"\n",
+    "deep nesting in another field": _line()[:-1] + b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n",
+    "integer of 5000 digits in another field": _line()[:-1] + b', "x": ' + b"9" * 5000 + b"}\n",
+    "price of 5000 digits": _line(basket='[{"product_id": "P3", "price": %s}]' % ("9" * 5000))
+    + b"\n",
 }
 
 
@@ -243,7 +266,7 @@ def test_fast_path_equals_rule_book_on_a_batch_mixing_good_and_bad_files(tmp_pat
         for i, data in enumerate([*CASES.values(), EVERY_RULE])
     ]
     expected = Parsed.concat([_reference(f.path, f) for f in files])
-    assert (expected.items.height, expected.rejects.height) == (63, 37)  # the table is no toy
+    assert (expected.items.height, expected.rejects.height) == (69, 49)  # the table is no toy
     _assert_same(parse_day_files(files, duckdb.connect()), expected)
 
 
@@ -259,6 +282,71 @@ def test_clean_files_go_through_duckdb_not_the_rule_book(
 
     monkeypatch.setattr(parse, "parse_reference", refuse)
     _assert_same(parse_day_files(files, duckdb.connect()), expected)
+
+
+def test_a_lone_surrogate_escape_is_quarantined_like_any_bad_line(tmp_path: Path) -> None:
+    customer = _line('"C\\ud800 1"').decode()
+    product = _line(basket='[{"product_id": "P\\udfff"}, {"product_id": "P3", "price": 5}]')
+    file = _day_file(tmp_path, "s", f"{customer}\n".encode() + product + b"\n")
+    name = "s/transactions.json"
+    expected = Parsed(
+        _items([(WHEN, "C1", "P3", 5, name, 2)]),
+        _rejects(
+            [
+                (
+                    name,
+                    1,
+                    customer,
+                    "customer_id contains a lone surrogate escape (such as \\ud800), not valid "
+                    "Unicode",
+                ),
+                (
+                    name,
+                    2,
+                    product.decode(),
+                    "basket item 1 has a product_id that contains a lone surrogate escape "
+                    "(such as \\ud800), not valid Unicode",
+                ),
+            ]
+        ),
+    )
+    _assert_same(_reference(file.path, file), expected)
+    _assert_same(parse_day_files([file], duckdb.connect()), expected)
+
+
+def test_a_leap_second_is_refused_by_both_paths(tmp_path: Path) -> None:
+    line = G.replace(b"2024-01-03 11:09:00", b"2024-01-14 23:59:60")
+    file = _day_file(tmp_path, "leap", line + b"\n")
+    reason = 'date_of_purchase "2024-01-14 23:59:60" does not parse as a date and time'
+    expected = Parsed(_items([]), _rejects([("leap/transactions.json", 1, line.decode(), reason)]))
+    _assert_same(parse_day_files([file], duckdb.connect()), expected)
+
+
+class _Spy:
+    """A DuckDB connection that records the files each query is handed."""
+
+    def __init__(self) -> None:
+        self.connection = duckdb.connect()
+        self.files: list[str] = []
+
+    def sql(self, query: str, params: dict[str, list[str]]) -> duckdb.DuckDBPyRelation:
+        self.files.extend(params["files"])
+        return self.connection.sql(query, params=params)
+
+
+def test_duckdb_is_handed_no_path_it_would_expand_as_a_glob(tmp_path: Path) -> None:
+    """DuckDB reads `x?.json` as a pattern, which also matches the FIFO `xy.json`."""
+    file = _day_file(tmp_path, "g", G + b"\n")
+    globbed = file.path.with_name("x?.json")
+    file.path.rename(globbed)
+    file = DayFile(file.day, globbed, "g/x?.json")
+    plain = _day_file(tmp_path, "p", G + b"\n")
+    spy = _Spy()
+    with watched_fifo(globbed.with_name("xy.json")) as fifo_opened:
+        parsed = parse_day_files([file, plain], cast("duckdb.DuckDBPyConnection", spy))
+        assert not fifo_opened()
+    assert spy.files == [str(plain.path)]
+    _assert_same(parsed, Parsed.concat([_reference(f.path, f) for f in [file, plain]]))
 
 
 def test_no_files_give_empty_frames_of_the_schemas() -> None:
