@@ -49,84 +49,73 @@ class PolarsParquetIOManager(dg.UPathIOManager):
 
     def __init__(self, base_path: UPath, hive_key: str) -> None:
         super().__init__(base_path=base_path)
+        self.root = base_path
         self.hive_key = hive_key
 
-    # ---- paths -------------------------------------------------------------------------
-
-    def get_asset_relative_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
-        # An unpartitioned asset gets a folder too, so that `<asset>/**/*.parquet` finds it.
-        if context.has_asset_partitions:
-            return UPath(*context.asset_key.path)
-        return UPath(*context.asset_key.path, "data")
-
-    def get_path_for_partition(
-        self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str
-    ) -> UPath:
-        return path / f"{self.hive_key}={partition}" / "data"
+    def path_of(self, context: dg.InputContext | dg.OutputContext, partition: str | None) -> UPath:
+        """`<asset>/data.parquet`, or `<asset>/<hive_key>=<partition>/data.parquet`."""
+        folder = self.root.joinpath(*context.asset_key.path)
+        if partition is not None:
+            folder = folder / f"{self.hive_key}={partition}"
+        return folder / f"data{self.extension}"
 
     # ---- writing -----------------------------------------------------------------------
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        """Write one file per partition, and give each partition its own row count and
+        preview (a range run records one materialisation per partition)."""
+        folder = self.root.joinpath(*context.asset_key.path)
         if not context.has_asset_partitions:
-            super().handle_output(context, obj)
+            written = self._store(context, obj, self.path_of(context, None))
+            context.add_output_metadata({**table_metadata(written), "path": _path_value(folder)})
             return
-        paths = self._get_paths_for_partitions(context)
-        frames = _frames_by_partition(obj, sorted(paths))
-        rows: dict[str, int] = {}
-        for key in sorted(paths):
+        keys = sorted(context.asset_partition_keys)
+        frames = _frames_by_partition(obj, keys)
+        for key in keys:
             frame = frames[key]
             if self.hive_key in frame.collect_schema().names():
                 frame = frame.drop(self.hive_key)
-            self.make_directory(paths[key].parent)
-            self.dump_to_path(context, frame, paths[key])
-            rows[key] = _row_count(paths[key])
-        last = paths[max(paths)]
-        metadata: dict[str, Any] = {
-            "path": dg.MetadataValue.path(str(last.parent.parent)),
-            f"preview ({max(paths)})": _preview(last),
-        }
-        if len(rows) == 1:
-            metadata["dagster/row_count"] = dg.MetadataValue.int(rows[max(rows)])
-        else:
-            # Dagster gives every partition of a range the same metadata: show them all.
-            metadata["rows written (all weeks)"] = sum(rows.values())
-            metadata["rows per week"] = dg.MetadataValue.json(rows)
-        context.add_output_metadata(metadata)
+            written = self._store(context, frame, self.path_of(context, key))
+            if len(keys) > 1:
+                context.step_context.add_asset_metadata(
+                    table_metadata(written), asset_key=context.asset_key, partition_key=key
+                )
+            else:
+                context.add_output_metadata(table_metadata(written))
+        context.add_output_metadata({"path": _path_value(folder)})
 
-    def dump_to_path(self, context: dg.OutputContext, obj: Frame, path: UPath) -> None:
+    def _store(self, context: dg.OutputContext, obj: Any, path: UPath) -> pl.DataFrame:
         if not isinstance(obj, pl.DataFrame | pl.LazyFrame):
             raise TypeError(
                 f"Asset {context.asset_key.to_user_string()} returned {type(obj).__name__}; "
                 "the Parquet IO manager stores polars DataFrames and LazyFrames."
             )
-        write_parquet_atomically(obj, path)
+        self.make_directory(path.parent)
+        return write_parquet_atomically(obj, path)
 
-    def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, dg.MetadataValue]:
-        path = self._get_path(context)
-        return {
-            "dagster/row_count": dg.MetadataValue.int(_row_count(path)),
-            "preview": _preview(path),
-        }
+    def dump_to_path(self, context: dg.OutputContext, obj: Frame, path: UPath) -> None:
+        self._store(context, obj, path)
 
     # ---- reading -----------------------------------------------------------------------
 
     def load_input(self, context: dg.InputContext) -> Any:
-        wants_mapping = _is_mapping_type(context.dagster_type.typing_type)
-        if context.has_asset_partitions:
-            paths = self._get_paths_for_partitions(context)
-            frames = {key: self.load_from_path(context, paths[key]) for key in sorted(paths)}
-            if wants_mapping:
-                return frames
-            if len(frames) != 1:
-                raise dg.Failure(
-                    f"Input {context.name} covers {len(frames)} partitions; annotate it as "
-                    "dict[str, pl.LazyFrame] to receive them all."
-                )
-            return next(iter(frames.values()))
-        return super().load_input(context)
+        if not context.has_asset_partitions:
+            return self.load_from_path(context, self.path_of(context, None))
+        frames = {
+            key: self.load_from_path(context, self.path_of(context, key))
+            for key in sorted(context.asset_partition_keys)
+        }
+        if _is_mapping_type(context.dagster_type.typing_type):
+            return frames
+        if len(frames) != 1:
+            raise dg.Failure(
+                f"Input {context.name} covers {len(frames)} partitions; annotate it as "
+                "dict[str, pl.LazyFrame] to receive them all."
+            )
+        return next(iter(frames.values()))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Frame:
-        if not self.path_exists(path):
+        if not path.exists():
             raise dg.Failure(
                 f"{context.asset_key.to_user_string()} has no data at {path}: "
                 "materialise it (and that partition) first."
@@ -148,18 +137,26 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
         return PolarsParquetIOManager(base_path=UPath(self.base_dir), hive_key=self.hive_key)
 
 
-def write_parquet_atomically(frame: Frame, path: UPath) -> None:
-    """Write `frame` to `path` so that readers see the old file or the new one, never half.
+def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:
+    """Write `frame` to `path` so that readers see the old file or the new one, never half;
+    returns what was written.
 
-    Local files go through a temporary sibling and `os.replace`; on an object store an
-    object becomes visible only once its upload has completed, so it is written in place.
+    Local files go through `assets_pkg.shared.atomic`; on an object store an object becomes
+    visible only once its upload has completed, so it is written in place.
     """
+    data = _collected(frame)
     if path.protocol in ("", "file", "local"):
         with atomic_path(Path(path.path if path.protocol else str(path))) as part:
-            _write(frame, part)
+            data.write_parquet(part, **COMPRESSION)
     else:
         with path.open("wb") as handle:
-            _write(frame, handle)
+            data.write_parquet(handle, **COMPRESSION)
+    return data
+
+
+def table_metadata(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """What the web UI shows for a written table: its row count and its first rows."""
+    return {"dagster/row_count": dg.MetadataValue.int(frame.height), "preview": preview(frame)}
 
 
 # zstd at level 1 writes a quarter faster than polars' default level for files a few
@@ -167,21 +164,16 @@ def write_parquet_atomically(frame: Frame, path: UPath) -> None:
 COMPRESSION: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "statistics": True}
 
 
-def _write(frame: Frame, target: Any) -> None:
+def _collected(frame: Frame) -> pl.DataFrame:
     # Collect before opening the file: a failing query then raises before anything is
     # written. A failing `sink_parquet` returns its error while its writer thread may still
     # be creating the file (seen in CI as a stray temporary after the clean-up). Each frame
     # is one week or one catalog, so holding it in memory costs little.
-    data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-    data.write_parquet(target, **COMPRESSION)
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
 
 
-def _preview(path: UPath) -> dg.MetadataValue:
-    return preview(pl.read_parquet(str(path), n_rows=10))
-
-
-def _row_count(path: UPath) -> int:
-    return int(pl.scan_parquet(str(path)).select(pl.len()).collect().item())
+def _path_value(folder: UPath) -> dg.MetadataValue:
+    return dg.MetadataValue.path(str(folder))
 
 
 def _frames_by_partition(obj: Any, keys: list[str]) -> Mapping[str, Frame]:

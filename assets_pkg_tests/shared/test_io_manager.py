@@ -12,7 +12,6 @@ from polars.testing import assert_frame_equal
 from upath import UPath
 
 from assets_pkg.purchases.parse import duckdb_to_polars
-from assets_pkg.shared import io_manager
 from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
 from assets_pkg.shared.partitions import weekly_partitions
 
@@ -126,7 +125,7 @@ def test_one_week_is_a_hive_folder_without_the_week_column(tmp_path: Path) -> No
         m for m in result.asset_materializations_for_node("weekly") if m.partition == KEYS[1]
     ]
     assert materialization.metadata["dagster/row_count"] == dg.IntMetadataValue(2)
-    assert "preview (" + KEYS[1] + ")" in materialization.metadata
+    assert isinstance(materialization.metadata["preview"], dg.MarkdownMetadataValue)
 
 
 def test_a_range_in_one_run_writes_one_file_per_week(tmp_path: Path) -> None:
@@ -183,6 +182,26 @@ def test_an_unpartitioned_asset_round_trips_eager_and_lazy(tmp_path: Path) -> No
     assert isinstance(materialization.metadata["preview"], dg.MarkdownMetadataValue)
 
 
+def test_each_week_of_a_range_gets_its_own_row_count_and_preview(tmp_path: Path) -> None:
+    sizes = dict(zip(KEYS, [3, 0, 5], strict=True))
+
+    @dg.asset(partitions_def=WEEKS, backfill_policy=dg.BackfillPolicy.single_run())
+    def sized(context: dg.AssetExecutionContext) -> dict[str, pl.LazyFrame]:
+        return {key: pl.LazyFrame({"n": list(range(sizes[key]))}) for key in context.partition_keys}
+
+    result = _run(tmp_path, [sized], ["sized"], tags=RANGE_TAGS)
+    assert result.success
+    by_week = {m.partition: m.metadata for m in result.asset_materializations_for_node("sized")}
+    assert sorted(by_week) == KEYS
+    assert {k: m["dagster/row_count"] for k, m in by_week.items()} == {
+        k: dg.IntMetadataValue(n) for k, n in sizes.items()
+    }
+    previews = {k: m["preview"] for k, m in by_week.items()}
+    assert all(isinstance(p, dg.MarkdownMetadataValue) for p in previews.values())
+    assert len({p.value for p in previews.values()}) == 3  # each week shows its own rows
+    assert by_week[KEYS[0]]["path"] == dg.PathMetadataValue(str(tmp_path / "sized"))
+
+
 def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "data.parquet"
     before = pl.DataFrame({"n": [1, 2, 3]})
@@ -227,12 +246,12 @@ def test_a_writer_that_dies_half_way_keeps_the_previous_file(
     write_parquet_atomically(before, UPath(target))
     seen: list[Path] = []
 
-    def half_write(frame: Any, path: Any) -> None:
+    def half_write(frame: pl.DataFrame, path: Any, **options: Any) -> None:
         seen.append(Path(path))
         Path(path).write_bytes(b"PAR1 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(io_manager, "_write", half_write)
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", half_write)
     with pytest.raises(OSError, match="disk full"):
         write_parquet_atomically(pl.DataFrame({"n": [9]}), UPath(target))
     assert_frame_equal(pl.read_parquet(target), before)
