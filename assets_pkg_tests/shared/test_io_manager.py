@@ -191,7 +191,9 @@ def test_each_week_of_a_range_gets_its_own_row_count_and_preview(tmp_path: Path)
 
     result = _run(tmp_path, [sized], ["sized"], tags=RANGE_TAGS)
     assert result.success
-    by_week = {m.partition: m.metadata for m in result.asset_materializations_for_node("sized")}
+    by_week = {
+        str(m.partition): m.metadata for m in result.asset_materializations_for_node("sized")
+    }
     assert sorted(by_week) == KEYS
     assert {k: m["dagster/row_count"] for k, m in by_week.items()} == {
         k: dg.IntMetadataValue(n) for k, n in sizes.items()
