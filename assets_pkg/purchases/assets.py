@@ -22,7 +22,7 @@ import dagster as dg
 import polars as pl
 
 from assets_pkg.purchases import catalog, counts, schemas
-from assets_pkg.purchases.feed import week_days, weeks_without_data
+from assets_pkg.purchases.feed import badly_named_day_folders, week_days, weeks_without_data
 from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.weeks import WeekRead, WeekReader
 from assets_pkg.shared.metadata import column_schema, preview
@@ -116,6 +116,12 @@ def _build_purchase_assets(
         },
         check_specs=[
             dg.AssetCheckSpec("all_day_folders_present", asset="exploded_transactions"),
+            dg.AssetCheckSpec(
+                "day_folders_well_named",
+                asset="exploded_transactions",
+                description="Every entry of transactions/ is a day folder named d=YYYY-MM-DD; "
+                "any other is never read by any week.",
+            ),
             dg.AssetCheckSpec("quarantine_is_empty", asset="transaction_quarantine"),
         ],
         can_subset=True,
@@ -151,7 +157,7 @@ def _build_purchase_assets(
             for key in context.partition_keys:
                 if key not in done:
                     read(reader, key)
-        summary = _TransactionsSummary(list(done.values()))
+        summary = _TransactionsSummary(list(done.values()), badly_named_day_folders(source))
         if dg.AssetKey("transaction_quarantine") in context.selected_asset_keys:
             yield dg.Output(
                 {key: week.quarantine for key, week in done.items()},
@@ -257,6 +263,8 @@ class _Progress:
 @dataclasses.dataclass(frozen=True)
 class _TransactionsSummary:
     weeks: list[WeekRead]
+    badly_named: list[str]
+    """Entries of transactions/ that no week reads (about the whole feed, not these weeks)."""
 
     @property
     def missing_days(self) -> list[dt.date]:
@@ -290,6 +298,8 @@ class _TransactionsSummary:
                 "re-materialise the weeks then.",
                 metadata={"missing days": [d.isoformat() for d in missing]},
             )
+        if name == "day_folders_well_named":
+            return _well_named_check(self.badly_named)
         return dg.AssetCheckResult(
             asset_key="transaction_quarantine",
             check_name=name,
@@ -297,10 +307,27 @@ class _TransactionsSummary:
             severity=dg.AssetCheckSeverity.WARN,
             description=None
             if self.quarantined == 0
-            else f"{self.quarantined} line(s) or item(s) were quarantined; see "
+            else f"{self.quarantined} line(s), item(s) or file(s) were quarantined; see "
             "transaction_quarantine for file, line and reason.",
             metadata={"quarantined rows": self.quarantined},
         )
+
+
+def _well_named_check(badly_named: list[str]) -> dg.AssetCheckResult:
+    shown = ", ".join(badly_named[:10])
+    more = f" and {len(badly_named) - 10} more" if len(badly_named) > 10 else ""
+    return dg.AssetCheckResult(
+        asset_key="exploded_transactions",
+        check_name="day_folders_well_named",
+        passed=not badly_named,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if not badly_named
+        else f"{len(badly_named)} entry(ies) of transactions/ are not named d=YYYY-MM-DD, so "
+        f"no week reads them: {shown}{more}. Rename each to the day it holds "
+        "(e.g. d=2024-01-05) or move it out of transactions/.",
+        metadata={"entries": badly_named[:100], "count": len(badly_named)},
+    )
 
 
 def _ids_check(name: str, bad_ids: list[str], file: str) -> dg.AssetCheckResult:

@@ -29,6 +29,7 @@ from .feed_builder import (
     read_week,
     record,
     source_file,
+    watched_fifo,
 )
 
 W = "2024-01-08"
@@ -163,6 +164,7 @@ def test_one_week_applies_every_rule(feed: Feed, warehouse: Path) -> None:
     checks = check_results(result)
     assert sorted(checks) == [
         "all_day_folders_present",
+        "day_folders_well_named",
         "known_ids",
         "quarantine_is_empty",
         "unique_customer_ids",
@@ -183,7 +185,12 @@ def test_one_week_applies_every_rule(feed: Feed, warehouse: Path) -> None:
     quarantine = checks["quarantine_is_empty"]
     assert (quarantine.passed, quarantine.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert quarantine.metadata["quarantined rows"] == dg.IntMetadataValue(8)
-    for name in ["all_day_folders_present", "unique_customer_ids", "unique_product_ids"]:
+    for name in [
+        "all_day_folders_present",
+        "day_folders_well_named",
+        "unique_customer_ids",
+        "unique_product_ids",
+    ]:
         assert checks[name].passed, name
 
 
@@ -335,7 +342,7 @@ def test_some_missing_days_run_and_warn(feed: Feed, warehouse: Path) -> None:
     feed.write_day("2024-01-09", purchase("C1", "2024-01-09 10:00:00", "P2"))
     for folder in ["2024-01-08", "2024-01-11", "2024-01-12", "2024-01-13", "2024-01-14"]:
         feed.write_day(folder, raw=b"")
-    result = materialize(feed, warehouse, W, selection=WEEKLY_ASSETS)
+    result = materialize(feed, warehouse, W)
     assert result.success
     check = check_results(result)["all_day_folders_present"]
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
@@ -380,3 +387,85 @@ def test_start_date_of_the_partitions_is_the_first_week() -> None:
         current_time=dt.datetime(2024, 1, 16, tzinfo=dt.UTC)
     )
     assert keys == ["2024-01-01", "2024-01-08"]
+
+
+FEED_ASSETS = ["exploded_transactions", "transaction_quarantine"]
+"""The assets read from the feed itself."""
+
+
+def test_entries_that_are_not_regular_files_are_quarantined_and_the_week_is_built(
+    feed: Feed, warehouse: Path, tmp_path: Path
+) -> None:
+    _scenario(feed)
+    folder = feed.root / "transactions" / f"d={W}"
+    (folder / "a-folder.json").mkdir()
+    (folder / "b-broken.json").symlink_to(folder / "gone.json")
+    (tmp_path / "secret.json").write_text(purchase("C1", f"{W} 10:00:00", "P1") + "\n")
+    (folder / "c-outside.json").symlink_to(tmp_path / "secret.json")
+    with watched_fifo(folder / "d-fifo.json") as fifo_opened:
+        result = materialize(feed, warehouse, W, selection=FEED_ASSETS)
+        assert not fifo_opened()
+    assert result.success
+    assert_frame_equal(read_week(warehouse, "exploded_transactions", W), EXPLODED_W)
+    refused = read_week(warehouse, "transaction_quarantine", W).filter(
+        pl.col("line_number").is_null()
+    )
+    assert refused.select("source_file", "raw_text").rows() == [
+        (f"transactions/d={W}/{name}", None)
+        for name in ["a-folder.json", "b-broken.json", "c-outside.json", "d-fifo.json"]
+    ]
+    assert refused.get_column("reason").to_list()[::3] == [
+        "not a regular file (folder): never read",
+        "not a regular file (FIFO): never read",
+    ]
+    assert check_results(result)["quarantine_is_empty"].metadata[
+        "quarantined rows"
+    ] == dg.IntMetadataValue(QUARANTINE_W.height + 4)
+
+
+def test_a_lone_surrogate_is_quarantined_and_every_week_of_a_range_is_written(
+    feed: Feed, warehouse: Path
+) -> None:
+    _scenario(feed)
+    bad = purchase("C1", f"{W} 12:00:00", "P1").replace('"C1"', '"C\\ud800 1"')
+    feed.write_day("2024-01-10", bad)
+    result = materialize(feed, warehouse, (PREVIOUS, NEXT), selection=FEED_ASSETS)
+    assert result.success
+    assert sorted(read_files(warehouse, ["transaction_quarantine"])) == [
+        f"transaction_quarantine/week={week}/data.parquet" for week in [PREVIOUS, W, NEXT]
+    ]
+    quarantine = read_week(warehouse, "transaction_quarantine", W)
+    assert quarantine.filter(pl.col("source_file") == source_file("2024-01-10")).select(
+        "line_number", "raw_text", "reason"
+    ).rows() == [
+        (
+            1,
+            bad,
+            "customer_id contains a lone surrogate escape (such as \\ud800), not valid Unicode",
+        )
+    ]
+
+
+def test_entries_of_transactions_that_no_week_reads_are_a_warning(
+    feed: Feed, warehouse: Path
+) -> None:
+    _scenario(feed)
+    for name in ["d=2024-13-45", "d=20240111", "x=2024-01-01"]:
+        (feed.root / "transactions" / name).mkdir()
+    (feed.root / "transactions" / "stray.json").write_text("")
+    result = materialize(feed, warehouse, W, selection=FEED_ASSETS)
+    assert result.success
+    check = check_results(result)["day_folders_well_named"]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    names = [
+        "transactions/d=2024-13-45",
+        "transactions/d=20240111",
+        "transactions/stray.json",
+        "transactions/x=2024-01-01",
+    ]
+    assert check.metadata["entries"] == dg.JsonMetadataValue(names)
+    assert check.description == (
+        f"4 entry(ies) of transactions/ are not named d=YYYY-MM-DD, so no week reads them: "
+        f"{', '.join(names)}. Rename each to the day it holds (e.g. d=2024-01-05) or move it "
+        "out of transactions/."
+    )
