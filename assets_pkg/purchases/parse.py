@@ -159,8 +159,9 @@ def _has_lone_surrogate(text: str) -> bool:
 
 
 def _parse_int(digits: str) -> int | float:
-    """A JSON integer; one too long for Python's `int` (over 4300 digits) becomes infinity,
-    a number all the same, which no int64 column takes."""
+    """A JSON integer. Python refuses to read an `int` of more than 4300 digits from text;
+    one longer than `_MAX_INT_DIGITS` becomes infinity, still a number, and no int64
+    column takes it (a price stays null, as on the fast path)."""
     return int(digits) if len(digits) <= _MAX_INT_DIGITS else float("inf")
 
 
@@ -206,14 +207,35 @@ def parse_day_files(files: Sequence[DayFile], connection: duckdb.DuckDBPyConnect
     rest. The result is in the order of `files`."""
     if not files:
         return Parsed.concat([])
-    contents = {str(f.path): read_day_file(f.path) for f in files}
-    candidates = [f for f in files if not _doubtful(f, contents[str(f.path)])]
-    fast = _fast_parse(candidates, contents, connection)
+    # Two day files may be one file on disk (symlinks): it is read, and handed to DuckDB, once.
+    paths = {str(f.path): f.path for f in files}
+    contents = {key: read_day_file(path) for key, path in paths.items()}
+    fast = _fast_parse(
+        [key for key in paths if not _doubtful(key, contents[key])], contents, connection
+    )
     parts = [
-        fast[str(f.path)] if str(f.path) in fast else parse_reference(contents[str(f.path)], f)
+        _with_provenance(fast[key], f)
+        if (key := str(f.path)) in fast
+        else parse_reference(contents[key], f)
         for f in files
     ]
     return Parsed.concat(parts)
+
+
+def _with_provenance(items: pl.DataFrame, file: DayFile) -> Parsed:
+    """Items of the fast path, with the file and folder day they come from."""
+    return Parsed(
+        items=items.select(
+            "date_of_purchase",
+            "customer_id",
+            "product_id",
+            "price",
+            source_file=pl.lit(file.source_file, pl.String),
+            line_number="line_number",
+            folder_day=pl.lit(file.day, pl.Date),
+        ),
+        rejects=schemas.REJECTS.to_frame(),
+    )
 
 
 class _ArrowStream:
@@ -244,7 +266,7 @@ _EXTRA_BRACKETS = 64
 path. It bounds how deep any line nests, far below Python's recursion limit."""
 
 
-def _doubtful(file: DayFile, data: bytes) -> bool:
+def _doubtful(path: str, data: bytes) -> bool:
     """Whether a file must go to the rule book before DuckDB even sees it.
 
     Everything that could shift DuckDB's rows against the file's lines (blank lines, stray
@@ -264,7 +286,7 @@ def _doubtful(file: DayFile, data: bytes) -> bool:
     DuckDB has counted the records and items (`_EXTRA_BRACKETS`). Each test is one pass of
     C code over the bytes.
     """
-    if data.startswith(b"\xef\xbb\xbf") or _GLOB.search(str(file.path)):
+    if data.startswith(b"\xef\xbb\xbf") or _GLOB.search(path):
         return True
     if (b"n" in data or b"N" in data) and _has_non_finite_literal(data):
         return True
@@ -277,30 +299,28 @@ def _has_non_finite_literal(data: bytes) -> bool:
 
 
 def _fast_parse(
-    files: Sequence[DayFile], contents: dict[str, bytes], connection: duckdb.DuckDBPyConnection
-) -> dict[str, Parsed]:
-    """Items of each file that is plainly valid throughout; other files are left out."""
-    if not files:
+    paths: Sequence[str], contents: dict[str, bytes], connection: duckdb.DuckDBPyConnection
+) -> dict[str, pl.DataFrame]:
+    """Items of each file (by path) that is plainly valid throughout, without their
+    provenance columns; other files are left out."""
+    if not paths:
         return {}
     try:
-        rows = duckdb_to_polars(
-            connection.sql(_READ_JSON, params={"files": [str(f.path) for f in files]})
-        )
+        rows = duckdb_to_polars(connection.sql(_READ_JSON, params={"files": list(paths)}))
     except (duckdb.Error, pl.exceptions.ComputeError):  # DuckDB errors surface through polars
-        if len(files) == 1:
+        if len(paths) == 1:
             return {}
         # One bad file spoils the batch: try each file on its own.
         return {
             key: parsed
-            for f in files
-            for key, parsed in _fast_parse([f], contents, connection).items()
+            for path in paths
+            for key, parsed in _fast_parse([path], contents, connection).items()
         }
-    by_path = {str(f.path): f for f in files}
     line_counts = pl.DataFrame(
         {
-            "filename": list(by_path),
-            "expected_lines": [_count_lines(contents[p]) for p in by_path],
-            "brackets": [contents[p].count(b"{") + contents[p].count(b"[") for p in by_path],
+            "filename": list(paths),
+            "expected_lines": [_count_lines(contents[p]) for p in paths],
+            "brackets": [contents[p].count(b"{") + contents[p].count(b"[") for p in paths],
         },
         schema={"filename": pl.String, "expected_lines": pl.Int64, "brackets": pl.Int64},
     )
@@ -356,26 +376,15 @@ def _fast_parse(
         customer_id=pl.col("customer_id").str.slice(1, pl.col("customer_id").str.len_chars() - 2),
         product_id=pl.col("product_id").str.slice(1, pl.col("product_id").str.len_chars() - 2),
         price=pl.col("price").cast(pl.Int64, strict=False),
-        filename=pl.col("filename"),
         line_number=pl.col("line_number").cast(pl.Int64),
+        filename=pl.col("filename"),
     )
-    result: dict[str, Parsed] = {}
-    for (filename,), part in good_items.partition_by("filename", as_dict=True).items():
-        f = by_path[str(filename)]
-        result[str(filename)] = Parsed(
-            items=part.select(
-                "date_of_purchase",
-                "customer_id",
-                "product_id",
-                "price",
-                source_file=pl.lit(f.source_file),
-                line_number="line_number",
-                folder_day=pl.lit(f.day),
-            ),
-            rejects=schemas.REJECTS.to_frame(),
-        )
+    result = {
+        str(filename): part.drop("filename")
+        for (filename,), part in good_items.partition_by("filename", as_dict=True).items()
+    }
     for path in good - set(result):  # plainly valid files without a single item
-        result[path] = Parsed.concat([])
+        result[path] = good_items.clear().drop("filename")
     return result
 
 

@@ -349,6 +349,23 @@ def test_duckdb_is_handed_no_path_it_would_expand_as_a_glob(tmp_path: Path) -> N
     _assert_same(parsed, Parsed.concat([_reference(f.path, f) for f in [file, plain]]))
 
 
+def test_one_file_behind_two_day_files_goes_through_duckdb_once_for_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A symlinked file or day folder inside the source folder: one path, two provenances."""
+    first = _day_file(tmp_path, "a", CASES["clean"])
+    second = DayFile(FOLDER_DAY + dt.timedelta(days=1), first.path, "b/transactions.json")
+    expected = Parsed.concat([_reference(f.path, f) for f in [first, second]])
+
+    def refuse(data: bytes, file: DayFile) -> Parsed:
+        raise AssertionError(f"{file.source_file} was sent to the rule book")
+
+    monkeypatch.setattr(parse, "parse_reference", refuse)
+    spy = _Spy()
+    _assert_same(parse_day_files([first, second], cast("duckdb.DuckDBPyConnection", spy)), expected)
+    assert spy.files == [str(first.path)]
+
+
 def test_no_files_give_empty_frames_of_the_schemas() -> None:
     _assert_same(
         parse_day_files([], duckdb.connect()),
