@@ -6,8 +6,10 @@ Pure Python over the service and the store; the Dagster assets are a thin shell 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -22,6 +24,7 @@ from assets_pkg.signatures.service import (
     AssetService,
     Registration,
     SignatureApplicationService,
+    StoreError,
 )
 from assets_pkg.signatures.source_a import read_source_a
 from assets_pkg.signatures.source_b import read_source_b
@@ -29,7 +32,13 @@ from assets_pkg.signatures.store import (
     SignatureDatabase,
     SqlSignatureRepository,
     SqlSigneeRepository,
+    WriteConflictError,
 )
+
+T = TypeVar("T")
+
+MAX_CONFLICT_RETRIES = 5
+"""How often one signee is re-read and registered again after another run wrote it first."""
 
 REJECTS_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
@@ -87,17 +96,31 @@ def read_sources(source_dir: Path) -> tuple[list[Candidate], list[Reject]]:
 def run_etl(source_dir: Path, database: SignatureDatabase, assets: AssetService) -> EtlReport:
     """Register every valid signature under `source_dir`; idempotent (decision 6)."""
     candidates, rejects = read_sources(source_dir)
+    return register_candidates(candidates, rejects, database, assets)
+
+
+def register_candidates(
+    candidates: list[Candidate],
+    rejects: list[Reject],
+    database: SignatureDatabase,
+    assets: AssetService,
+) -> EtlReport:
+    """Register what the readers found, signee by signee, then link late references.
+
+    Another process may register the same tree at the same time: a signee or file it wrote
+    first makes our write conflict; the signee's rows are re-read and its registration redone,
+    and what the other run wrote counts as already registered."""
     service = SignatureApplicationService(
         SqlSigneeRepository(database), SqlSignatureRepository(database), assets, database
     )
     report = EtlReport(candidates=len(candidates))
     for key, new_signatures in group_by_signee(candidates):
-        registration = _register(service, key, new_signatures, rejects)
+        registration = _register(service, database, key, new_signatures, rejects)
         report.new_signatures += len(registration.registered)
         report.unchanged += registration.unchanged
         report.superseded += len(registration.superseded)
         report.new_signees += int(registration.new_signee)
-    report.linked_late = database.resolve_pending_references()
+    report.linked_late = _retrying(database.resolve_pending_references, lambda: None)
     unlinked = database.unlinked_forgeries()
     for candidate in candidates:
         origin = candidate.signature.origin
@@ -121,6 +144,7 @@ def run_etl(source_dir: Path, database: SignatureDatabase, assets: AssetService)
 
 def _register(
     service: SignatureApplicationService,
+    database: SignatureDatabase,
     key: SigneeKey,
     new_signatures: list[NewSignature],
     rejects: list[Reject],
@@ -128,9 +152,14 @@ def _register(
     """Register one signee; an image that cannot be stored (it vanished, the disk is full) is
     rejected and the signee's other files are registered without it."""
     pending = list(new_signatures)
+
+    def reread() -> None:
+        keys, paths = _touched(key, pending)
+        database.refresh(keys, paths)
+
     while True:
         try:
-            return service.register_signatures(pending, key)
+            return _retrying(lambda: service.register_signatures(pending, key), reread)
         except AssetRegistrationError as error:
             failed = [
                 s
@@ -142,6 +171,37 @@ def _register(
             pending.remove(failed[0])
             origin = failed[0].origin
             rejects.append(Reject(origin.source, origin.source_path, None, str(error)))
+
+
+def _retrying(write: Callable[[], T], reread: Callable[[], None]) -> T:
+    """`write()`, redone after `reread()` when another run's rows made it conflict."""
+    for _ in range(MAX_CONFLICT_RETRIES):
+        try:
+            return write()
+        except WriteConflictError:
+            reread()
+    try:
+        return write()
+    except WriteConflictError as error:
+        raise StoreError(
+            f"Registration kept conflicting with another run writing the same signature "
+            f"database ({error}): run it again once the other run has finished."
+        ) from None
+
+
+def _touched(
+    key: SigneeKey, pending: list[NewSignature]
+) -> tuple[set[SigneeKey], set[tuple[str, str]]]:
+    """The signees and files a registration reads: its own, and those its forgeries name."""
+    keys = {key}
+    paths: set[tuple[str, str]] = set()
+    for new in pending:
+        paths.add((new.origin.source, new.origin.source_path))
+        if new.forgery_of is not None:
+            keys.add(new.forgery_of.signee)
+            if new.forgery_of.signature_path is not None:
+                paths.add((new.forgery_of.signee.source, new.forgery_of.signature_path))
+    return keys, paths
 
 
 def _reject_order(reject: Reject) -> tuple[str, str, int, str]:

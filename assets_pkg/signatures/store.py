@@ -10,7 +10,8 @@ checks cost no query per file; the cache changes only after a commit succeeds.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,15 @@ from assets_pkg.signatures.model import (
 )
 from assets_pkg.signatures.service import CurrentSignature, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump it and add a step to `MIGRATIONS` whenever the tables change."""
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-"""`MIGRATIONS[n]` upgrades a database from version n to n + 1."""
+SCHEMA_LOCK_KEY = 0x5167_5354_4F52_4531
+"""The PostgreSQL advisory lock that serialises schema creation and migrations (any constant
+shared by every process; it is held only until the schema transaction ends)."""
+
+SQLITE_BUSY_TIMEOUT_S = 30
+"""How long a SQLite writer waits for another process's transaction before giving up."""
 
 
 class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -113,8 +118,19 @@ signatures = sa.Table(
     sa.Column("n_points", sa.Integer),
     sa.Column("metadata", sa.JSON, nullable=False),
     sa.Column("created", UtcDateTime, nullable=False),
+    sa.Column("is_current", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Index("ix_signatures_source_path", "source", "source_path"),
 )
+current_path_index = sa.Index(
+    "uq_signatures_current_source_path",
+    signatures.c.source,
+    signatures.c.source_path,
+    unique=True,
+    sqlite_where=signatures.c.is_current,
+    postgresql_where=signatures.c.is_current,
+)
+"""At most one current signature per source file, enforced by the database: two runs racing to
+register the same file cannot both succeed, whatever their caches say."""
 points = sa.Table(
     "points",
     metadata,
@@ -156,7 +172,52 @@ REGISTERED_SCHEMA: dict[str, pl.DataType] = {
 
 def _current() -> sa.ColumnElement[bool]:
     """Signatures not superseded by a newer version of their file."""
-    return ~sa.exists().where(supersessions.c.signature_id == signatures.c.id)
+    return signatures.c.is_current
+
+
+def _migrate_1_to_2(connection: Connection) -> None:
+    """`is_current` and the unique index on current (source, source_path). Duplicates that two
+    concurrent runs could write before are repaired first: in each group, the newest signature
+    (the greatest ULID) stays current and supersedes the others; nothing is deleted."""
+    true = "true" if connection.dialect.name == "postgresql" else "1"
+    connection.exec_driver_sql(
+        f"ALTER TABLE signatures ADD COLUMN is_current BOOLEAN NOT NULL DEFAULT {true}"
+    )
+    connection.execute(
+        signatures.update()
+        .where(signatures.c.id.in_(sa.select(supersessions.c.signature_id)))
+        .values(is_current=False)
+    )
+    rows = connection.execute(
+        sa.select(signatures.c.id, signatures.c.source, signatures.c.source_path)
+        .where(signatures.c.is_current)
+        .order_by(signatures.c.source, signatures.c.source_path, signatures.c.id)
+    ).all()
+    now = dt.datetime.now(dt.UTC)
+    replaced: list[dict[str, object]] = []
+    for _, group in itertools.groupby(rows, key=lambda r: (r.source, r.source_path)):
+        *older, newest = [row.id for row in group]
+        replaced += [
+            {"signature_id": old, "superseded_by": newest, "superseded_at": now} for old in older
+        ]
+    if replaced:
+        connection.execute(
+            signatures.update()
+            .where(signatures.c.id == sa.bindparam("signature_id"))
+            .values(is_current=False),
+            [{"signature_id": r["signature_id"]} for r in replaced],
+        )
+        connection.execute(supersessions.insert(), replaced)
+    current_path_index.create(connection)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+"""`MIGRATIONS[n]` upgrades a database from version n to n + 1."""
+
+
+class WriteConflictError(StoreError):
+    """Another process registered the same signee or file first (a unique key refused the
+    insert, or the database broke a deadlock): re-read what is registered and try again."""
 
 
 class SignatureDatabase:
@@ -186,6 +247,10 @@ class SignatureDatabase:
                     f"SIGNATURES_DB_URL names a SQLite file in {folder}, which cannot be "
                     f"created ({error.strerror}): set WAREHOUSE_DIR or SIGNATURES_DB_URL elsewhere."
                 ) from None
+        if parsed.get_backend_name() == "sqlite":
+            engine_options.setdefault("connect_args", {}).setdefault(
+                "timeout", SQLITE_BUSY_TIMEOUT_S
+            )
         engine = sa.create_engine(parsed, **engine_options)
         if parsed.get_backend_name() == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -195,9 +260,14 @@ class SignatureDatabase:
         return self.engine.url.render_as_string(hide_password=True)
 
     def ensure_schema(self) -> None:
-        """Create missing tables, then upgrade an older schema step by step."""
+        """Create missing tables, then upgrade an older schema step by step.
+
+        One transaction, taken exclusively (a PostgreSQL advisory lock, SQLite's
+        `BEGIN IMMEDIATE`): processes starting together create and upgrade the schema one after
+        the other, and each later one finds it done."""
         try:
             with self.engine.begin() as connection:
+                _lock_schema(connection)
                 metadata.create_all(connection)
                 found = connection.execute(sa.select(schema_version.c.version)).scalar()
                 if found is None:
@@ -223,7 +293,8 @@ class SignatureDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One database transaction; nested calls join the outer one."""
+        """One database transaction; nested calls join the outer one. A write that another
+        process's committed rows refuse raises WriteConflictError."""
         if self._connection is not None:
             yield self._connection
             return
@@ -231,8 +302,12 @@ class SignatureDatabase:
             with self.engine.begin() as connection:
                 self._connection = connection
                 yield connection
-        except BaseException:
+        except BaseException as error:
             self._after_commit.clear()
+            if not isinstance(error, WriteConflictError) and _is_conflict(error):
+                raise WriteConflictError(
+                    f"another run registered the same rows first ({_first_line(error)})"
+                ) from error
             raise
         finally:
             self._connection = None
@@ -275,6 +350,42 @@ class SignatureDatabase:
                 for r in rows
             }
         return self._current
+
+    def refresh(self, keys: Iterable[SigneeKey], paths: Iterable[tuple[str, str]]) -> None:
+        """Re-read these signees and the current signatures of these (source, source_path)s
+        (after another process wrote them); the rest of the caches stays as it is."""
+        known = self.known_signees()
+        current = self.current_signatures()
+        keys, paths = set(keys), set(paths)
+        with self.engine.connect() as connection:
+            for key in keys:
+                row = connection.execute(
+                    sa.select(signees).where(
+                        signees.c.source == key.source,
+                        signees.c.directory == key.directory,
+                        signees.c.writer_id == key.writer_id,
+                    )
+                ).first()
+                if row is None:
+                    known.pop(key, None)
+                else:
+                    known[key] = Signee(id=row.id, created=row.created, key=key)
+            for source, source_path in paths:
+                found = connection.execute(
+                    sa.select(
+                        signatures.c.id, signatures.c.signee_id, signatures.c.content_sha256
+                    ).where(
+                        signatures.c.source == source,
+                        signatures.c.source_path == source_path,
+                        _current(),
+                    )
+                ).first()
+                if found is None:
+                    current.pop((source, source_path), None)
+                else:
+                    current[(source, source_path)] = CurrentSignature(
+                        found.id, found.signee_id, found.content_sha256
+                    )
 
     def known_assets(self) -> set[str]:
         if self._assets is None:
@@ -430,6 +541,9 @@ class SqlSignatureRepository:
             return
         current = self._db.current_signatures()
         with self._db.transaction() as connection:
+            for s in new:
+                if s.supersedes is not None:
+                    _retire(connection, s.supersedes, s.origin.source_path)
             connection.execute(signatures.insert(), [_signature_row(s) for s in new])
             _insert_points(
                 connection,
@@ -454,6 +568,18 @@ class SqlSignatureRepository:
                     current[key] = CurrentSignature(s.id, s.signee_id, s.origin.content_sha256)
 
             self._db.on_commit(remember)
+
+
+def _retire(connection: Connection, signature_id: str, source_path: str) -> None:
+    """Mark a signature as no longer current, before its successor is inserted; if another run
+    retired it first, the successor would be a second new version: a write conflict."""
+    retired = connection.execute(
+        signatures.update()
+        .where(signatures.c.id == signature_id, signatures.c.is_current)
+        .values(is_current=False)
+    ).rowcount
+    if retired != 1:
+        raise WriteConflictError(f"another run superseded {source_path} first")
 
 
 def _signature_row(signature: Signature) -> dict[str, object]:
@@ -509,6 +635,30 @@ def _insert_ignoring_duplicates(
     if connection.dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     return table.insert()
+
+
+def _is_conflict(error: BaseException) -> bool:
+    """A unique key refused a row, or the database aborted this transaction to break a deadlock
+    or a serialisation failure: retrying with fresh data is the fix."""
+    if isinstance(error, sa.exc.IntegrityError):
+        return True
+    if isinstance(error, sa.exc.DBAPIError):
+        return getattr(error.orig, "sqlstate", None) in {"40001", "40P01"}
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Hold the schema exclusively until this transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

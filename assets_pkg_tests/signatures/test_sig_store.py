@@ -76,7 +76,8 @@ def test_a_newer_schema_is_refused_with_the_setting_named(database: SignatureDat
     with database.engine.begin() as connection:
         connection.execute(schema_version.update().values(version=SCHEMA_VERSION + 1))
     with pytest.raises(
-        StoreError, match="newer than this code's 1: upgrade the code or point SIGNATURES_DB_URL"
+        StoreError,
+        match=f"newer than this code's {SCHEMA_VERSION}: upgrade the code or point SIGNATURES_DB",
     ):
         database.ensure_schema()
 
@@ -85,6 +86,8 @@ def test_an_older_schema_is_upgraded_step_by_step(
     database: SignatureDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     applied: list[int] = []
+    with database.engine.begin() as connection:
+        connection.execute(schema_version.update().values(version=1))
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
     monkeypatch.setattr(
         store_module, "MIGRATIONS", {1: lambda c: applied.append(1), 2: lambda c: applied.append(2)}

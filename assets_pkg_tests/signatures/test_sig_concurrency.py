@@ -1,0 +1,170 @@
+"""Two runs at the same time: real processes, one database, one source tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.etl import EtlReport, run_etl
+from assets_pkg.signatures.generate import ScaleSpec, generate
+from assets_pkg.signatures.store import (
+    SignatureDatabase,
+    current_path_index,
+    schema_version,
+    signatures,
+    signees,
+    supersessions,
+)
+
+from .concurrent_runs import create_schema, register_tree, run_together
+from .helpers import write_tree
+
+SMALL = ScaleSpec(
+    genuine_writers=15,
+    genuine_samples=4,
+    forgers=15,
+    forgeries_per_forger=2,
+    offline_share=0.5,
+    points=20,
+    index_signatures=60,
+)
+"""About 200 files, 80 signees: enough for the two runs to overlap on many signees."""
+
+
+def test_two_runs_registering_the_same_tree_at_once_write_each_file_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    made = generate(tmp_path / "sources", SMALL)
+    assets = tmp_path / "assets"
+    outcomes = run_together(register_tree, 2, database_url, str(tmp_path / "sources"), str(assets))
+    assert [status for status, _ in outcomes] == ["ok", "ok"], outcomes
+    (new_a, unchanged_a, _), (new_b, unchanged_b, _) = (result for _, result in outcomes)
+    assert (new_a + new_b, unchanged_a + unchanged_b) == (made.files, made.files)
+
+    database = SignatureDatabase.from_url(database_url)
+    with database.engine.connect() as connection:
+        per_file = connection.execute(
+            sa.select(signatures.c.source, signatures.c.source_path, sa.func.count())
+            .where(signatures.c.is_current)
+            .group_by(signatures.c.source, signatures.c.source_path)
+        ).all()
+        per_key = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(signees)
+            .group_by(signees.c.source, signees.c.directory, signees.c.writer_id)
+        ).scalars()
+        assert {count for *_, count in per_file} == {1}
+        assert len(per_file) == made.files
+        assert set(per_key) == {1}
+    third = run_etl(tmp_path / "sources", database, ContentAddressedAssetService(assets, database))
+    assert (third.new_signatures, third.unchanged, third.superseded) == (0, made.files, 0)
+    database.dispose()
+
+
+@pytest.mark.postgres
+def test_two_processes_create_a_fresh_postgresql_schema_at_once(postgres_url: str) -> None:
+    outcomes = run_together(create_schema, 2, postgres_url)
+    assert outcomes == [("ok", ""), ("ok", "")]
+
+
+def _run(source_dir: Path, database: SignatureDatabase, tmp_path: Path) -> EtlReport:
+    return run_etl(source_dir, database, ContentAddressedAssetService(tmp_path / "a", database))
+
+
+def _two_tree(tmp_path: Path) -> Path:
+    return write_tree(
+        tmp_path / "sources",
+        {
+            "SOURCE_A/Online/Genuine/001_01.HWR": b"1,2,3\n",
+            "SOURCE_A/Online/Forgeries/0100001_1.HWR": b"4,5,6\n",
+            "SOURCE_A/Offline/Genuine/001_01.png": b"image",
+            "SOURCE_B/INDEX": b"0\n",
+        },
+    )
+
+
+def test_a_run_whose_caches_are_stale_rereads_and_registers_nothing_twice(
+    database_url: str, tmp_path: Path
+) -> None:
+    source_dir = _two_tree(tmp_path)
+    first, late = SignatureDatabase.from_url(database_url), SignatureDatabase.from_url(database_url)
+    first.ensure_schema()
+    late.current_signatures(), late.known_signees()  # loaded before the other run registers
+    assert _run(source_dir, first, tmp_path).new_signatures == 3
+    report = _run(source_dir, late, tmp_path)
+    assert (report.new_signatures, report.unchanged, report.new_signees) == (0, 3, 0)
+    # Changed bytes, superseded by one run while the other still holds the old version.
+    write_tree(source_dir, {"SOURCE_A/Online/Genuine/001_01.HWR": b"1,2,3\n7,8,9\n"})
+    late.current_signatures()
+    assert _run(source_dir, first, tmp_path).superseded == 1
+    report = _run(source_dir, late, tmp_path)
+    assert (report.new_signatures, report.superseded, report.unchanged) == (0, 0, 3)
+    assert first.count_rows()["signatures"] == 4
+    first.dispose()
+    late.dispose()
+
+
+def test_the_database_refuses_a_second_current_signature_for_a_file(
+    database: SignatureDatabase, tmp_path: Path
+) -> None:
+    _run(_two_tree(tmp_path), database, tmp_path)
+    with database.engine.connect() as connection:
+        row = connection.execute(sa.select(signatures).limit(1)).mappings().one()
+    twin = {**row, "id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}
+    with pytest.raises(sa.exc.IntegrityError), database.engine.begin() as connection:
+        connection.execute(signatures.insert(), [twin])
+    with database.engine.begin() as connection:  # a superseded version is history: allowed
+        connection.execute(signatures.insert(), [{**twin, "is_current": False}])
+
+
+def test_version_1_is_upgraded_and_its_duplicates_superseded_not_deleted(
+    database: SignatureDatabase, tmp_path: Path
+) -> None:
+    _run(_two_tree(tmp_path), database, tmp_path)
+    with database.engine.begin() as connection:  # back to version 1, with the old bug's rows
+        row = dict(
+            connection.execute(sa.select(signatures).where(signatures.c.kind == "image"))
+            .mappings()
+            .one()
+        )
+        connection.execute(sa.text(f"DROP INDEX {current_path_index.name}"))
+        connection.execute(sa.text("ALTER TABLE signatures DROP COLUMN is_current"))
+        connection.execute(schema_version.update().values(version=1))
+        del row["is_current"]
+        twins = ["01K00000000000000000000001", "01K00000000000000000000002"]
+        for twin in twins:
+            columns = ", ".join(row)
+            values = ", ".join(f":{key}" for key in row)
+            connection.execute(
+                sa.text(f"INSERT INTO signatures ({columns}) VALUES ({values})").bindparams(
+                    sa.bindparam("metadata", type_=sa.JSON),
+                    sa.bindparam("created", type_=signatures.c.created.type),
+                ),
+                {**row, "id": twin},
+            )
+    database.ensure_schema()
+    with database.engine.connect() as connection:
+        assert connection.execute(sa.select(schema_version.c.version)).scalar_one() == 2
+        current = (
+            connection.execute(
+                sa.select(signatures.c.id).where(
+                    signatures.c.source_path == row["source_path"], signatures.c.is_current
+                )
+            )
+            .scalars()
+            .all()
+        )
+        history = connection.execute(
+            sa.select(supersessions.c.signature_id, supersessions.c.superseded_by).order_by(
+                supersessions.c.signature_id
+            )
+        ).all()
+    newest = max([row["id"], *twins])
+    assert current == [newest]
+    assert sorted(tuple(h) for h in history) == sorted(
+        (old, newest) for old in [row["id"], *twins] if old != newest
+    )
+    assert database.count_rows()["signatures"] == 5
