@@ -173,66 +173,61 @@ def _build_purchase_assets(
         description="How many times each customer bought each product in the week; every "
         "customer of customers.csv appears every week (product null, count 0 if idle).",
         metadata=column_schema(schemas.COUNTS),
-        deps=[raw_customers, products],
         check_specs=[dg.AssetCheckSpec("known_ids", asset="weekly_purchase_counts")],
         partitions_def=partitions,
         backfill_policy=single_run,
     )
     def weekly_purchase_counts(
         context: dg.AssetExecutionContext,
-        purchases_source: PurchasesSource,
         exploded_transactions: dict[str, pl.LazyFrame],
+        raw_customers: pl.DataFrame,
+        products: pl.DataFrame,
     ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
-        # The CSVs are read through the same functions as raw_customers and products, so a
-        # weekly run needs no earlier materialisation of them (docs/decisions.md).
-        customers = purchases_source.customers()
-        catalog_products = purchases_source.products()
-        try:
-            catalog.require_unique_ids(customers, "customer_id", "customers.csv")
-            catalog.require_unique_ids(catalog_products, "product_id", "products.csv")
+        try:  # the catalog's blocking checks stop this run; a later run must not join either
+            catalog.require_unique_ids(raw_customers, "customer_id", "customers.csv")
+            catalog.require_unique_ids(products, "product_id", "products.csv")
         except catalog.AmbiguousCatalogError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
-        unknown: dict[str, set[str]] = {"customer_id": set(), "product_id": set()}
+        unknown = counts.unknown_ids(
+            pl.concat(list(exploded_transactions.values())), raw_customers, products
+        )
 
         def count_week(key: str, exploded: pl.LazyFrame) -> pl.DataFrame:
             week = counts.weekly_counts(
-                exploded, customers, catalog_products, dt.date.fromisoformat(key)
+                exploded, raw_customers, products, dt.date.fromisoformat(key)
             ).collect()
-            for column, ids in counts.unknown_ids(week, customers, catalog_products).items():
-                unknown[column].update(ids)
+            context.add_asset_metadata(counts.week_metadata(week), partition_key=key)
             return week
 
-        # Deferred frames again: each week is counted when the IO manager writes it, and the
-        # unknown ids of every week are gathered on the way for the check below.
+        # Deferred frames: each week is counted when the IO manager writes it.
         yield dg.Output(
             {
                 key: pl.defer(functools.partial(count_week, key, frame), schema=schemas.COUNTS)
                 for key, frame in exploded_transactions.items()
-            },
-            metadata={"customers": customers.height, "products": catalog_products.height},
+            }
         )
-        customers_unknown = sorted(unknown["customer_id"])
-        products_unknown = sorted(unknown["product_id"])
-        yield dg.AssetCheckResult(
-            check_name="known_ids",
-            passed=not (customers_unknown or products_unknown),
-            severity=dg.AssetCheckSeverity.WARN,
-            description=None
-            if not (customers_unknown or products_unknown)
-            else f"{len(customers_unknown)} customer id(s) bought but missing from "
-            f"customers.csv and {len(products_unknown)} product id(s) missing from "
-            "products.csv; their rows keep null loyalty_score / product_category.",
-            metadata={
-                "unknown customer ids": len(customers_unknown),
-                "unknown product ids": len(products_unknown),
-                "examples": {
-                    "customer_id": customers_unknown[:20],
-                    "product_id": products_unknown[:20],
-                },
-            },
-        )
+        yield _known_ids_check(unknown)
 
     return [raw_customers, products, transactions, weekly_purchase_counts]
+
+
+def _known_ids_check(unknown: dict[str, list[str]]) -> dg.AssetCheckResult:
+    customers, products = unknown["customer_id"], unknown["product_id"]
+    return dg.AssetCheckResult(
+        check_name="known_ids",
+        passed=not (customers or products),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if not (customers or products)
+        else f"{len(customers)} customer id(s) bought but missing from customers.csv and "
+        f"{len(products)} product id(s) missing from products.csv; their rows keep null "
+        "loyalty_score / product_category.",
+        metadata={
+            "unknown customer ids": len(customers),
+            "unknown product ids": len(products),
+            "examples": {"customer_id": customers[:20], "product_id": products[:20]},
+        },
+    )
 
 
 class _Progress:

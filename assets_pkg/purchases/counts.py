@@ -78,20 +78,33 @@ def period_counts(weekly: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def unknown_ids(
-    counts: pl.DataFrame, customers: pl.DataFrame, products: pl.DataFrame
+    items: pl.LazyFrame, customers: pl.DataFrame, products: pl.DataFrame
 ) -> dict[str, list[str]]:
-    """Customer and product ids bought but absent from the CSVs, sorted."""
+    """Customer and product ids of `items` (basket items or counts) that the CSVs lack, sorted."""
     customer_ids = (
-        counts.select(pl.col("customer_id").unique())
-        .join(customers, on="customer_id", how="anti")
+        items.select(pl.col("customer_id").unique())
+        .join(customers.lazy(), on="customer_id", how="anti")
+        .collect()
         .get_column("customer_id")
     )
     product_ids = (
-        counts.select(pl.col("product_id").unique().drop_nulls())
-        .join(products, on="product_id", how="anti")
+        items.select(pl.col("product_id").unique().drop_nulls())
+        .join(products.lazy(), on="product_id", how="anti")
+        .collect()
         .get_column("product_id")
     )
     return {
         "customer_id": sorted(customer_ids.to_list()),
         "product_id": sorted(product_ids.to_list()),
+    }
+
+
+def week_metadata(week: pl.DataFrame) -> dict[str, int]:
+    """What one week of counts holds, for the web UI."""
+    bought = week.filter(pl.col("purchase_count") > 0)
+    return {
+        "customers": week.get_column("customer_id").n_unique(),
+        "customers who bought": bought.get_column("customer_id").n_unique(),
+        "products bought": bought.get_column("product_id").n_unique(),
+        "basket items": int(bought.get_column("purchase_count").sum()),
     }

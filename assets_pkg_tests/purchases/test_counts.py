@@ -11,6 +11,7 @@ from assets_pkg.purchases import schemas
 from assets_pkg.purchases.counts import (
     period_counts,
     unknown_ids,
+    week_metadata,
     weekly_counts,
 )
 
@@ -93,7 +94,7 @@ def test_unknown_ids_are_those_bought_but_absent_from_the_csvs() -> None:
             ("C2", 3, None, None, 0),
         ]
     )
-    assert unknown_ids(counts, CUSTOMERS, PRODUCTS) == {
+    assert unknown_ids(counts.lazy(), CUSTOMERS, PRODUCTS) == {
         "customer_id": ["C9"],
         "product_id": ["P7", "P8"],
     }
@@ -137,3 +138,20 @@ def test_period_counts_are_sums_of_weeks_with_a_zero_row_only_for_idle_customers
         orient="row",
     )
     assert_frame_equal(period_counts(weekly).collect(), expected)
+
+
+def test_week_metadata_counts_customers_products_and_items() -> None:
+    week = _counts(
+        [
+            ("C1", 7, "P1", "trousers", 2),
+            ("C1", 7, "P2", "shirts", 1),
+            ("C9", None, "P1", "trousers", 4),
+            ("C2", 3, None, None, 0),
+        ]
+    )
+    assert week_metadata(week) == {
+        "customers": 3,
+        "customers who bought": 2,
+        "products bought": 2,
+        "basket items": 7,
+    }

@@ -201,6 +201,7 @@ def test_a_range_equals_week_by_week_runs_and_reruns_change_nothing(
     ranged, single = tmp_path / "ranged", tmp_path / "single"
     range_run = materialize(feed, ranged, (PREVIOUS, NEXT))
     assert range_run.success
+    assert materialize(feed, single, None, selection=["raw_customers", "products"]).success
     for week in [NEXT, PREVIOUS, W]:  # any order
         assert materialize(feed, single, week, selection=WEEKLY_ASSETS).success
     files = read_files(ranged)

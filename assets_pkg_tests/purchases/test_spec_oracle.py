@@ -25,6 +25,18 @@ TOLERANCE = 1
 DAGSTER = Path(sys.executable).with_name("dagster")
 
 
+QUARANTINED = {
+    "not_json",
+    "missing_customer_id",
+    "missing_basket",
+    "missing_date_of_purchase",
+    "basket_not_list",
+    "unparseable_date",
+    "item_without_product_id",
+    "date_out_of_tolerance",
+}
+"""The planted kinds that the rules send to the quarantine; the others are kept or read."""
+
 Row = tuple[dt.date, str, int | None, str | None, str | None, int]
 
 
@@ -83,7 +95,7 @@ def sorted_frame(frame: pl.DataFrame) -> pl.DataFrame:
 @pytest.mark.skipif(not DAGSTER.exists(), reason="the dagster CLI is not installed beside python")
 def test_the_cli_over_a_range_equals_the_spec_on_bad_data(tmp_path: Path) -> None:
     source = tmp_path / "feed"
-    generate(source, customers=120, start=START, days=30, seed=11, bad_records=True)
+    summary = generate(source, customers=120, start=START, days=30, seed=11, bad_records=True)
     warehouse = tmp_path / "warehouse"
     env = {
         **os.environ,
@@ -100,7 +112,8 @@ def test_the_cli_over_a_range_equals_the_spec_on_bad_data(tmp_path: Path) -> Non
         "-m",
         "assets_pkg.definitions",
         "--select",
-        "exploded_transactions,weekly_purchase_counts,transaction_quarantine",
+        "raw_customers,products,exploded_transactions,weekly_purchase_counts,"
+        "transaction_quarantine",
         "--partition-range",
         f"{WEEKS[0]}...{WEEKS[-1]}",
     ]
@@ -122,5 +135,14 @@ def test_the_cli_over_a_range_equals_the_spec_on_bad_data(tmp_path: Path) -> Non
     quarantine = pl.scan_parquet(
         f"{warehouse}/transaction_quarantine/**/*.parquet", hive_partitioning=True
     ).collect()
-    assert quarantine.height > 0
     assert quarantine.get_column("reason").null_count() == 0
+    # Exactly the planted lines that the rules send to the quarantine, no more, no fewer.
+    days = {str(START + dt.timedelta(days=i)) for i in range(7 * len(WEEKS))}
+    planted = sorted(
+        (p.file, p.line)
+        for p in summary.planted
+        if p.kind in QUARANTINED and p.file.split("/")[1].removeprefix("d=") in days
+    )
+    assert len(planted) >= 20
+    got = sorted(quarantine.select("source_file", "line_number").iter_rows())
+    assert got == planted

@@ -1,0 +1,96 @@
+"""weekly_purchase_counts in Dagster: it reads the materialised catalog (lineage as drawn),
+its check is computed from the data, and every week of a range has its own metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from assets_pkg.shared.io_manager import ParquetIOManager
+
+from .feed_builder import ASSETS, Feed, check_results, failure_messages, materialize, purchase
+
+W, NEXT = "2024-01-08", "2024-01-15"
+
+
+def _two_weeks(feed: Feed) -> None:
+    feed.fill_days("2024-01-07", "2024-01-22")
+    feed.write_day("2024-01-09", purchase("C1", "2024-01-09 10:00:00", "P1", "P1", "P2"))
+    feed.write_day("2024-01-16", purchase("C77", "2024-01-16 10:00:00", "P8"))
+
+
+def test_the_counts_read_the_materialised_catalog_not_the_csvs(feed: Feed, warehouse: Path) -> None:
+    _two_weeks(feed)
+    counts = dg.AssetKey("weekly_purchase_counts")
+    (spec,) = [a.specs_by_key[counts] for a in ASSETS if counts in a.keys]
+    assert {dep.asset_key for dep in spec.deps} == {
+        dg.AssetKey(name) for name in ("exploded_transactions", "raw_customers", "products")
+    }
+    assert materialize(feed, warehouse, W, selection=["exploded_transactions"]).success
+    alone = materialize(feed, warehouse, W, selection=["weekly_purchase_counts"])
+    assert not alone.success
+    assert failure_messages(alone) == [
+        f"products has no data at {warehouse}/products/data.parquet: "
+        "materialise it (and that partition) first."
+    ]
+    assert materialize(feed, warehouse, None, selection=["raw_customers", "products"]).success
+    feed.write_csvs(customers="customer_id,loyalty_score\nC1,1\n")  # not materialised yet
+    assert materialize(feed, warehouse, W, selection=["weekly_purchase_counts"]).success
+    written = pl.read_parquet(warehouse / "weekly_purchase_counts" / f"week={W}" / "data.parquet")
+    assert written.get_column("customer_id").unique().sort().to_list() == ["C1", "C2", "C3", "C4"]
+
+
+class _StoresNothing(dg.ConfigurableIOManager):
+    """Loads inputs from the warehouse and throws outputs away: the frames are never computed."""
+
+    base_dir: str
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        return ParquetIOManager(base_dir=self.base_dir).create_io_manager(None).load_input(context)  # type: ignore[arg-type]
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        pass
+
+
+def test_the_known_ids_check_is_computed_from_the_data(feed: Feed, warehouse: Path) -> None:
+    _two_weeks(feed)
+    assert materialize(feed, warehouse, (W, NEXT), selection=["exploded_transactions"]).success
+    assert materialize(feed, warehouse, None, selection=["raw_customers", "products"]).success
+    result = dg.materialize(
+        ASSETS,
+        selection=["weekly_purchase_counts"],
+        resources={
+            "io_manager": _StoresNothing(base_dir=str(warehouse)),
+            "purchases_source": dg.ResourceDefinition.none_resource(),
+        },
+        tags={
+            "dagster/asset_partition_range_start": W,
+            "dagster/asset_partition_range_end": NEXT,
+        },
+    )
+    known = check_results(result)["known_ids"]
+    assert known.passed is False
+    assert known.metadata["examples"] == dg.JsonMetadataValue(
+        {"customer_id": ["C77"], "product_id": ["P8"]}
+    )
+
+
+def test_each_week_of_a_range_has_its_own_counts_metadata(feed: Feed, warehouse: Path) -> None:
+    _two_weeks(feed)
+    result = materialize(feed, warehouse, (W, NEXT))
+    assert result.success
+    by_week = {
+        str(m.partition): m.metadata
+        for m in result.asset_materializations_for_node("weekly_purchase_counts")
+    }
+    assert {week: m["dagster/row_count"] for week, m in by_week.items()} == {
+        W: dg.IntMetadataValue(5),  # C1 twice, C2..C4 idle
+        NEXT: dg.IntMetadataValue(5),  # C77, C1..C4 idle
+    }
+    assert {week: m["basket items"] for week, m in by_week.items()} == {
+        W: dg.IntMetadataValue(3),
+        NEXT: dg.IntMetadataValue(1),
+    }
