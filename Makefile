@@ -81,7 +81,7 @@ test: install
 	  [ $$status -eq 5 ]; }
 	@echo "CLI smoke run: one week of the sample into a temporary warehouse and instance"
 	@tmp=$$(mktemp -d) && cp instance/dagster.yaml $$tmp/ && \
-	  { WAREHOUSE_DIR=$$tmp/warehouse DAGSTER_HOME=$$tmp $(DG) launch --assets '$(WEEKLY)' \
+	  { WAREHOUSE_DIR=$$tmp/warehouse DAGSTER_HOME=$$tmp $(DG) launch --assets 'raw_customers,products,$(WEEKLY)' \
 	    --partition 2024-01-08 > $$tmp/smoke.log 2>&1 || $(call FAILED,$$tmp/smoke.log); } && \
 	  ls $$tmp/warehouse/weekly_purchase_counts/week=2024-01-08/data.parquet && rm -rf $$tmp
 
