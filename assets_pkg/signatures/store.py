@@ -308,6 +308,8 @@ class SignatureDatabase:
                 raise WriteConflictError(
                     f"another run registered the same rows first ({_first_line(error)})"
                 ) from error
+            if _is_lost(error):
+                raise self._lost(error) from None
             raise
         finally:
             self._connection = None
@@ -318,11 +320,30 @@ class SignatureDatabase:
     def on_commit(self, apply: Callable[[], None]) -> None:
         self._after_commit.append(apply)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads; a lost database becomes one StoreError sentence."""
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except sa.exc.DBAPIError as error:
+            if _is_lost(error):
+                raise self._lost(error) from None
+            raise
+
+    def _lost(self, error: BaseException) -> StoreError:
+        return StoreError(
+            f"Lost the signature database at SIGNATURES_DB_URL ({self.describe()}) in the middle "
+            f"of the run ({_first_line(error)}): check that the database server is running and "
+            "reachable, or set SIGNATURES_DB_URL to one that is, then run again (what was "
+            "registered before stays registered)."
+        )
+
     # What is already registered, loaded once -------------------------------------------------
 
     def known_signees(self) -> dict[SigneeKey, Signee]:
         if self._signees is None:
-            with self.engine.connect() as connection:
+            with self._reading() as connection:
                 rows = connection.execute(sa.select(signees)).all()
             self._signees = {
                 SigneeKey(source=r.source, directory=r.directory, writer_id=r.writer_id): Signee(
@@ -343,7 +364,7 @@ class SignatureDatabase:
                 signatures.c.source_path,
                 signatures.c.content_sha256,
             ).where(_current())
-            with self.engine.connect() as connection:
+            with self._reading() as connection:
                 rows = connection.execute(query).all()
             self._current = {
                 (r.source, r.source_path): CurrentSignature(r.id, r.signee_id, r.content_sha256)
@@ -357,7 +378,7 @@ class SignatureDatabase:
         known = self.known_signees()
         current = self.current_signatures()
         keys, paths = set(keys), set(paths)
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             for key in keys:
                 row = connection.execute(
                     sa.select(signees).where(
@@ -389,7 +410,7 @@ class SignatureDatabase:
 
     def known_assets(self) -> set[str]:
         if self._assets is None:
-            with self.engine.connect() as connection:
+            with self._reading() as connection:
                 self._assets = set(connection.scalars(sa.select(assets.c.id)))
         return self._assets
 
@@ -461,7 +482,7 @@ class SignatureDatabase:
                 ),
             ),
         )
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return {(r.source, r.source_path) for r in connection.execute(query)}
 
     def registered_frame(self) -> pl.DataFrame:
@@ -487,13 +508,13 @@ class SignatureDatabase:
             .where(_current())
             .order_by(signatures.c.source, signatures.c.source_path)
         )
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = [tuple(row) for row in connection.execute(query)]
         return pl.DataFrame(rows, schema=REGISTERED_SCHEMA, orient="row")
 
     def count_rows(self) -> dict[str, int]:
         tables = (signees, signatures, points, assets, supersessions)
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return {
                 table.name: connection.execute(
                     sa.select(sa.func.count()).select_from(table)
@@ -645,6 +666,15 @@ def _is_conflict(error: BaseException) -> bool:
     if isinstance(error, sa.exc.DBAPIError):
         return getattr(error.orig, "sqlstate", None) in {"40001", "40P01"}
     return False
+
+
+def _is_lost(error: BaseException) -> bool:
+    """The connection broke or the server is gone (not a refused row: that is a conflict)."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
 
 
 def _first_line(error: BaseException) -> str:
