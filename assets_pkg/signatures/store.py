@@ -233,11 +233,9 @@ class SignatureDatabase:
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SignatureDatabase:
-        """A database for a SQLAlchemy URL; a SQLite file's folder is created if missing."""
-        try:
-            parsed = sa.make_url(url)
-        except sa.exc.ArgumentError:
-            raise StoreError(f"SIGNATURES_DB_URL is not a database URL: {url!r}.") from None
+        """A database for a SQLAlchemy URL; a SQLite file's folder is created if missing.
+        StoreError (one sentence naming SIGNATURES_DB_URL) for a URL it cannot use."""
+        parsed = _supported_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             folder = Path(parsed.database).parent
             try:
@@ -247,11 +245,10 @@ class SignatureDatabase:
                     f"SIGNATURES_DB_URL names a SQLite file in {folder}, which cannot be "
                     f"created ({error.strerror}): set WAREHOUSE_DIR or SIGNATURES_DB_URL elsewhere."
                 ) from None
-        if parsed.get_backend_name() == "sqlite":
             engine_options.setdefault("connect_args", {}).setdefault(
                 "timeout", SQLITE_BUSY_TIMEOUT_S
             )
-        engine = sa.create_engine(parsed, **engine_options)
+        engine = _create_engine(parsed, **engine_options)
         if parsed.get_backend_name() == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         return cls(engine)
@@ -656,6 +653,68 @@ def _insert_ignoring_duplicates(
     if connection.dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     return table.insert()
+
+
+SUPPORTED_DRIVERS = frozenset(
+    {("sqlite", "pysqlite"), ("postgresql", "psycopg"), ("postgresql", "psycopg2")}
+)
+"""(backend, driver) pairs the store runs on: SQLite, and PostgreSQL with a synchronous driver."""
+
+_SUPPORTED = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}
+"""The package that provides a driver module, where its name differs."""
+
+
+def check_database_url(url: str) -> None:
+    """Raise StoreError (one sentence naming SIGNATURES_DB_URL and the fix) unless `url` names a
+    supported database whose driver is installed. Creates an engine without connecting: cheap
+    enough to call when the definitions load."""
+    _create_engine(_supported_url(url)).dispose()
+
+
+def _supported_url(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"SIGNATURES_DB_URL is not a database URL: {url!r}.") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        driver = parsed.get_driver_name()
+    except sa.exc.NoSuchModuleError:
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({shown}) uses the unknown scheme {parsed.drivername!r}: "
+            f"use {_SUPPORTED}."
+        ) from None
+    backend = parsed.get_backend_name()
+    if (backend, driver) not in SUPPORTED_DRIVERS:
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({shown}) uses {backend}+{driver}, which the signature store "
+            f"does not support{_missing(backend, driver)}: use {_SUPPORTED}."
+        )
+    return parsed
+
+
+def _missing(backend: str, driver: str) -> str:
+    """`, and whose module M is not installed either` when the driver cannot be imported."""
+    try:
+        sa.create_engine(sa.URL.create(f"{backend}+{driver}")).dispose()
+    except ImportError as error:
+        return f" (its module {error.name} is not installed either)"
+    except Exception:  # any other refusal: the sentence without the module
+        return ""
+    return ""
+
+
+def _create_engine(parsed: sa.URL, **engine_options: Any) -> Engine:
+    try:
+        return sa.create_engine(parsed, **engine_options)
+    except ImportError as error:
+        module = error.name or str(error)
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({parsed.render_as_string(hide_password=True)}) needs the Python "
+            f"module {module}, which is not installed: install {_PACKAGES.get(module, module)} "
+            f"in this environment, or use {_SUPPORTED}."
+        ) from None
 
 
 def _is_conflict(error: BaseException) -> bool:

@@ -1,0 +1,69 @@
+"""SIGNATURES_DB_URL that cannot work: one sentence naming the setting, the module, the fix."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets_pkg.signatures.resources import SignatureDatabaseResource
+from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.store import SignatureDatabase, check_database_url
+
+SUPPORTED = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB."
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "mysql://user:secret@db.example/signatures",
+            "SIGNATURES_DB_URL (mysql://user:***@db.example/signatures) uses mysql+mysqldb, "
+            "which the signature store does not support (its module MySQLdb is not installed "
+            f"either): {SUPPORTED}",
+        ),
+        (
+            "mssql+pymssql://h/db",
+            "SIGNATURES_DB_URL (mssql+pymssql://h/db) uses mssql+pymssql, which the signature "
+            f"store does not support (its module pymssql is not installed either): {SUPPORTED}",
+        ),
+        (
+            "foo://h/db",
+            f"SIGNATURES_DB_URL (foo://h/db) uses the unknown scheme 'foo': {SUPPORTED}",
+        ),
+        ("not a url", "SIGNATURES_DB_URL is not a database URL: 'not a url'."),
+    ],
+)
+def test_an_unusable_url_is_one_sentence(url: str, message: str) -> None:
+    for attempt in (check_database_url, SignatureDatabase.from_url):
+        with pytest.raises(StoreError) as caught:
+            attempt(url)
+        assert str(caught.value) == message
+
+
+def test_a_supported_backend_without_its_driver_names_the_package_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # as if it were not installed
+    with pytest.raises(StoreError) as caught:
+        SignatureDatabase.from_url("postgresql+psycopg2://user:secret@h/db")
+    assert str(caught.value) == (
+        "SIGNATURES_DB_URL (postgresql+psycopg2://user:***@h/db) needs the Python module "
+        "psycopg2, which is not installed: install psycopg2-binary in this environment, or "
+        f"{SUPPORTED}"
+    )
+
+
+def test_a_good_url_is_checked_without_connecting_or_creating_anything(tmp_path: Path) -> None:
+    check_database_url(f"sqlite:///{tmp_path / 'sub' / 'db.sqlite'}")
+    check_database_url("postgresql+psycopg://nobody@127.0.0.1:9/none")  # nothing listens there
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_resource_turns_the_sentence_into_a_failure() -> None:
+    with pytest.raises(dg.Failure) as caught:
+        SignatureDatabaseResource(url="mysql://u@h/db").open()
+    assert caught.value.description is not None
+    assert caught.value.description.startswith("SIGNATURES_DB_URL (mysql://u@h/db) uses mysql")
