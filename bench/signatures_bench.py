@@ -34,9 +34,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import EtlReport, read_sources, run_etl
 from assets_pkg.signatures.generate import Generated, ScaleSpec, generate
-from assets_pkg.signatures.store import SignatureDatabase
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / ".bench" / "signatures"

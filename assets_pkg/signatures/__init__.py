@@ -1,5 +1,7 @@
 """The signature warehouse: SOURCE_A and SOURCE_B through `register_signatures` into a database.
 
-Pure core (`model`, `hwr`, `source_a`, `source_b`, `service`, `store`, `asset_service`, `etl`)
-and a thin Dagster shell (`resources`, `assets`, `definitions`). See docs/signatures.md.
+Pure core: the domain (`model`, `service`), the readers (`source_files`, `hwr`, `source_a`,
+`source_b`, `records`), the store (`schema`, `engines`, `database`, `repositories`), the asset
+service (`asset_service`), one ETL pass (`etl`) and its tables (`tables`); a thin Dagster shell
+(`resources`, `assets`, `definitions`). See docs/signatures.md.
 """

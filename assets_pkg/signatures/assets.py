@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from assets_pkg.shared.metadata import column_schema, preview
-from assets_pkg.signatures.etl import REJECTS_SCHEMA, EtlReport, rejects_frame, run_etl
+from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.records import SourceLayoutError
 from assets_pkg.signatures.resources import (
     SignatureAssetStoreResource,
@@ -18,7 +18,12 @@ from assets_pkg.signatures.resources import (
     SignatureSourcesResource,
 )
 from assets_pkg.signatures.service import SignatureServiceError
-from assets_pkg.signatures.store import REGISTERED_SCHEMA
+from assets_pkg.signatures.tables import (
+    REGISTERED_SCHEMA,
+    REJECTS_SCHEMA,
+    registered_frame,
+    rejects_frame,
+)
 
 REGISTERED = "registered_signatures"
 REJECTS = "signature_rejects"
@@ -60,7 +65,7 @@ def signature_warehouse(
     database = signatures_db.open()
     try:
         report = run_etl(signature_sources.path, database, signature_asset_store.service(database))
-        registered = database.registered_frame()
+        registered = registered_frame(database)
     except (SourceLayoutError, SignatureServiceError) as error:
         raise dg.Failure(description=str(error)) from None
     finally:

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import polars as pl
-
+from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
 from assets_pkg.signatures.model import NewImageSignature, NewSignature, SigneeKey
 from assets_pkg.signatures.records import (
     Candidate,
     Reject,
     SourceLayoutError,
 )
+from assets_pkg.signatures.repositories import SqlSignatureRepository, SqlSigneeRepository
 from assets_pkg.signatures.service import (
     AssetRegistrationError,
     AssetService,
@@ -28,25 +28,11 @@ from assets_pkg.signatures.service import (
 )
 from assets_pkg.signatures.source_a import read_source_a
 from assets_pkg.signatures.source_b import read_source_b
-from assets_pkg.signatures.store import (
-    SignatureDatabase,
-    SqlSignatureRepository,
-    SqlSigneeRepository,
-    WriteConflictError,
-)
 
 T = TypeVar("T")
 
 MAX_CONFLICT_RETRIES = 5
 """How often one signee is re-read and registered again after another run wrote it first."""
-
-REJECTS_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.String(),
-    "source_path": pl.String(),
-    "line_number": pl.Int64(),
-    "reason": pl.String(),
-    "severity": pl.String(),
-}
 
 
 @dataclass
@@ -206,8 +192,3 @@ def _touched(
 
 def _reject_order(reject: Reject) -> tuple[str, str, int, str]:
     return (reject.source, reject.source_path, reject.line_number or 0, reject.reason)
-
-
-def rejects_frame(rejects: list[Reject]) -> pl.DataFrame:
-    rows = [(r.source, r.source_path, r.line_number, r.reason, r.severity) for r in rejects]
-    return pl.DataFrame(rows, schema=REJECTS_SCHEMA, orient="row")

@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.service import StoreError
-from assets_pkg.signatures.store import SignatureDatabase
 
 
 class SignatureDatabaseResource(dg.ConfigurableResource["SignatureDatabaseResource"]):

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import read_sources, register_candidates
-from assets_pkg.signatures.store import SignatureDatabase
 
 BARRIER_TIMEOUT_S = 60
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import settings
 
-from assets_pkg.signatures.store import SignatureDatabase
+from assets_pkg.signatures.database import SignatureDatabase
 
 # Property-based tests: `default` is small and reproducible (a fixed seed), for every test run;
 # `long` explores far more, with a fresh seed each time:

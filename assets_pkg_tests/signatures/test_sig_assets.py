@@ -11,14 +11,14 @@ import pytest
 from assets_pkg.shared.io_manager import ParquetIOManager
 from assets_pkg.shared.settings import Settings
 from assets_pkg.signatures.assets import CHECK, REGISTERED, REJECTS, signature_warehouse
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.definitions import build_defs
-from assets_pkg.signatures.etl import REJECTS_SCHEMA
 from assets_pkg.signatures.resources import (
     SignatureAssetStoreResource,
     SignatureDatabaseResource,
     SignatureSourcesResource,
 )
-from assets_pkg.signatures.store import REGISTERED_SCHEMA, SignatureDatabase
+from assets_pkg.signatures.tables import REGISTERED_SCHEMA, REJECTS_SCHEMA, registered_frame
 
 from .helpers import BUNDLED, write_tree
 
@@ -55,7 +55,7 @@ def test_both_tables_are_written_as_parquet_and_a_rerun_changes_nothing(tmp_path
     assert rejects.schema == pl.Schema(REJECTS_SCHEMA)
     assert (registered.height, rejects.height) == (20, 19)
     database = SignatureDatabase.from_url(f"sqlite:///{warehouse / 'signatures.db'}")
-    assert registered.equals(database.registered_frame())
+    assert registered.equals(registered_frame(database))
     database.dispose()
 
     meta = metadata_of(first, REGISTERED)

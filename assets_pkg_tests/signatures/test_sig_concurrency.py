@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.generate import ScaleSpec, generate
-from assets_pkg.signatures.store import (
-    SignatureDatabase,
+from assets_pkg.signatures.schema import (
     current_path_index,
     schema_version,
     signatures,

@@ -8,9 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.engines import check_database_url
 from assets_pkg.signatures.resources import SignatureDatabaseResource
 from assets_pkg.signatures.service import StoreError
-from assets_pkg.signatures.store import SignatureDatabase, check_database_url
 
 SUPPORTED = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB."
 

@@ -9,10 +9,11 @@ import polars as pl
 import pytest
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
-from assets_pkg.signatures.etl import group_by_signee, read_sources, rejects_frame, run_etl
+from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.etl import group_by_signee, read_sources, run_etl
 from assets_pkg.signatures.records import Reject, SourceLayoutError
 from assets_pkg.signatures.service import AssetRegistrationError
-from assets_pkg.signatures.store import SignatureDatabase
+from assets_pkg.signatures.tables import registered_frame, rejects_frame
 
 from .helpers import BUNDLED, write_tree
 
@@ -195,7 +196,7 @@ def test_the_bundled_sample_registers_exactly_what_the_spec_says(tmp_path: Path)
     database.ensure_schema()
     assets = ContentAddressedAssetService(tmp_path / "assets", database)
     report = run_etl(BUNDLED, database, assets)
-    frame = database.registered_frame()
+    frame = registered_frame(database)
     assert described(frame) == EXPECTED_REGISTERED
     forged = [
         "Forgeries" in path or path in {"5/5e6f7a8b", "9/9b8a7c6d", "c/c0ffee12"}
@@ -225,7 +226,7 @@ def test_the_bundled_sample_registers_exactly_what_the_spec_says(tmp_path: Path)
     )
     assert (again.new_signatures, again.unchanged, again.superseded) == (0, 20, 0)
     assert again.rejects == report.rejects
-    assert database.registered_frame().equals(frame)
+    assert registered_frame(database).equals(frame)
 
 
 def test_grouping_keeps_one_signee_per_writer_and_directory() -> None:
@@ -305,7 +306,7 @@ def test_an_image_that_cannot_be_stored_is_rejected_and_its_signee_still_registe
     database.ensure_schema()
     assets = FlakyAssets(ContentAddressedAssetService(tmp_path / "assets", database), "001_01.png")
     report = run_etl(source, database, assets)
-    assert database.registered_frame()["source_path"].to_list() == ["Offline/Genuine/001_02.png"]
+    assert registered_frame(database)["source_path"].to_list() == ["Offline/Genuine/001_02.png"]
     assert [r for r in report.rejects if r.severity == "rejected"] == [
         Reject(
             "SOURCE_A",

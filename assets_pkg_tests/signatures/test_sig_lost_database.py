@@ -12,10 +12,12 @@ import sqlalchemy as sa
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.assets import signature_warehouse
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import run_etl
 from assets_pkg.signatures.model import Signature
+from assets_pkg.signatures.repositories import SqlSignatureRepository
 from assets_pkg.signatures.service import StoreError
-from assets_pkg.signatures.store import SignatureDatabase, SqlSignatureRepository
+from assets_pkg.signatures.tables import registered_frame
 
 from .conftest import POSTGRES_URL
 from .helpers import write_tree
@@ -73,7 +75,7 @@ def test_a_terminated_postgresql_connection_is_one_sentence_and_a_rerun_complete
     again = SignatureDatabase.from_url(postgres_url)
     report = run_etl(source_dir, again, ContentAddressedAssetService(tmp_path / "assets", again))
     assert report.new_signatures + report.unchanged == 10
-    assert again.registered_frame().height == 10
+    assert registered_frame(again).height == 10
     database.dispose()
     again.dispose()
 

@@ -12,13 +12,14 @@ from typing import TypeVar
 import pytest
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import run_etl
 from assets_pkg.signatures.model import NewImageSignature
 from assets_pkg.signatures.records import Reject, SourceLayoutError, sha256_hex
 from assets_pkg.signatures.source_a import read_source_a
 from assets_pkg.signatures.source_b import read_source_b
 from assets_pkg.signatures.source_files import UnsafeFileError, read_checked, walk
-from assets_pkg.signatures.store import SignatureDatabase
+from assets_pkg.signatures.tables import registered_frame
 
 from .helpers import write_tree
 
@@ -176,7 +177,7 @@ def test_outside_bytes_never_reach_the_asset_store(tmp_path: Path) -> None:
     report = within(20, lambda: run_etl(root, database, _assets(store, database)))
     stored = {path.read_bytes() for path in store.rglob("*") if path.is_file()}
     assert stored == {b"real image"}
-    assert database.registered_frame().height == 4
+    assert registered_frame(database).height == 4
     assert Reject("SOURCE_A", "Offline/Genuine/002_01.png", None, OUTSIDE) in report.rejects
     database.dispose()
 

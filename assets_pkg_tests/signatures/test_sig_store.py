@@ -9,22 +9,23 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from assets_pkg.signatures import store as store_module
+from assets_pkg.signatures import schema as schema_module
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.model import Signature
 from assets_pkg.signatures.records import Reject
-from assets_pkg.signatures.service import StoreError
-from assets_pkg.signatures.store import (
+from assets_pkg.signatures.repositories import SqlSignatureRepository
+from assets_pkg.signatures.schema import (
     SCHEMA_VERSION,
-    SignatureDatabase,
-    SqlSignatureRepository,
     points,
     schema_version,
     signatures,
     signees,
     supersessions,
 )
+from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.tables import REGISTERED_SCHEMA, registered_frame
 
 from .helpers import write_tree
 
@@ -88,9 +89,11 @@ def test_an_older_schema_is_upgraded_step_by_step(
     applied: list[int] = []
     with database.engine.begin() as connection:
         connection.execute(schema_version.update().values(version=1))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
     monkeypatch.setattr(
-        store_module, "MIGRATIONS", {1: lambda c: applied.append(1), 2: lambda c: applied.append(2)}
+        schema_module,
+        "MIGRATIONS",
+        {1: lambda c: applied.append(1), 2: lambda c: applied.append(2)},
     )
     database.ensure_schema()
     assert applied == [1, 2]
@@ -124,7 +127,7 @@ def test_a_second_run_registers_nothing_and_gives_the_same_table(
     source_dir = sources(tmp_path)
     first = run(source_dir, database, tmp_path)
     assert (first.new_signatures, first.unchanged, first.new_signees) == (7, 0, 7)
-    table = database.registered_frame()
+    table = registered_frame(database)
     after_first = counts(database)
     assert after_first == {
         "signees": 7,
@@ -139,13 +142,13 @@ def test_a_second_run_registers_nothing_and_gives_the_same_table(
     assert (second.new_signatures, second.unchanged, second.new_signees) == (0, 7, 0)
     assert second.rejects == first.rejects
     assert counts(again_db) == after_first
-    assert again_db.registered_frame().equals(table)
+    assert registered_frame(again_db).equals(table)
     again_db.dispose()
 
 
 def test_stored_points_and_links_are_exact(database: SignatureDatabase, tmp_path: Path) -> None:
     run(sources(tmp_path), database, tmp_path)
-    frame = database.registered_frame()
+    frame = registered_frame(database)
     by_path = {row["source_path"]: row for row in frame.iter_rows(named=True)}
     online = by_path["Online/Genuine/001_01.HWR"]
     with database.engine.connect() as connection:
@@ -174,7 +177,7 @@ def test_stored_points_and_links_are_exact(database: SignatureDatabase, tmp_path
     )
     # Same bytes, same asset: SOURCE_B's parent image equals SOURCE_A's 001_01.png.
     assert parent["asset_id"] == by_path["Offline/Genuine/001_01.png"]["asset_id"]
-    assert frame.columns == list(store_module.REGISTERED_SCHEMA)
+    assert frame.columns == list(REGISTERED_SCHEMA)
     assert frame["created"].dtype == pl.Datetime("us", "UTC")
 
 
@@ -196,11 +199,11 @@ def test_changed_bytes_supersede_and_nothing_is_deleted(
 ) -> None:
     source_dir = sources(tmp_path)
     run(source_dir, database, tmp_path)
-    old = database.registered_frame().filter(pl.col("source_path") == "Online/Genuine/002_01.HWR")
+    old = registered_frame(database).filter(pl.col("source_path") == "Online/Genuine/002_01.HWR")
     write_tree(source_dir, {"SOURCE_A/Online/Genuine/002_01.HWR": b"7,8,9\n10,11,12\n"})
     report = run(source_dir, database, tmp_path)
     assert (report.new_signatures, report.superseded, report.unchanged) == (1, 1, 6)
-    new = database.registered_frame().filter(pl.col("source_path") == "Online/Genuine/002_01.HWR")
+    new = registered_frame(database).filter(pl.col("source_path") == "Online/Genuine/002_01.HWR")
     assert new.height == 1
     assert new["signature_id"][0] != old["signature_id"][0]
     assert new["signee_id"][0] == old["signee_id"][0]
@@ -221,7 +224,7 @@ def test_changed_bytes_supersede_and_nothing_is_deleted(
     write_tree(source_dir, {"SOURCE_A/Online/Genuine/002_01.HWR": b"7,8,9\n"})
     back = run(source_dir, database, tmp_path)
     assert (back.new_signatures, back.superseded) == (1, 1)
-    assert database.registered_frame().height == 7
+    assert registered_frame(database).height == 7
 
 
 def test_a_store_failing_halfway_through_a_signee_leaves_nothing_of_it(
@@ -308,15 +311,15 @@ def test_a_reference_that_appears_later_is_linked_then(
         "warning",
     )
     assert warning in first.rejects
-    assert database.registered_frame()["reference_signee_id"].to_list() == [None]
+    assert registered_frame(database)["reference_signee_id"].to_list() == [None]
     write_tree(source_dir, {"SOURCE_A/Online/Genuine/005_01.HWR": b"2,2,2\n"})
     second = run(source_dir, database, tmp_path)
     assert second.linked_late == 1
     assert warning not in second.rejects
-    frame = database.registered_frame().sort("source_path")
+    frame = registered_frame(database).sort("source_path")
     assert frame["reference_signee_id"].to_list() == [frame["signee_id"][1], None]
 
 
 def _signee_of(database: SignatureDatabase, path: str) -> str:
-    frame = database.registered_frame().filter(pl.col("source_path") == path)
+    frame = registered_frame(database).filter(pl.col("source_path") == path)
     return str(frame["signee_id"][0])

@@ -1,0 +1,313 @@
+"""`SignatureDatabase`: the engine, the unit of work, and what is already registered.
+
+`transaction()` writes a signee and its signatures together or not at all (decision 7). What is
+already registered (signees, the current signature of every file, asset ids) is loaded once per
+database object, so idempotence checks cost no query per file; the caches change only after a
+commit succeeds, and `refresh` re-reads the rows another process wrote first. Database errors
+become one sentence: a refused row is a `WriteConflictError` (re-read and retry), a lost
+connection a `StoreError` naming SIGNATURES_DB_URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from assets_pkg.signatures.asset_service import StoredAsset
+from assets_pkg.signatures.engines import open_engine
+from assets_pkg.signatures.model import Signee, SigneeKey
+from assets_pkg.signatures.schema import (
+    assets,
+    current,
+    ensure_schema,
+    points,
+    signatures,
+    signees,
+    supersessions,
+)
+from assets_pkg.signatures.service import CurrentSignature, StoreError
+
+
+class WriteConflictError(StoreError):
+    """Another process registered the same signee or file first (a unique key refused the
+    insert, or the database broke a deadlock): re-read what is registered and try again."""
+
+
+class SignatureDatabase:
+    """The engine, the schema, the transaction, and what is already registered."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        self._signees: dict[SigneeKey, Signee] | None = None
+        self._current: dict[tuple[str, str], CurrentSignature] | None = None
+        self._assets: set[str] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> SignatureDatabase:
+        """A database for a SQLAlchemy URL (see `engines.open_engine`); StoreError, one sentence
+        naming SIGNATURES_DB_URL, for a URL it cannot use."""
+        return cls(open_engine(url, **engine_options))
+
+    def describe(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def ensure_schema(self) -> None:
+        """Create missing tables, then upgrade an older schema (`schema.ensure_schema`)."""
+        try:
+            with self.engine.begin() as connection:
+                ensure_schema(connection, self.describe())
+        except sa.exc.OperationalError as error:
+            raise StoreError(
+                f"Cannot reach the signature database at SIGNATURES_DB_URL "
+                f"({self.describe()}): {str(error.orig).strip().splitlines()[0]}"
+            ) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One database transaction; nested calls join the outer one. A write that another
+        process's committed rows refuse raises WriteConflictError."""
+        if self._connection is not None:
+            yield self._connection
+            return
+        try:
+            with self.engine.begin() as connection:
+                self._connection = connection
+                yield connection
+        except BaseException as error:
+            self._after_commit.clear()
+            if not isinstance(error, WriteConflictError) and _is_conflict(error):
+                raise WriteConflictError(
+                    f"another run registered the same rows first ({_first_line(error)})"
+                ) from error
+            if _is_lost(error):
+                raise self._lost(error) from None
+            raise
+        finally:
+            self._connection = None
+        pending, self._after_commit = self._after_commit, []
+        for apply in pending:
+            apply()
+
+    def on_commit(self, apply: Callable[[], None]) -> None:
+        self._after_commit.append(apply)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads; a lost database becomes one StoreError sentence."""
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except sa.exc.DBAPIError as error:
+            if _is_lost(error):
+                raise self._lost(error) from None
+            raise
+
+    def _lost(self, error: BaseException) -> StoreError:
+        return StoreError(
+            f"Lost the signature database at SIGNATURES_DB_URL ({self.describe()}) in the middle "
+            f"of the run ({_first_line(error)}): check that the database server is running and "
+            "reachable, or set SIGNATURES_DB_URL to one that is, then run again (what was "
+            "registered before stays registered)."
+        )
+
+    # What is already registered, loaded once -------------------------------------------------
+
+    def known_signees(self) -> dict[SigneeKey, Signee]:
+        if self._signees is None:
+            with self.reading() as connection:
+                rows = connection.execute(sa.select(signees)).all()
+            self._signees = {
+                SigneeKey(source=r.source, directory=r.directory, writer_id=r.writer_id): Signee(
+                    id=r.id,
+                    created=r.created,
+                    key=SigneeKey(source=r.source, directory=r.directory, writer_id=r.writer_id),
+                )
+                for r in rows
+            }
+        return self._signees
+
+    def current_signatures(self) -> dict[tuple[str, str], CurrentSignature]:
+        if self._current is None:
+            query = sa.select(
+                signatures.c.id,
+                signatures.c.signee_id,
+                signatures.c.source,
+                signatures.c.source_path,
+                signatures.c.content_sha256,
+            ).where(current())
+            with self.reading() as connection:
+                rows = connection.execute(query).all()
+            self._current = {
+                (r.source, r.source_path): CurrentSignature(r.id, r.signee_id, r.content_sha256)
+                for r in rows
+            }
+        return self._current
+
+    def refresh(self, keys: Iterable[SigneeKey], paths: Iterable[tuple[str, str]]) -> None:
+        """Re-read these signees and the current signatures of these (source, source_path)s
+        (after another process wrote them); the rest of the caches stays as it is."""
+        known = self.known_signees()
+        by_path = self.current_signatures()
+        keys, paths = set(keys), set(paths)
+        with self.reading() as connection:
+            for key in keys:
+                row = connection.execute(
+                    sa.select(signees).where(
+                        signees.c.source == key.source,
+                        signees.c.directory == key.directory,
+                        signees.c.writer_id == key.writer_id,
+                    )
+                ).first()
+                if row is None:
+                    known.pop(key, None)
+                else:
+                    known[key] = Signee(id=row.id, created=row.created, key=key)
+            for source, source_path in paths:
+                found = connection.execute(
+                    sa.select(
+                        signatures.c.id, signatures.c.signee_id, signatures.c.content_sha256
+                    ).where(
+                        signatures.c.source == source,
+                        signatures.c.source_path == source_path,
+                        current(),
+                    )
+                ).first()
+                if found is None:
+                    by_path.pop((source, source_path), None)
+                else:
+                    by_path[(source, source_path)] = CurrentSignature(
+                        found.id, found.signee_id, found.content_sha256
+                    )
+
+    def known_assets(self) -> set[str]:
+        if self._assets is None:
+            with self.reading() as connection:
+                self._assets = set(connection.scalars(sa.select(assets.c.id)))
+        return self._assets
+
+    # Writes ------------------------------------------------------------------------------------
+
+    def record_asset(self, asset: StoredAsset) -> None:
+        """AssetCatalog: remember an asset once (its id is its content hash)."""
+        known = self.known_assets()
+        if asset.id in known:
+            return
+        row = {
+            "id": asset.id,
+            "size_bytes": asset.size_bytes,
+            "location": asset.location,
+            "metadata": dict(asset.metadata),
+            "created": dt.datetime.now(dt.UTC),
+        }
+        with self.transaction() as connection:
+            connection.execute(_insert_ignoring_duplicates(connection, assets, ["id"]), [row])
+            self.on_commit(lambda: known.add(asset.id))
+
+    def resolve_pending_references(self) -> int:
+        """Link forgeries registered before their reference existed; returns how many."""
+        reference = signees.alias("reference")
+        signee_id = (
+            sa.select(reference.c.id)
+            .where(
+                reference.c.source == signatures.c.reference_source,
+                reference.c.directory == signatures.c.reference_directory,
+                reference.c.writer_id == signatures.c.reference_writer_id,
+            )
+            .scalar_subquery()
+        )
+        target = signatures.alias("target")
+        signature_id = (
+            sa.select(target.c.id)
+            .where(
+                target.c.source == signatures.c.reference_source,
+                target.c.source_path == signatures.c.reference_signature_path,
+                target.c.signee_id == signee_id,
+                ~sa.exists().where(supersessions.c.signature_id == target.c.id),
+            )
+            .scalar_subquery()
+        )
+        with self.transaction() as connection:
+            linked = connection.execute(
+                signatures.update()
+                .where(
+                    signatures.c.is_forgery,
+                    signatures.c.reference_signee_id.is_(None),
+                    signee_id.is_not(None),
+                )
+                .values(reference_signee_id=signee_id, reference_signature_id=signature_id)
+            ).rowcount
+        return linked
+
+    # Reads for the Dagster assets ------------------------------------------------------------
+
+    def unlinked_forgeries(self) -> set[tuple[str, str]]:
+        """(source, source_path) of current forgeries whose reference is still missing."""
+        query = sa.select(signatures.c.source, signatures.c.source_path).where(
+            current(),
+            signatures.c.is_forgery,
+            sa.or_(
+                signatures.c.reference_signee_id.is_(None),
+                sa.and_(
+                    signatures.c.reference_signature_path.is_not(None),
+                    signatures.c.reference_signature_id.is_(None),
+                ),
+            ),
+        )
+        with self.reading() as connection:
+            return {(r.source, r.source_path) for r in connection.execute(query)}
+
+    def count_rows(self) -> dict[str, int]:
+        tables = (signees, signatures, points, assets, supersessions)
+        with self.reading() as connection:
+            return {
+                table.name: connection.execute(
+                    sa.select(sa.func.count()).select_from(table)
+                ).scalar_one()
+                for table in tables
+            }
+
+
+def _is_conflict(error: BaseException) -> bool:
+    """A unique key refused a row, or the database aborted this transaction to break a deadlock
+    or a serialisation failure: retrying with fresh data is the fix."""
+    if isinstance(error, sa.exc.IntegrityError):
+        return True
+    if isinstance(error, sa.exc.DBAPIError):
+        return getattr(error.orig, "sqlstate", None) in {"40001", "40P01"}
+    return False
+
+
+def _is_lost(error: BaseException) -> bool:
+    """The connection broke or the server is gone (not a refused row: that is a conflict)."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
+
+
+def _first_line(error: BaseException) -> str:
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def _insert_ignoring_duplicates(
+    connection: Connection, table: sa.Table, keys: list[str]
+) -> sa.Insert:
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return table.insert()

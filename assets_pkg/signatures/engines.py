@@ -1,0 +1,106 @@
+"""SIGNATURES_DB_URL to a SQLAlchemy engine: which databases the store runs on, and one
+sentence naming the setting for every URL it cannot use (unknown scheme, unsupported backend or
+driver, driver module not installed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from assets_pkg.signatures.service import StoreError
+
+SQLITE_BUSY_TIMEOUT_S = 30
+"""How long a SQLite writer waits for another process's transaction before giving up."""
+
+SUPPORTED_DRIVERS = frozenset(
+    {("sqlite", "pysqlite"), ("postgresql", "psycopg"), ("postgresql", "psycopg2")}
+)
+"""(backend, driver) pairs the store runs on: SQLite, and PostgreSQL with a synchronous driver."""
+
+_SUPPORTED = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}
+"""The package that provides a driver module, where its name differs."""
+
+
+def check_database_url(url: str) -> None:
+    """Raise StoreError (one sentence naming SIGNATURES_DB_URL and the fix) unless `url` names a
+    supported database whose driver is installed. Creates an engine without connecting: cheap
+    enough to call when the definitions load."""
+    create_engine(supported_url(url)).dispose()
+
+
+def supported_url(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"SIGNATURES_DB_URL is not a database URL: {url!r}.") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        driver = parsed.get_driver_name()
+    except sa.exc.NoSuchModuleError:
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({shown}) uses the unknown scheme {parsed.drivername!r}: "
+            f"use {_SUPPORTED}."
+        ) from None
+    backend = parsed.get_backend_name()
+    if (backend, driver) not in SUPPORTED_DRIVERS:
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({shown}) uses {backend}+{driver}, which the signature store "
+            f"does not support{_missing(backend, driver)}: use {_SUPPORTED}."
+        )
+    return parsed
+
+
+def _missing(backend: str, driver: str) -> str:
+    """`, and whose module M is not installed either` when the driver cannot be imported."""
+    try:
+        sa.create_engine(sa.URL.create(f"{backend}+{driver}")).dispose()
+    except ImportError as error:
+        return f" (its module {error.name} is not installed either)"
+    except Exception:  # any other refusal: the sentence without the module
+        return ""
+    return ""
+
+
+def create_engine(parsed: sa.URL, **engine_options: Any) -> Engine:
+    try:
+        return sa.create_engine(parsed, **engine_options)
+    except ImportError as error:
+        module = error.name or str(error)
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({parsed.render_as_string(hide_password=True)}) needs the Python "
+            f"module {module}, which is not installed: install {_PACKAGES.get(module, module)} "
+            f"in this environment, or use {_SUPPORTED}."
+        ) from None
+
+
+def open_engine(url: str, **engine_options: Any) -> Engine:
+    """An engine for a supported URL, not connected yet. SQLite: the file's folder is created
+    if missing, writers wait SQLITE_BUSY_TIMEOUT_S for each other, WAL journal, foreign keys."""
+    parsed = supported_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, **engine_options)
+    if parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"SIGNATURES_DB_URL names a SQLite file in {folder}, which cannot be "
+                f"created ({error.strerror}): set WAREHOUSE_DIR or SIGNATURES_DB_URL elsewhere."
+            ) from None
+    engine_options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+    engine = create_engine(parsed, **engine_options)
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
