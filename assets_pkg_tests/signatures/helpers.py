@@ -31,6 +31,7 @@ def fuzz_settings(examples: int) -> settings:
     return settings(
         max_examples=examples * LONG_RUN_FACTOR if long_run else examples,
         derandomize=not long_run,
+        database=None,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

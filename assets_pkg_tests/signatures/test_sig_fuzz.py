@@ -106,7 +106,7 @@ def test_long_digit_runs_with_a_bad_end_parse_in_linear_time() -> None:
     )
 
 
-@fuzz_settings(examples=200)
+@fuzz_settings(examples=150)
 @given(_BODIES, st.sampled_from(["\n", "\r\n"]))
 @example(["1" * 30 + "," + "1" * 30 + "," + "1" * 30] * 8, "\n")
 def test_fuzz_hwr_parsing_time_stays_linear(lines: list[str], newline: str) -> None:
@@ -128,7 +128,7 @@ _INDEX_LINES = st.one_of(
 )
 
 
-@fuzz_settings(examples=150)
+@fuzz_settings(examples=100)
 @given(st.lists(_INDEX_LINES, max_size=30), st.sampled_from(["\n", "\r\n"]), st.booleans())
 def test_fuzz_index_parsing_never_raises(lines: list[str], newline: str, bom: bool) -> None:
     text = ("\ufeff" if bom else "") + newline.join(lines)
@@ -137,7 +137,7 @@ def test_fuzz_index_parsing_never_raises(lines: list[str], newline: str, bom: bo
     assert all(isinstance(reject, Reject) and len(reject.reason) < 200 for reject in rejects)
 
 
-@fuzz_settings(examples=300)
+@fuzz_settings(examples=200)
 @given(st.binary(max_size=2000))
 def test_fuzz_index_bytes_never_raise(data: bytes) -> None:
     entries, rejects = parse_index(data.decode("utf-8-sig", errors="replace"))
