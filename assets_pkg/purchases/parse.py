@@ -210,9 +210,8 @@ def parse_day_files(files: Sequence[DayFile], connection: duckdb.DuckDBPyConnect
     # Two day files may be one file on disk (symlinks): it is read, and handed to DuckDB, once.
     paths = {str(f.path): f.path for f in files}
     contents = {key: read_day_file(path) for key, path in paths.items()}
-    fast = _fast_parse(
-        [key for key in paths if not _doubtful(key, contents[key])], contents, connection
-    )
+    facts = _file_facts(contents)
+    fast = _fast_parse(facts.filter(~pl.col("doubtful")).drop("doubtful"), connection)
     parts = [
         _with_provenance(fast[key], f)
         if (key := str(f.path)) in fast
@@ -259,71 +258,97 @@ def duckdb_to_polars(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
     return pl.DataFrame(_ArrowStream(relation))
 
 
-_GLOB = re.compile(r"[*?\[]")
+_BOM = b"\xef\xbb\xbf"
 _TRAILING_COMMA = re.compile(rb",[ \t\r]*[\]}]")
+_BEFORE_A_CLOSER = [b",]", b",}", b" ]", b" }", b"\t]", b"\t}", b"\r]", b"\r}"]
+"""Byte pairs that a trailing comma cannot do without: the comma or the last space before
+the bracket. Searching for them is much faster than the pattern itself."""
 _EXTRA_BRACKETS = 64
 """Opening brackets a file may hold beyond those of its records and items, on the fast
 path. It bounds how deep any line nests, far below Python's recursion limit."""
 
 
-def _doubtful(path: str, data: bytes) -> bool:
-    """Whether a file must go to the rule book before DuckDB even sees it.
+def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
+    """One row per file (`filename`): its line count, its opening brackets, and whether it
+    is doubtful before DuckDB even sees it, in which case it goes to the rule book.
 
     Everything that could shift DuckDB's rows against the file's lines (blank lines, stray
     carriage returns, two objects on a line) shows later as a row count that differs from
-    the line count. What is caught here is what DuckDB reads but Python's `json` refuses,
+    the line count. What is doubtful here is what DuckDB reads but Python's `json` refuses,
     in fields the fast path does not look at too:
 
-    - a byte-order mark, which DuckDB skips;
+    - bytes that are not UTF-8, and a byte-order mark, which DuckDB skips;
     - a trailing comma before `]` or `}`;
     - `nan`, `inf`, `infinity` in any case (Python takes only `NaN`, `Infinity` and
-      `-Infinity`). None of the feed's keys holds an `n`, so a file without any `n` or
-      `N` is spared the search;
-    - a path with a glob character (`*`, `?`, `[`): DuckDB would expand it and could
-      open files that were never checked.
+      `-Infinity`);
+    - a path with a glob character (`*`, `?`, `[`): DuckDB would expand it and could open
+      files that were never checked.
 
-    Deep nesting, which Python refuses beyond its recursion limit, is bounded after
-    DuckDB has counted the records and items (`_EXTRA_BRACKETS`). Each test is one pass of
-    C code over the bytes.
+    Deep nesting, which Python refuses beyond its recursion limit, is bounded once DuckDB
+    has counted the records and items (`_EXTRA_BRACKETS`). Polars computes all of it in
+    native code, over all files in parallel.
     """
-    if data.startswith(b"\xef\xbb\xbf") or _GLOB.search(path):
-        return True
-    if (b"n" in data or b"N" in data) and _has_non_finite_literal(data):
-        return True
-    return _TRAILING_COMMA.search(data) is not None
+    data = pl.col("data")
+    text = data.cast(pl.String)
+    utf8 = {path: _is_utf8(bytes_) for path, bytes_ in contents.items()}
+    facts = pl.DataFrame(
+        {
+            "filename": list(contents),
+            "data": [bytes_ if utf8[path] else b"" for path, bytes_ in contents.items()],
+            "utf8": list(utf8.values()),
+        },
+        schema={"filename": pl.String, "data": pl.Binary, "utf8": pl.Boolean},
+    ).select(
+        "filename",
+        expected_lines=text.str.count_matches("\n", literal=True).cast(pl.Int64)
+        + (~data.bin.ends_with(b"\n") & (data.bin.size() > 0)).cast(pl.Int64),
+        brackets=text.str.count_matches(r"[\[{]").cast(pl.Int64),
+        doubtful=~pl.col("utf8")
+        | data.bin.starts_with(_BOM)
+        | pl.col("filename").str.contains(r"[*?\[]")
+        | text.str.contains(r"(?i)nan|inf"),
+        before_a_closer=pl.any_horizontal(data.bin.contains(pair) for pair in _BEFORE_A_CLOSER),
+    )
+    suspects = facts.filter(pl.col("before_a_closer") & ~pl.col("doubtful"))
+    trailing_comma = [
+        path
+        for path in suspects.get_column("filename")
+        if _TRAILING_COMMA.search(contents[path]) is not None
+    ]
+    return facts.with_columns(
+        doubtful=pl.col("doubtful") | pl.col("filename").is_in(trailing_comma)
+    ).drop("before_a_closer")
 
 
-def _has_non_finite_literal(data: bytes) -> bool:
-    lowered = data.lower()
-    return b"nan" in lowered or b"inf" in lowered
+def _is_utf8(data: bytes) -> bool:
+    if data.isascii():  # most files: a quick test
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _fast_parse(
-    paths: Sequence[str], contents: dict[str, bytes], connection: duckdb.DuckDBPyConnection
+    facts: pl.DataFrame, connection: duckdb.DuckDBPyConnection
 ) -> dict[str, pl.DataFrame]:
-    """Items of each file (by path) that is plainly valid throughout, without their
-    provenance columns; other files are left out."""
-    if not paths:
+    """Items of each file of `facts` (see `_file_facts`) that is plainly valid throughout,
+    by path and without their provenance columns; other files are left out."""
+    if facts.is_empty():
         return {}
+    paths = facts.get_column("filename").to_list()
     try:
-        rows = duckdb_to_polars(connection.sql(_READ_JSON, params={"files": list(paths)}))
+        rows = duckdb_to_polars(connection.sql(_READ_JSON, params={"files": paths}))
     except (duckdb.Error, pl.exceptions.ComputeError):  # DuckDB errors surface through polars
-        if len(paths) == 1:
+        if facts.height == 1:
             return {}
         # One bad file spoils the batch: try each file on its own.
         return {
             key: parsed
-            for path in paths
-            for key, parsed in _fast_parse([path], contents, connection).items()
+            for row in range(facts.height)
+            for key, parsed in _fast_parse(facts.slice(row, 1), connection).items()
         }
-    line_counts = pl.DataFrame(
-        {
-            "filename": list(paths),
-            "expected_lines": [_count_lines(contents[p]) for p in paths],
-            "brackets": [contents[p].count(b"{") + contents[p].count(b"[") for p in paths],
-        },
-        schema={"filename": pl.String, "expected_lines": pl.Int64, "brackets": pl.Int64},
-    )
     lines = rows.with_columns(line_number=pl.int_range(1, pl.len() + 1).over("filename"))
     line_ok = (
         pl.col("customer_id").str.contains(_PLAIN_STRING)
@@ -348,7 +373,7 @@ def _fast_parse(
         & pl.col("price").str.contains(_INTEGER)
     ).fill_null(False)
     items = items.with_columns(item_ok=item_ok)
-    per_file = line_counts.join(
+    per_file = facts.join(
         lines.group_by("filename").agg(
             rows=pl.len(),
             lines_ok=line_ok.all(),
@@ -386,7 +411,3 @@ def _fast_parse(
     for path in good - set(result):  # plainly valid files without a single item
         result[path] = good_items.clear().drop("filename")
     return result
-
-
-def _count_lines(data: bytes) -> int:
-    return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
