@@ -31,7 +31,7 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
-from assets_pkg.signatures.source_files import UnsafeFileError, read_checked, walk
+from assets_pkg.signatures.source_files import SourceFolder, UnsafeFileError
 
 MEDIA = ("Offline", "Online")
 SUBSETS = ("Genuine", "Forgeries")
@@ -114,11 +114,12 @@ def read_source_a(root: Path) -> ReadResult:
                         "warning",
                     )
                 )
-    tree = walk(root)
+    folder = SourceFolder(root)
+    tree = folder.walk()
     for path, reason in tree.refused.items():
         result.rejects.append(Reject(SOURCE_A, path, None, reason))
     for relative in tree.files:
-        outcome = _read_file(root, PurePosixPath(relative))
+        outcome = _read_file(folder, PurePosixPath(relative))
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
         else:
@@ -127,7 +128,7 @@ def read_source_a(root: Path) -> ReadResult:
     return result
 
 
-def _read_file(root: Path, relative: PurePosixPath) -> Candidate | Reject:
+def _read_file(folder: SourceFolder, relative: PurePosixPath) -> Candidate | Reject:
     path = str(relative)
     parts = relative.parts
     if len(parts) != 3 or parts[0] not in MEDIA or parts[1] not in SUBSETS:
@@ -143,7 +144,7 @@ def _read_file(root: Path, relative: PurePosixPath) -> Candidate | Reject:
     except BadNameError as error:
         return Reject(SOURCE_A, path, None, str(error))
     try:
-        data = read_checked(root, path)
+        data = folder.read(path)
     except UnsafeFileError as error:
         return Reject(SOURCE_A, path, None, str(error))
     directory = f"{medium}/{subset}"
@@ -169,7 +170,7 @@ def _read_file(root: Path, relative: PurePosixPath) -> Candidate | Reject:
         )
     else:
         signature = NewImageSignature(
-            local_uri=str(root / relative),
+            local_uri=str(folder.root / relative),
             content=data,
             origin=origin,
             metadata=metadata,

@@ -24,7 +24,7 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
-from assets_pkg.signatures.source_files import UnsafeFileError, Walk, check, read_checked, walk
+from assets_pkg.signatures.source_files import SourceFolder, UnsafeFileError, Walk
 
 INDEX = "INDEX"
 MAX_COUNT_DIGITS = 10
@@ -107,9 +107,8 @@ def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
     return entries, rejects
 
 
-def find_problems(entries: list[IndexEntry], root: Path) -> dict[int, list[str]]:
+def find_problems(entries: list[IndexEntry], folder: SourceFolder) -> dict[int, list[str]]:
     """Reasons to reject each entry, by INDEX line number (entries absent here are fine)."""
-    real_root = root.resolve()
     problems: dict[int, list[str]] = defaultdict(list)
     by_key: dict[str, list[IndexEntry]] = defaultdict(list)
     for entry in entries:
@@ -126,7 +125,7 @@ def find_problems(entries: list[IndexEntry], root: Path) -> dict[int, list[str]]
             problems[entry.line_number].append(
                 f"shares its first 8 characters with {', '.join(sharing)}: the file is ambiguous"
             )
-        missing = _file_problem(real_root, root, entry.path)
+        missing = _file_problem(folder, entry.path)
         if missing is not None:
             problems[entry.line_number].append(missing)
     unique = {key: group[0] for key, group in by_key.items() if len(group) == 1}
@@ -137,12 +136,11 @@ def find_problems(entries: list[IndexEntry], root: Path) -> dict[int, list[str]]
     return problems
 
 
-def _file_problem(real_root: Path, root: Path, path: str) -> str | None:
+def _file_problem(folder: SourceFolder, path: str) -> str | None:
     """Why the file an INDEX line names cannot be read (nothing is opened), or None."""
-    full = root / path
-    if not os.path.lexists(full):
+    if not os.path.lexists(folder.root / path):
         return f"file {path} is missing"
-    reason = check(real_root, full)
+    reason = folder.check(path)
     return None if reason is None else f"file {path}: {reason}"
 
 
@@ -171,20 +169,21 @@ def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
 def read_source_b(root: Path) -> ReadResult:
     """Candidates (parents before their forgeries) and rejects for SOURCE_B."""
     # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
-    entries, rejects = parse_index(read_index(root).decode("utf-8-sig", errors="replace"))
-    problems = find_problems(entries, root)
+    folder = SourceFolder(root)
+    entries, rejects = parse_index(read_index(folder).decode("utf-8-sig", errors="replace"))
+    problems = find_problems(entries, folder)
     result = ReadResult(rejects=rejects)
     accepted = [entry for entry in entries if entry.line_number not in problems]
     for entry in entries:
         if entry.line_number in problems:
             reason = "; ".join(problems[entry.line_number])
             result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
-    result.rejects.extend(_unnamed(walk(root), {entry.path for entry in entries}))
+    result.rejects.extend(_unnamed(folder.walk(), {entry.path for entry in entries}))
     depth = _depths(accepted)
     paths = {entry.key: entry.path for entry in entries}
     for entry in sorted(accepted, key=lambda e: (depth[e.key], e.line_number)):
         try:
-            data = read_checked(root, entry.path)
+            data = folder.read(entry.path)
         except UnsafeFileError as error:  # a bad file never stops the run; its forgeries lose
             reason = str(error)  # the link
             result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
@@ -193,13 +192,13 @@ def read_source_b(root: Path) -> ReadResult:
     return result
 
 
-def read_index(root: Path) -> bytes:
+def read_index(folder: SourceFolder) -> bytes:
     """The INDEX file's bytes, read under the same rules as every source file."""
-    index = root / INDEX
+    index = folder.root / INDEX
     if not os.path.lexists(index):
         raise SourceLayoutError(f"{index} is missing: SOURCE_B needs its INDEX file")
     try:
-        return read_checked(root, INDEX)
+        return folder.read(INDEX)
     except UnsafeFileError as error:
         raise SourceLayoutError(
             f"{index} cannot be read ({error}): SOURCE_B needs its INDEX file as a regular "

@@ -13,8 +13,11 @@ devices, or a directory where a file is expected. The rules:
 - the walk never descends into a linked directory (inside the folder or not): its files are read
   at their real place, and a link cannot make the walk loop or leave the folder.
 
-`walk` lists a tree; `read_checked` returns the bytes of one file or raises `UnsafeFileError`
-with the reason, ready for `signature_rejects`.
+`SourceFolder(root).walk()` lists a tree; `.read(relative)` returns the bytes of one file or
+raises `UnsafeFileError` with the reason, ready for `signature_rejects`. Only links cost a full
+resolution: a plain file needs one `lstat` and its folder's resolved path, which the
+`SourceFolder` resolves once per folder (so a folder replaced by a link in the middle of a run
+is noticed only on the next run; the inode check on open still refuses a swapped file).
 """
 
 from __future__ import annotations
@@ -41,83 +44,112 @@ class Walk:
     """Relative path -> reason (a link leaving the folder, a FIFO, a linked directory ...)."""
 
 
-def walk(root: Path) -> Walk:
-    """Every entry under `root`, without following links to directories."""
-    real_root = root.resolve()
-    found = Walk()
-    errors: list[OSError] = []
-    for directory, subdirectories, files in os.walk(root, onerror=errors.append):
-        folder = Path(directory)
-        base = PurePosixPath(folder.relative_to(root).as_posix())
-        for name in subdirectories:
-            if (folder / name).is_symlink():
-                reason = check(real_root, folder / name, directory_link=True)
-                found.refused[str(base / name)] = reason or "unexpected"
-        for name in files:
-            relative = str(base / name)
-            reason = check(real_root, folder / name)
-            if reason is None:
-                found.files.append(relative)
-            else:
-                found.refused[relative] = reason
-    for error in errors:
-        if error.filename is not None:
-            relative = Path(os.fsdecode(error.filename)).relative_to(root).as_posix()
-            found.refused[relative] = f"unreadable directory: {error.strerror}"
-    found.files.sort()
-    return found
+OUTSIDE = "symbolic link to a path outside the source folder: not followed"
+LINKED_DIRECTORY = "symbolic link to a directory: not followed (its files are read where they are)"
 
 
-def check(real_root: Path, path: Path, *, directory_link: bool = False) -> str | None:
-    """Why `path` must not be opened, or None for a regular file inside `real_root`.
+class SourceFolder:
+    """One source folder (SOURCE_A/ or SOURCE_B/), listed and read under the rules above."""
 
-    Nothing is opened: only `stat` calls. `real_root` is the folder with its links resolved.
-    """
-    try:
-        real = path.resolve(strict=True)
-    except OSError as error:
-        if path.is_symlink():
-            return f"broken symbolic link ({error.strerror})"
-        return f"unreadable file: {error.strerror}"
-    if not real.is_relative_to(real_root):
-        return "symbolic link to a path outside the source folder: not followed"
-    try:
-        mode = real.stat().st_mode
-    except OSError as error:
-        return f"unreadable file: {error.strerror}"
-    if stat.S_ISDIR(mode):
-        if directory_link:
-            return "symbolic link to a directory: not followed (its files are read where they are)"
-        return "a directory, not a file"
-    if not stat.S_ISREG(mode):
-        return f"not a regular file ({_kind(mode)}): not opened"
-    return None
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.real_root = root.resolve()
+        self._real_directories: dict[Path, Path] = {}
 
+    def walk(self) -> Walk:
+        """Every entry under the folder; linked directories are listed as refused, not entered."""
+        found = Walk()
+        pending = [PurePosixPath()]
+        while pending:
+            directory = pending.pop()
+            try:
+                with os.scandir(self.root / directory) as listing:
+                    entries = list(listing)
+            except OSError as error:
+                found.refused[str(directory)] = f"unreadable directory: {error.strerror}"
+                continue
+            for entry in entries:
+                relative = directory / entry.name
+                if entry.is_symlink():
+                    reason = self.check(str(relative))
+                    if reason is None:
+                        found.files.append(str(relative))
+                    else:
+                        found.refused[str(relative)] = reason
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(relative)
+                elif entry.is_file(follow_symlinks=False):
+                    found.files.append(str(relative))
+                else:
+                    found.refused[str(relative)] = _not_regular(
+                        entry.stat(follow_symlinks=False).st_mode
+                    )
+        found.files.sort()
+        return found
 
-def read_checked(root: Path, relative: str) -> bytes:
-    """The bytes of `root/relative` if it is a regular file inside `root`; UnsafeFileError (the
-    reason as its message) otherwise or when it cannot be read."""
-    path = root / relative
-    reason = check(root.resolve(), path)
-    if reason is not None:
-        raise UnsafeFileError(reason)
-    try:
-        real = path.resolve(strict=True)
-        expected = real.stat()
-        descriptor = os.open(real, _OPEN_FLAGS)
-    except OSError as error:
-        raise UnsafeFileError(f"unreadable file: {error.strerror}") from None
-    with os.fdopen(descriptor, "rb") as handle:
-        opened = os.fstat(descriptor)
-        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (
-            expected.st_dev,
-            expected.st_ino,
-        ):
-            raise UnsafeFileError("the file changed while it was being checked: not read")
+    def check(self, relative: str) -> str | None:
+        """Why `relative` must not be opened, or None for a regular file inside the folder.
+        Nothing is opened: only `lstat`/`stat` calls and link resolution."""
+        resolved = self._resolve(relative)
+        return resolved if isinstance(resolved, str) else None
+
+    def read(self, relative: str) -> bytes:
+        """The bytes of `relative` if it is a regular file inside the folder; UnsafeFileError
+        (the reason as its message) otherwise, or when it cannot be read."""
+        resolved = self._resolve(relative)
+        if isinstance(resolved, str):
+            raise UnsafeFileError(resolved)
+        real, expected = resolved
         try:
-            return handle.read()
+            descriptor = os.open(real, _OPEN_FLAGS)
         except OSError as error:
             raise UnsafeFileError(f"unreadable file: {error.strerror}") from None
+        with os.fdopen(descriptor, "rb") as handle:
+            opened = os.fstat(descriptor)
+            same = (opened.st_dev, opened.st_ino) == (expected.st_dev, expected.st_ino)
+            if not stat.S_ISREG(opened.st_mode) or not same:
+                raise UnsafeFileError("the file changed while it was being checked: not read")
+            try:
+                return handle.read()
+            except OSError as error:
+                raise UnsafeFileError(f"unreadable file: {error.strerror}") from None
+
+    def _resolve(self, relative: str) -> tuple[Path, os.stat_result] | str:
+        """The real path and status of a regular file inside the folder, or why not."""
+        path = self.root / relative
+        try:
+            info = path.lstat()
+        except OSError as error:
+            return f"unreadable file: {error.strerror}"
+        if stat.S_ISLNK(info.st_mode):
+            try:
+                real = Path(os.path.realpath(path, strict=True))
+                info = real.stat()
+            except OSError as error:
+                return f"broken symbolic link ({error.strerror})"
+            if not real.is_relative_to(self.real_root):
+                return OUTSIDE
+            if stat.S_ISDIR(info.st_mode):
+                return LINKED_DIRECTORY
+        else:
+            real = self._real_directory(path.parent) / path.name
+            if not real.is_relative_to(self.real_root):
+                return OUTSIDE  # a linked directory on the way
+            if stat.S_ISDIR(info.st_mode):
+                return "a directory, not a file"
+        if not stat.S_ISREG(info.st_mode):
+            return _not_regular(info.st_mode)
+        return real, info
+
+    def _real_directory(self, directory: Path) -> Path:
+        real = self._real_directories.get(directory)
+        if real is None:
+            real = self._real_directories[directory] = Path(os.path.realpath(directory))
+        return real
+
+
+def _not_regular(mode: int) -> str:
+    return f"not a regular file ({_kind(mode)}): not opened"
 
 
 def _kind(mode: int) -> str:

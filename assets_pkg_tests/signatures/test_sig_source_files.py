@@ -18,7 +18,7 @@ from assets_pkg.signatures.model import NewImageSignature
 from assets_pkg.signatures.records import Reject, SourceLayoutError, sha256_hex
 from assets_pkg.signatures.source_a import read_source_a
 from assets_pkg.signatures.source_b import read_source_b
-from assets_pkg.signatures.source_files import UnsafeFileError, read_checked, walk
+from assets_pkg.signatures.source_files import SourceFolder, UnsafeFileError
 from assets_pkg.signatures.tables import registered_frame
 
 from .helpers import write_tree
@@ -70,6 +70,7 @@ def hostile_source_a(tmp_path: Path) -> Path:
     (root / "Offline/Genuine/004_01.png").symlink_to("../../Offline/Genuine/001_01.png")
     (root / "Offline/Genuine/005_01.png").symlink_to(tmp_path / "nowhere")
     (root / "Offline/Genuine/006_01.png").symlink_to("../Genuine/../../../secret/passwd")
+    (root / "Offline/Genuine/009_01.png").symlink_to("009_01.png")  # a loop
     (root / "Offline/Forgeries").symlink_to(secret / "dir", target_is_directory=True)
     (root / "Online/Forgeries").mkdir()
     (root / "Online/Forgeries/inner").symlink_to(root / "Online/Genuine")
@@ -91,6 +92,12 @@ def test_source_a_reads_only_regular_files_inside_its_folder(tmp_path: Path) -> 
             "broken symbolic link (No such file or directory)",
         ),
         Reject("SOURCE_A", "Offline/Genuine/006_01.png", None, OUTSIDE),
+        Reject(
+            "SOURCE_A",
+            "Offline/Genuine/009_01.png",
+            None,
+            "broken symbolic link (Too many levels of symbolic links)",
+        ),
         Reject(
             "SOURCE_A",
             "Online/Forgeries/inner",
@@ -153,19 +160,20 @@ def test_an_index_that_is_not_a_regular_file_inside_stops_the_read(
 def test_the_walk_lists_links_to_directories_without_entering_them(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "tree", {"a/f": b"1"})
     (root / "a/loop").symlink_to(root, target_is_directory=True)
-    tree = walk(root)
+    tree = SourceFolder(root).walk()
     assert tree.files == ["a/f"]
     assert list(tree.refused) == ["a/loop"]
 
 
-def test_read_checked_refuses_what_check_refuses(tmp_path: Path) -> None:
+def test_read_refuses_what_check_refuses(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "tree", {"f": b"1"})
     os.mkfifo(root / "pipe")
-    assert read_checked(root, "f") == b"1"
+    folder = SourceFolder(root)
+    assert folder.read("f") == b"1"
     with pytest.raises(UnsafeFileError, match="FIFO"):
-        read_checked(root, "pipe")
+        folder.read("pipe")
     with pytest.raises(UnsafeFileError, match="No such file"):
-        read_checked(root, "missing")
+        folder.read("missing")
 
 
 def test_outside_bytes_never_reach_the_asset_store(tmp_path: Path) -> None:
