@@ -1,4 +1,4 @@
-"""The one code location: both domains, the Parquet IO manager, one in-process executor.
+"""The one code location: both domains, the Parquet IO manager, the executor.
 
 Settings are read from the environment when Dagster loads this location (not at import),
 so `dagster`, `dagster dev` and the tests all build the same definitions; tests call
@@ -11,6 +11,7 @@ import dagster as dg
 
 from assets_pkg import purchases, signatures
 from assets_pkg.purchases.definitions import build_defs as build_purchases
+from assets_pkg.shared.executors import build_executor
 from assets_pkg.shared.io_manager import ParquetIOManager
 from assets_pkg.shared.settings import ConfigurationError, Settings
 from assets_pkg.signatures.definitions import build_defs as build_signatures
@@ -21,9 +22,8 @@ __all__ = ["build_definitions", "defs", "purchases", "signatures"]
 def build_definitions(settings: Settings) -> dg.Definitions:
     shared = dg.Definitions(
         resources={"io_manager": ParquetIOManager(base_dir=settings.warehouse_dir)},
-        # One process per run: steps share the process instead of re-importing the code
-        # location for each step, which costs seconds on a 2-core machine (docs/decisions.md).
-        executor=dg.in_process_executor,
+        # In-process unless DAGSTER_EXECUTOR=celery (the production profile in deploy/).
+        executor=build_executor(settings),
     )
     return dg.Definitions.merge(shared, build_purchases(settings), build_signatures(settings))
 

@@ -5,7 +5,8 @@
     exploded_transactions ─┘    (weekly)
     transaction_quarantine      (weekly, from the same pass over the feed)
 
-Weekly assets take a single week or a range of weeks in one run (single-run backfill).
+Weekly assets take a single week or a range of weeks in one run (single-run backfill, or
+runs of PURCHASES_WEEKS_PER_RUN weeks).
 A range is processed week by week, so memory stays at about one week of data.
 """
 
@@ -31,19 +32,27 @@ GROUP = "purchases"
 
 
 def build_purchase_assets(
-    partitions: dg.WeeklyPartitionsDefinition,
+    partitions: dg.WeeklyPartitionsDefinition, weeks_per_run: int | None = None
 ) -> list[dg.AssetsDefinition]:
-    """The purchase assets over `partitions` (its start date comes from the settings)."""
+    """The purchase assets over `partitions` (its start date comes from the settings).
+
+    A backfill of weekly partitions goes in one run, or in runs of `weeks_per_run` weeks
+    (PURCHASES_WEEKS_PER_RUN), which the daemon queues and runs side by side."""
     with warnings.catch_warnings():
         # backfill_policy is marked beta in dagster 1.13; single-run backfills rely on it.
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return _build_purchase_assets(partitions)
+        return _build_purchase_assets(partitions, weeks_per_run)
 
 
 def _build_purchase_assets(
-    partitions: dg.WeeklyPartitionsDefinition,
+    partitions: dg.WeeklyPartitionsDefinition, weeks_per_run: int | None
 ) -> list[dg.AssetsDefinition]:
     single_run = dg.BackfillPolicy.single_run()
+    weekly_runs = (
+        single_run
+        if weeks_per_run is None
+        else dg.BackfillPolicy.multi_run(max_partitions_per_run=weeks_per_run)
+    )
 
     @dg.asset(
         group_name=GROUP,
@@ -126,7 +135,7 @@ def _build_purchase_assets(
         ],
         can_subset=True,
         partitions_def=partitions,
-        backfill_policy=single_run,
+        backfill_policy=weekly_runs,
     )
     def transactions(
         context: dg.AssetExecutionContext, purchases_source: PurchasesSource
@@ -175,7 +184,7 @@ def _build_purchase_assets(
         metadata=column_schema(schemas.COUNTS),
         check_specs=[dg.AssetCheckSpec("known_ids", asset="weekly_purchase_counts")],
         partitions_def=partitions,
-        backfill_policy=single_run,
+        backfill_policy=weekly_runs,
     )
     def weekly_purchase_counts(
         context: dg.AssetExecutionContext,

@@ -27,7 +27,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         "its quarantine and its counts.",
     )
     return dg.Definitions(
-        assets=build_purchase_assets(partitions),
+        assets=build_purchase_assets(partitions, settings.purchases_weeks_per_run),
         jobs=[weekly_job],
         schedules=[weekly_schedule(weekly_job, partitions)],
         resources={

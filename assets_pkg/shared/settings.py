@@ -46,6 +46,17 @@ LATEST_START = dt.date(2199, 12, 30)
 
 LOCAL_SCHEMES = ("", "file", "local")
 
+EXECUTORS = ("in_process", "celery")
+"""DAGSTER_EXECUTOR: every step of a run in the run's process (the default), or each step
+on a Celery worker (the production profile in deploy/)."""
+
+MAX_WEEKS_PER_RUN = 520
+"""PURCHASES_WEEKS_PER_RUN at most: ten years of weeks in one run."""
+
+DEFAULT_CELERY_BROKER = "pyamqp://guest@127.0.0.1//"
+DEFAULT_CELERY_BACKEND = "redis://127.0.0.1:6379/0"
+DEFAULT_CELERY_QUEUE = "dagster"
+
 
 class ConfigurationError(ValueError):
     """A setting is wrong; the message says which one and how to fix it."""
@@ -61,6 +72,16 @@ class Settings:
     date_tolerance_days: int = 1
     purchases_end_date: str | None = None
     """The last weekly partition (a Monday), or None for every completed week."""
+    executor: str = "in_process"
+    """DAGSTER_EXECUTOR: one of EXECUTORS."""
+    purchases_weeks_per_run: int | None = None
+    """PURCHASES_WEEKS_PER_RUN: a backfill of weekly partitions goes in runs of this many
+    weeks; None (unset): the whole range in one run."""
+    celery_broker_url: str = DEFAULT_CELERY_BROKER
+    celery_backend_url: str = DEFAULT_CELERY_BACKEND
+    celery_queue: str = DEFAULT_CELERY_QUEUE
+    """DAGSTER_CELERY_BROKER_URL, DAGSTER_CELERY_BACKEND_URL, DAGSTER_CELERY_QUEUE: where
+    the celery executor sends steps and reads their results; the workers read the same."""
 
     def __post_init__(self) -> None:
         start = parse_monday(self.purchases_start_date, "PURCHASES_START_DATE")
@@ -80,6 +101,16 @@ class Settings:
             raise ConfigurationError(
                 f"PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to "
                 f"{MAX_TOLERANCE_DAYS}, got {self.date_tolerance_days}."
+            )
+        if self.executor not in EXECUTORS:
+            raise ConfigurationError(
+                f"DAGSTER_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {self.executor!r}."
+            )
+        weeks = self.purchases_weeks_per_run
+        if weeks is not None and not 1 <= weeks <= MAX_WEEKS_PER_RUN:
+            raise ConfigurationError(
+                f"PURCHASES_WEEKS_PER_RUN must be a whole number of weeks from 1 to "
+                f"{MAX_WEEKS_PER_RUN}, or unset for one run per backfill, got {weeks}."
             )
 
     @classmethod
@@ -107,6 +138,11 @@ class Settings:
             ).isoformat(),
             date_tolerance_days=int(tolerance_text),
             purchases_end_date=_end_date(env),
+            executor=(env.get("DAGSTER_EXECUTOR") or "in_process").strip().lower(),
+            purchases_weeks_per_run=_weeks_per_run(env),
+            celery_broker_url=env.get("DAGSTER_CELERY_BROKER_URL") or DEFAULT_CELERY_BROKER,
+            celery_backend_url=env.get("DAGSTER_CELERY_BACKEND_URL") or DEFAULT_CELERY_BACKEND,
+            celery_queue=env.get("DAGSTER_CELERY_QUEUE") or DEFAULT_CELERY_QUEUE,
         )
 
     def check_locations(self) -> None:
@@ -174,6 +210,19 @@ def _end_date(env: Mapping[str, str]) -> str | None:
     if text.lower() == OPEN_END:
         return None
     return monday_of(_parse_date(text, "PURCHASES_END_DATE")).isoformat()
+
+
+def _weeks_per_run(env: Mapping[str, str]) -> int | None:
+    text = (env.get("PURCHASES_WEEKS_PER_RUN") or "").strip()
+    if not text:
+        return None
+    # At most 6 digits before int(), as for the tolerance.
+    if not re.fullmatch(r"-?[0-9]{1,6}", text):
+        raise ConfigurationError(
+            f"PURCHASES_WEEKS_PER_RUN must be a whole number of weeks from 1 to "
+            f"{MAX_WEEKS_PER_RUN}, or unset for one run per backfill, got {text!r}."
+        )
+    return int(text)
 
 
 def _scheme(location: str) -> str:

@@ -224,3 +224,50 @@ def test_parse_monday_names_the_setting_it_is_given() -> None:
     assert str(parse_monday("2024-01-08", "X")) == "2024-01-08"
     with pytest.raises(ConfigurationError, match=r"^first_week must be a Monday"):
         parse_monday("2024-01-07", "first_week")
+
+
+def test_the_production_settings_are_off_by_default() -> None:
+    settings = Settings.from_env({})
+    assert settings.executor == "in_process"
+    assert settings.purchases_weeks_per_run is None
+    assert settings.celery_broker_url == "pyamqp://guest@127.0.0.1//"
+    assert settings.celery_backend_url == "redis://127.0.0.1:6379/0"
+    assert settings.celery_queue == "dagster"
+
+
+def test_the_production_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DAGSTER_EXECUTOR": " Celery ",
+            "PURCHASES_WEEKS_PER_RUN": "4",
+            "DAGSTER_CELERY_BROKER_URL": "pyamqp://user:secret@broker//",
+            "DAGSTER_CELERY_BACKEND_URL": "rpc://",
+            "DAGSTER_CELERY_QUEUE": "purchases",
+        }
+    )
+    assert (
+        settings.executor,
+        settings.purchases_weeks_per_run,
+        settings.celery_broker_url,
+        settings.celery_backend_url,
+        settings.celery_queue,
+    ) == ("celery", 4, "pyamqp://user:secret@broker//", "rpc://", "purchases")
+
+
+@pytest.mark.parametrize("weeks", ["0", "-2", "521", "two", "1.5", "9" * 50])
+def test_a_bad_number_of_weeks_per_run_is_named(weeks: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^PURCHASES_WEEKS_PER_RUN must be a whole"):
+        Settings.from_env({"PURCHASES_WEEKS_PER_RUN": weeks})
+
+
+def test_the_weeks_per_run_range_ends_are_allowed() -> None:
+    assert Settings.from_env({"PURCHASES_WEEKS_PER_RUN": "1"}).purchases_weeks_per_run == 1
+    assert Settings.from_env({"PURCHASES_WEEKS_PER_RUN": "520"}).purchases_weeks_per_run == 520
+
+
+def test_an_unknown_executor_is_named() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"DAGSTER_EXECUTOR": "multiprocess"})
+    assert str(raised.value) == (
+        "DAGSTER_EXECUTOR must be one of in_process, celery, got 'multiprocess'."
+    )
