@@ -15,6 +15,8 @@ from assets_pkg.shared.executors import build_executor
 from assets_pkg.shared.io_manager import ParquetIOManager
 from assets_pkg.shared.settings import ConfigurationError, Settings
 from assets_pkg.signatures.definitions import build_defs as build_signatures
+from assets_pkg.signatures.engines import check_database_url
+from assets_pkg.signatures.service import StoreError
 
 __all__ = ["build_definitions", "defs", "purchases", "signatures"]
 
@@ -33,7 +35,8 @@ def defs() -> dg.Definitions:
     try:
         settings = Settings.from_env()
         settings.check_locations()
-    except ConfigurationError as error:
+        check_database_url(settings.signatures_db_url)
+    except (ConfigurationError, StoreError) as error:
         # A user's setting, not a bug: one sentence and a failing exit, no traceback.
         raise SystemExit(f"Configuration error: {error}") from None
     return build_definitions(settings)
