@@ -2,6 +2,8 @@
 #   make run     - build every asset on the bundled sample and print a summary
 #   make test    - lint, format check, type check, definitions check, tests, CLI smoke run
 #   make ui      - the Dagster web UI and daemon on http://127.0.0.1:3000 (PORT=... for another)
+#   make serve   - the production topology on the local PostgreSQL, RabbitMQ and Redis: code
+#                  server, web UI (PORT), daemon, WORKERS Celery workers (default 2); Ctrl-C stops it
 #   make bench   - the purchase benchmark (SCALE=large|medium|small) and the signature one
 #   make install - .venv exactly as uv.lock says, dev tools included, and the Dagster instance
 #   make lock    - re-resolve uv.lock after a change to the dependencies in pyproject.toml
@@ -17,6 +19,7 @@ UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 STAMP := $(VENV)/.installed-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 SCALE ?= large
 PORT ?= 3000
+WORKERS ?= 2
 HOST ?= 127.0.0.1
 WEEKLY := exploded_transactions,weekly_purchase_counts,transaction_quarantine
 # dg expects the project's .venv to be the active environment: say that it is.
@@ -35,7 +38,7 @@ FAILED = { echo "$@ failed. Errors and checks that did not pass, from $(1):"; \
   grep -E ' - (ERROR|CRITICAL) - |did not pass' $(1) | $(SHORTEN) | tail -n 20; \
   echo "The end of $(1):"; tail -n 25 $(1) | $(SHORTEN); exit 1; }
 
-.PHONY: install run test ui bench lock clean uv
+.PHONY: install run test ui serve bench lock clean uv
 
 install: $(STAMP) $(INSTANCE)
 
@@ -87,6 +90,11 @@ test: install
 
 ui: install
 	$(DG) dev --host $(HOST) --port $(PORT)
+
+# deploy/serve.py: its own instance (deploy/dagster.yaml in .dagster_serve/), settings from
+# the environment (docs/operations.md).
+serve: install
+	$(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT)
 
 bench: install
 	$(BIN)/python -m bench.purchases_bench --scale $(SCALE)

@@ -1,0 +1,361 @@
+"""The production topology end to end: PostgreSQL instance, gRPC code server, webserver,
+daemon and two Celery workers (deploy/serve.py), a backfill fanned out into runs of two
+weeks, one worker killed mid-step.
+
+Needs the local PostgreSQL (127.0.0.1:5432) and RabbitMQ (127.0.0.1:5672), and Redis
+(127.0.0.1:6379) for the results when it answers (Celery's rpc:// backend otherwise); skips
+when PostgreSQL or RabbitMQ does not answer. Everything it creates is its own: a database,
+a Celery queue, a DAGSTER_HOME, a copy of the bundled sample and a warehouse under tmp.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dagster as dg
+import polars as pl
+import psycopg
+import pytest
+from dagster._core.storage.dagster_run import RunRecord
+from dagster_shared.yaml_utils import load_yaml_from_path
+from kombu.connection import Connection
+from psycopg import sql
+
+from assets_pkg.definitions import build_definitions
+from assets_pkg.shared.settings import PROJECT_ROOT, Settings
+from deploy.serve import INSTANCE_TEMPLATE, Topology, prepare_instance, production_env
+
+pytestmark = pytest.mark.deployment
+
+PG = ("127.0.0.1", 5432)
+RABBITMQ = ("127.0.0.1", 5672)
+REDIS = ("127.0.0.1", 6379)
+SAMPLE = PROJECT_ROOT / "data" / "sources" / "purchases"
+FIRST_WEEK, LAST_WEEK = "2024-01-01", "2024-03-04"
+WEEKS = [(dt.date.fromisoformat(FIRST_WEEK) + dt.timedelta(weeks=n)).isoformat() for n in range(10)]
+WEEKS_PER_RUN = 2
+CATALOG = ["raw_customers", "products"]
+WEEKLY = ["exploded_transactions", "transaction_quarantine", "weekly_purchase_counts"]
+WORKERS = ["worker-1", "worker-2"]
+BACKFILL_TAG = "dagster/backfill"
+CELERY_WORKER = "Celery worker"
+"""The metadata label under which dagster-celery records, in the engine event that opens
+each step on a worker, the hostname Celery gives that worker (`worker-1@host`)."""
+
+T = TypeVar("T")
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _poll(what: str, check: Callable[[], T | None], timeout: float, every: float = 0.5) -> T:
+    """`check()`'s first result that is not None, or a failure naming `what` after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[str]:
+    """A new PostgreSQL database for the instance, dropped afterwards."""
+    name = f"dagster_deploy_test_{uuid.uuid4().hex[:12]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+def _delete_queue(broker: str, queue: str) -> None:
+    with contextlib.suppress(Exception), Connection(broker, connect_timeout=5) as connection:  # type: ignore[no-untyped-call]
+        connection.default_channel.queue_delete(queue)
+
+
+def _graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query, "variables": variables}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.load(response)
+    return answer
+
+
+LAUNCH_BACKFILL = """
+mutation ($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on PartitionKeysNotFoundError { message }
+  }
+}
+"""
+
+
+def _launch_backfill(url: str, assets: list[str], weeks: list[str]) -> str | None:
+    """The new backfill's id, or None while the webserver cannot take it yet."""
+    params = {"assetSelection": [{"path": [a]} for a in assets], "partitionNames": weeks}
+    try:
+        answer = _graphql(url, LAUNCH_BACKFILL, {"params": params})
+    except (urllib.error.URLError, OSError):
+        return None
+    result = (answer.get("data") or {}).get("launchPartitionBackfill") or {}
+    if result.get("__typename") == "LaunchBackfillSuccess":
+        return str(result["backfillId"])
+    return None
+
+
+def _build_single_run(source: Path, warehouse: Path, instance: dg.DagsterInstance) -> None:
+    """The local default: the catalog, then every week in one in-process run."""
+    settings = Settings(
+        purchases_source_dir=str(source),
+        signatures_source_dir=str(PROJECT_ROOT / "data" / "sources" / "signatures"),
+        warehouse_dir=str(warehouse),
+        signatures_db_url=f"sqlite:///{warehouse / 'signatures.db'}",
+        purchases_end_date=LAST_WEEK,
+    )
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    keys = [dg.AssetKey(name) for name in CATALOG]
+    assert job.execute_in_process(instance=instance, asset_selection=keys).success
+    range_tags = {
+        "dagster/asset_partition_range_start": FIRST_WEEK,
+        "dagster/asset_partition_range_end": LAST_WEEK,
+    }
+    weekly = [dg.AssetKey(name) for name in WEEKLY]
+    assert job.execute_in_process(instance=instance, asset_selection=weekly, tags=range_tags)
+
+
+def _backfill_limit() -> int:
+    instance = load_yaml_from_path(str(INSTANCE_TEMPLATE))
+    assert isinstance(instance, dict)
+    config = instance["run_coordinator"]["config"]
+    (limit,) = [
+        entry["limit"] for entry in config["tag_concurrency_limits"] if entry["key"] == BACKFILL_TAG
+    ]
+    assert limit <= config["max_concurrent_runs"]
+    return int(limit)
+
+
+def _peak(records: list[RunRecord]) -> int:
+    """The most runs that were running at the same moment, from their start and end."""
+    moments = []
+    for record in records:
+        assert record.start_time is not None
+        assert record.end_time is not None
+        moments += [(record.start_time, 1), (record.end_time, -1)]
+    running = peak = 0
+    for _, change in sorted(moments, key=lambda m: (m[0], m[1])):  # an end before a start
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+def _weeks_of(record: RunRecord) -> list[str]:
+    tags = record.dagster_run.tags
+    first = tags["dagster/asset_partition_range_start"]
+    last = tags["dagster/asset_partition_range_end"]
+    return [w for w in WEEKS if first <= w <= last]
+
+
+class StepExecution:
+    """One execution of a step on a Celery worker, as the event log tells it."""
+
+    def __init__(self, run_id: str, step: str, worker: str, position: int) -> None:
+        self.run_id, self.step, self.worker, self.position = run_id, step, worker, position
+        self.ended = False
+
+
+def _executions(instance: dg.DagsterInstance, run_id: str) -> list[StepExecution]:
+    """Every step execution of a run, in order, each with the worker's name (`worker-1`)
+    and whether a STEP_SUCCESS or STEP_FAILURE followed it."""
+    found: list[StepExecution] = []
+    for position, entry in enumerate(instance.all_logs(run_id)):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ENGINE_EVENT:
+            data = event.engine_event_data
+            if data is not None and CELERY_WORKER in data.metadata:
+                hostname = str(data.metadata[CELERY_WORKER].value)
+                found.append(
+                    StepExecution(run_id, event.step_key, hostname.split("@")[0], position)
+                )
+        elif event.event_type in (
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+        ):
+            for execution in found:
+                if execution.step == event.step_key:
+                    execution.ended = True
+    return found
+
+
+@pytest.fixture
+def services() -> str:
+    """The result backend's URL; skips unless PostgreSQL and RabbitMQ answer."""
+    missing = [
+        name for name, at in (("PostgreSQL", PG), ("RabbitMQ", RABBITMQ)) if not _answers(at)
+    ]
+    if missing:
+        pytest.skip(
+            f"{' and '.join(missing)} does not answer on 127.0.0.1 "
+            "(the deployment test needs PostgreSQL at :5432 and RabbitMQ at :5672)"
+        )
+    return "redis://127.0.0.1:6379/0" if _answers(REDIS) else "rpc://"
+
+
+def test_a_backfill_fans_out_to_celery_workers_and_survives_a_killed_worker(
+    services: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = time.monotonic()
+    source = tmp_path / "purchases"
+    shutil.copytree(SAMPLE, source)
+    reference, warehouse, home = tmp_path / "single_run", tmp_path / "warehouse", tmp_path / "home"
+    _build_single_run(source, reference, dg.DagsterInstance.ephemeral())
+    for name in CATALOG:  # the weekly runs read the catalog that the single run built
+        shutil.copytree(reference / name, warehouse / name)
+    prepare_instance(home)
+    queue = f"deploy_test_{uuid.uuid4().hex[:12]}"
+    broker = "pyamqp://guest@127.0.0.1//"
+    grpc_port, port = _free_port(), _free_port()
+    log = (tmp_path / "topology.log").open("w")
+    with _database() as pg_url:
+        environ = {
+            **os.environ,
+            "DAGSTER_PG_URL": pg_url,
+            "DAGSTER_EXECUTOR": "celery",
+            "DAGSTER_CELERY_BROKER_URL": broker,
+            "DAGSTER_CELERY_BACKEND_URL": services,
+            "DAGSTER_CELERY_QUEUE": queue,
+            "PURCHASES_WEEKS_PER_RUN": str(WEEKS_PER_RUN),
+            "PURCHASES_SOURCE_DIR": str(source),
+            "PURCHASES_END_DATE": LAST_WEEK,
+            "WAREHOUSE_DIR": str(warehouse),
+        }
+        env = production_env(environ, home, "127.0.0.1", grpc_port)
+        topology = Topology(env, workers=len(WORKERS), port=port, grpc_port=grpc_port, log=log)
+        monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+        try:
+            # The daemon comes last so that its first pass already finds the backfill (it
+            # looks for new backfills every 30 seconds).
+            topology.start(["code-server", "webserver", *WORKERS], timeout=120)
+            backfill = _poll(
+                "the webserver to take the backfill",
+                lambda: _launch_backfill(topology.url, WEEKLY, WEEKS),
+                timeout=60,
+                every=1,
+            )
+            topology.start(["daemon"])
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                killed = _run_backfill_and_kill_a_worker(instance, topology, backfill)
+                records = list(
+                    instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
+                )
+                executions = [
+                    e for r in records for e in _executions(instance, r.dagster_run.run_id)
+                ]
+        finally:
+            topology.stop(grace=10)
+            log.close()
+            _delete_queue(broker, queue)
+    print(f"deployment test: {time.monotonic() - started:.0f} s; log: {tmp_path / 'topology.log'}")
+
+    # Every run of the backfill succeeded, two weeks each, and no week was built twice.
+    statuses = {r.dagster_run.run_id: r.dagster_run.status.value for r in records}
+    assert set(statuses.values()) == {"SUCCESS"}, statuses
+    assert len(records) == len(WEEKS) // WEEKS_PER_RUN
+    built = sorted(w for r in records for w in _weeks_of(r))
+    assert built == WEEKS
+    assert all(len(_weeks_of(r)) == WEEKS_PER_RUN for r in records)
+
+    # The queue kept the backfill under its limit, and its runs did run side by side.
+    peak = _peak(records)
+    assert 2 <= peak <= _backfill_limit()
+
+    # Steps ran on both workers, as each worker's own name in the event log says.
+    assert {e.worker for e in executions} == set(WORKERS)
+
+    # The step the killed worker was running ran again on the other worker, in the same
+    # run, which then succeeded.
+    again = [
+        e
+        for e in executions
+        if (e.run_id, e.step) == (killed.run_id, killed.step) and e.position > killed.position
+    ]
+    survivor = next(w for w in WORKERS if w != killed.worker)
+    assert [e.worker for e in again] == [survivor]
+
+    # Row for row what the single-run backfill wrote, one file per week and asset.
+    for asset in WEEKLY:
+        files = sorted(p.relative_to(warehouse) for p in (warehouse / asset).glob("**/*.parquet"))
+        assert files == [Path(asset, f"week={w}", "data.parquet") for w in WEEKS]
+        for path in files:
+            assert pl.read_parquet(warehouse / path).equals(pl.read_parquet(reference / path)), path
+
+
+def _run_backfill_and_kill_a_worker(
+    instance: dg.DagsterInstance, topology: Topology, backfill: str
+) -> StepExecution:
+    """Wait for the backfill's runs to end; on the way, once both workers have run a step
+    and while runs are left, SIGKILL the first worker caught in the middle of a step.
+    Returns that step's execution."""
+    expected = len(WEEKS) // WEEKS_PER_RUN
+    killed: StepExecution | None = None
+
+    def check() -> bool | None:
+        nonlocal killed
+        records = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
+        unfinished = [r for r in records if not r.dagster_run.is_finished]
+        if len(records) == expected and not unfinished:
+            return True
+        if killed is not None:
+            return None
+        executions = [e for r in records for e in _executions(instance, r.dagster_run.run_id)]
+        # Mid-backfill: both workers have worked, and a run besides this one is left.
+        if {e.worker for e in executions} == set(WORKERS) and len(unfinished) >= 2:
+            busy = [e for e in executions if not e.ended]
+            if busy:
+                topology.kill(busy[0].worker)
+                killed = busy[0]
+        return None
+
+    _poll("the backfill's runs to end", check, timeout=240, every=0.2)
+    assert killed is not None
+    return killed
