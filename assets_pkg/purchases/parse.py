@@ -330,6 +330,15 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+_DUCKDB_REFUSALS = (
+    duckdb.Error,
+    pl.exceptions.ComputeError,  # the same, raised while polars reads DuckDB's rows
+    UnicodeDecodeError,  # an error message quoting the file, cut inside a character ...
+    pl.exceptions.PanicException,  # ... and the same while polars reads DuckDB's rows
+)
+"""How DuckDB's refusal of a file reaches Python: that file is for the rule book."""
+
+
 def _fast_parse(
     facts: pl.DataFrame, connection: duckdb.DuckDBPyConnection
 ) -> dict[str, pl.DataFrame]:
@@ -340,7 +349,7 @@ def _fast_parse(
     paths = facts.get_column("filename").to_list()
     try:
         rows = duckdb_to_polars(connection.sql(_READ_JSON, params={"files": paths}))
-    except (duckdb.Error, pl.exceptions.ComputeError):  # DuckDB errors surface through polars
+    except _DUCKDB_REFUSALS:
         if facts.height == 1:
             return {}
         # One bad file spoils the batch: try each file on its own.

@@ -255,9 +255,11 @@ CASES: dict[str, bytes] = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_fast_path_equals_rule_book_on_one_file(tmp_path: Path, name: str) -> None:
+def test_fast_path_equals_rule_book_on_one_file(
+    tmp_path: Path, name: str, connection: duckdb.DuckDBPyConnection
+) -> None:
     file = _day_file(tmp_path, "case", CASES[name])
-    _assert_same(parse_day_files([file], duckdb.connect()), _reference(file.path, file))
+    _assert_same(parse_day_files([file], connection), _reference(file.path, file))
 
 
 def test_fast_path_equals_rule_book_on_a_batch_mixing_good_and_bad_files(tmp_path: Path) -> None:
@@ -364,6 +366,23 @@ def test_one_file_behind_two_day_files_goes_through_duckdb_once_for_both(
     spy = _Spy()
     _assert_same(parse_day_files([first, second], cast("duckdb.DuckDBPyConnection", spy)), expected)
     assert spy.files == [str(first.path)]
+
+
+CUT_CHARACTER = _line(basket='["' + "é" * 40 + '"]') + b"\n"
+"""A basket DuckDB cannot read as items: its error message quotes the value, cut inside
+a character."""
+
+
+@pytest.mark.parametrize("bad_first", [True, False], ids=["bad file first", "bad file later"])
+def test_a_duckdb_error_message_cut_inside_a_character_sends_the_file_to_the_rule_book(
+    tmp_path: Path, bad_first: bool, connection: duckdb.DuckDBPyConnection
+) -> None:
+    bad = _day_file(tmp_path, "bad", CUT_CHARACTER)
+    good = _day_file(tmp_path, "good", CASES["clean"])
+    files = [bad, good] if bad_first else [good, bad]
+    expected = Parsed.concat([_reference(f.path, f) for f in files])
+    assert expected.rejects.get_column("reason").to_list() == ["basket item 1 is not a JSON object"]
+    _assert_same(parse_day_files(files, connection), expected)
 
 
 def test_no_files_give_empty_frames_of_the_schemas() -> None:
