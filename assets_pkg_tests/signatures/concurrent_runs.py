@@ -4,6 +4,8 @@ has its own interpreter, engine and caches, like two Dagster runs)."""
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +30,17 @@ def create_schema(url: str, start: Any, results: Any) -> None:
 
 
 def register_tree(url: str, source_dir: str, assets_dir: str, start: Any, results: Any) -> None:
-    """Create the schema and read the tree together with the others, then register at once."""
+    """Create the schema and read the tree together with the others, then register at once;
+    puts (new signatures, already registered, new signees) or the error on `results`."""
     database = SignatureDatabase.from_url(url)
     try:
         start.wait(BARRIER_TIMEOUT_S)
         database.ensure_schema()
         candidates, rejects = read_sources(Path(source_dir))
         assets = ContentAddressedAssetService(assets_dir, database)
+        # Both load what is registered (nothing) before either writes: whichever run is second
+        # to a signee holds a stale cache, as two real runs starting together do.
+        database.known_signees(), database.current_signatures(), database.known_assets()
         start.wait(BARRIER_TIMEOUT_S)
         report = register_candidates(candidates, rejects, database, assets)
         results.put(("ok", (report.new_signatures, report.unchanged, report.new_signees)))
@@ -45,14 +51,29 @@ def register_tree(url: str, source_dir: str, assets_dir: str, start: Any, result
 
 
 def run_together(target: Any, count: int, *args: object) -> list[tuple[str, Any]]:
-    """Start `count` spawned processes running `target(*args, barrier, queue)`; their results."""
+    """Start `count` spawned processes running `target(*args, barrier, queue)`; their results.
+
+    A process that dies without a result breaks the barrier, so the others stop waiting, and
+    counts as ("failed", <its exit code>)."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(count)
     results = context.Queue()
     processes = [context.Process(target=target, args=(*args, start, results)) for _ in range(count)]
     for process in processes:
         process.start()
-    outcomes = [results.get(timeout=BARRIER_TIMEOUT_S * 2) for _ in processes]
+    outcomes: list[tuple[str, Any]] = []
+    deadline = time.monotonic() + 2 * BARRIER_TIMEOUT_S
+    while len(outcomes) < count and time.monotonic() < deadline:
+        try:
+            outcomes.append(results.get(timeout=0.2))
+        except queue.Empty:
+            if any(not p.is_alive() and p.exitcode != 0 for p in processes):
+                start.abort()
+            if not any(p.is_alive() for p in processes) and results.empty():
+                break
     for process in processes:
         process.join(BARRIER_TIMEOUT_S)
-    return outcomes
+        if process.is_alive():
+            process.terminate()
+    codes = [process.exitcode for process in processes]
+    return outcomes + [("failed", f"no result; exit codes {codes}")] * (count - len(outcomes))

@@ -29,9 +29,9 @@ SMALL = ScaleSpec(
     forgeries_per_forger=2,
     offline_share=0.5,
     points=20,
-    index_signatures=60,
+    index_signatures=20,
 )
-"""About 200 files, 80 signees: enough for the two runs to overlap on many signees."""
+"""About 160 files and 40 signees: enough for the two runs to overlap on many of them."""
 
 
 def test_two_runs_registering_the_same_tree_at_once_write_each_file_once(

@@ -74,7 +74,7 @@ def _normal_file(size: int) -> bytes:
 def assert_linear(data: bytes) -> None:
     """Parsing `data` costs at most MAX_SLOWDOWN times a normal file of the same size, per byte."""
     normal = _normal_file(max(len(data), 1))
-    for repeat in (5, 50):  # measure again, longer, before calling a slow file slow
+    for repeat in (3, 30):  # measure again, longer, before calling a slow file slow
         ratio = (_timed(data, repeat) / max(len(data), 1)) / (_timed(normal, repeat) / len(normal))
         if ratio <= MAX_SLOWDOWN:
             return
