@@ -33,6 +33,7 @@ def check_database_url(url: str) -> None:
 
 
 def supported_url(url: str) -> sa.URL:
+    """`url` parsed, if it names a supported backend and driver; StoreError otherwise."""
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
@@ -55,7 +56,7 @@ def supported_url(url: str) -> sa.URL:
 
 
 def _missing(backend: str, driver: str) -> str:
-    """`, and whose module M is not installed either` when the driver cannot be imported."""
+    """` (its module M is not installed either)` when the driver cannot be imported, else ``."""
     try:
         sa.create_engine(sa.URL.create(f"{backend}+{driver}")).dispose()
     except ImportError as error:
@@ -66,6 +67,7 @@ def _missing(backend: str, driver: str) -> str:
 
 
 def create_engine(parsed: sa.URL, **engine_options: Any) -> Engine:
+    """SQLAlchemy's engine (no connection yet); StoreError when the driver cannot be imported."""
     try:
         return sa.create_engine(parsed, **engine_options)
     except ImportError as error:
