@@ -1,6 +1,6 @@
 """Which week a purchase belongs to, and reading the feed one week at a time.
 
-The event-time rule (spec: purchases.md): a purchase belongs to the week of its
+The event-time rule (docs/purchases.md): a purchase belongs to the week of its
 `date_of_purchase`. A purchase in folder `d` is valid when its date is within
 `tolerance_days` of `d`; so week W reads its own 7 folders plus `tolerance_days` folders on
 each side, and keeps the valid purchases dated inside W. A purchase dated further from its

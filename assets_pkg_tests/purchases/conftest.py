@@ -22,7 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 @pytest.fixture
 def feed(tmp_path: Path) -> Feed:
-    """The spec's layout with customers C1..C4, products P1 and P2, and no day folder yet."""
+    """The source layout with customers C1..C4, products P1 and P2, and no day folder yet."""
     source = Feed(tmp_path / "source")
     source.write_csvs()
     return source
