@@ -1,0 +1,36 @@
+"""Benchmark of the weekly purchase counts: Dagster against DuckDB on the same files.
+
+    .venv/bin/python -m bench.purchases [--scale large|medium|small] [--repeats 3]
+
+Generates the dataset once with the project's generator (cached under
+``.bench/data/<parameters>/``), then, in each repeat and alternating:
+
+(a)  the full single-run backfill through the Dagster CLI, start to finish: every purchase
+     asset (``raw_customers``, ``products`` and the weekly ones), every week, in one
+     ``--partition-range`` run;
+(c)  the same job as one DuckDB SQL script (``bench/purchases/duckdb_weekly_counts.sql``) in a
+     fresh process;
+(d)  the DuckDB scan floor: read every JSON line and count the basket items;
+(b)  one incremental week through Dagster at full history (the last week again, same
+     warehouse);
+(a') the backfill over the first half of the weeks only (52 of 104 at large scale), to
+     show that peak memory does not grow with history;
+(b') one incremental week when history holds 4 weeks (source and warehouse).
+
+The modules, one concern each: ``dataset`` (scales, the generated source, a short history),
+``measure`` (running one command: wall time, process-tree memory), ``dagster_runs`` (a fresh
+instance, the CLI runs, step durations from the event log), ``duckdb_runs`` (the DuckDB job
+and scan floor), ``compare`` (the row-for-row agreement of (a) and (c)), ``summary`` (medians
+over the repeats), ``report`` (the markdown), ``machine`` (facts about this machine),
+``runner`` (the repeats, in order) and ``__main__`` (the command line). The medians go to
+stdout and ``.bench/results-<scale>.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository: every command runs here."""
+BENCH_DIR = ROOT / ".bench"
+"""Where the bench keeps its data, its runs and its results (ignored by git)."""

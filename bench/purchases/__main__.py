@@ -1,0 +1,64 @@
+"""The command line of the purchase counts bench: ``python -m bench.purchases``.
+
+Options: ``--scale`` (large, medium or small; default ``$SCALE`` or large), ``--repeats``
+(default 3), ``--parts`` (a subset of a,b,c,d,a_half,b_short), ``--keep`` (keep warehouses
+and outputs) and ``--module`` (another definitions module, only to test the harness). It
+prints the report and writes it to ``.bench/results-<scale>.md``. The hidden ``--compare A B``
+compares two outputs row for row and prints the verdict as JSON: it is how the bench runs
+the comparison in a child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from argparse import SUPPRESS
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.purchases import BENCH_DIR
+from bench.purchases.compare import compare
+from bench.purchases.dagster_runs import DEFINITIONS_MODULE
+from bench.purchases.dataset import SCALES
+from bench.purchases.runner import ALL_PARTS, run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.purchases",
+        description="Weekly purchase counts: Dagster backfill vs DuckDB on the same files.",
+    )
+    parser.add_argument(
+        "--scale", choices=sorted(SCALES), default=os.environ.get("SCALE") or "large"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--parts",
+        default="a,b,c,d,a_half,b_short",
+        help="comma-separated subset of a,b,c,d,a_half,b_short (default: all)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep warehouses and outputs")
+    parser.add_argument(
+        "--module",
+        default=DEFINITIONS_MODULE,
+        help="the Dagster definitions module (another one only to test the harness)",
+    )
+    parser.add_argument("--compare", nargs=2, metavar=("DAGSTER_OUT", "DUCKDB_OUT"), help=SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.compare:
+        print(json.dumps(compare(Path(args.compare[0]), Path(args.compare[1]))))
+        return 0
+    parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    unknown = parts - ALL_PARTS
+    if unknown or args.repeats < 1:
+        parser.error(f"unknown parts {sorted(unknown)}" if unknown else "--repeats must be >= 1")
+    text = run(args.scale, args.repeats, parts, args.keep, args.module)
+    print(text)
+    BENCH_DIR.mkdir(exist_ok=True)
+    (BENCH_DIR / f"results-{args.scale}.md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""The bench's dataset: its scales and the generated source folder it reads.
+
+A scale is a number of customers and of days from ``START``; the data comes from the
+project's generator (``assets_pkg.purchases.generate``, fixed seed and product count) and is
+cached under ``.bench/data/<parameters>/`` with a ``<parameters>.complete.json`` marker
+written once generation finished, so a second run reuses it. ``short_history`` links the
+first weeks of a source into a folder of its own, for the incremental week at short history
+(b'), and ``week`` names a partition by its index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from assets_pkg.purchases.generate import GENERATOR_VERSION, generate
+from bench.purchases import BENCH_DIR
+
+START = dt.date(2024, 1, 1)
+SEED = 42
+PRODUCTS = 1000
+TOLERANCE_DAYS = 1
+SHORT_HISTORY_WEEKS = 4
+
+
+@dataclass(frozen=True)
+class Scale:
+    customers: int
+    days: int
+
+    @property
+    def weeks(self) -> int:
+        return self.days // 7
+
+
+# Two days beyond the last complete week, as at large scale (730 = 104 * 7 + 2), so that the
+# last week's tolerance folder exists.
+SCALES = {
+    "large": Scale(50_000, 730),
+    "medium": Scale(5_000, 26 * 7 + 2),
+    "small": Scale(500, 4 * 7 + 2),
+}
+
+
+def week(index: int) -> str:
+    """The partition key of the week `index` weeks after `START`."""
+    return (START + dt.timedelta(weeks=index)).isoformat()
+
+
+def dataset(scale: Scale, say: Callable[[str], None]) -> tuple[Path, dict[str, object]]:
+    """The generated source folder for `scale`, generated once and then reused."""
+    name = f"c{scale.customers}-d{scale.days}-p{PRODUCTS}-{START}-seed{SEED}-v{GENERATOR_VERSION}"
+    folder = BENCH_DIR / "data" / name
+    marker = folder.with_name(f"{name}.complete.json")
+    if marker.exists() and folder.is_dir():
+        summary: dict[str, object] = json.loads(marker.read_text())
+        say(f"data: reusing {folder}")
+        return folder, summary
+    if folder.exists():
+        shutil.rmtree(folder)
+    say(f"data: generating {folder}")
+    result = generate(
+        folder,
+        customers=scale.customers,
+        start=START,
+        days=scale.days,
+        seed=SEED,
+        products=PRODUCTS,
+        progress=say,
+    )
+    summary = result.to_json()
+    marker.write_text(json.dumps(summary, indent=2) + "\n")
+    say(
+        f"data: {result.transaction_bytes / 1e9:.2f} GB, {result.transactions:,} transactions, "
+        f"{result.basket_items:,} basket items in {result.seconds:.1f} s"
+    )
+    return folder, summary
+
+
+def short_history(source: Path, weeks: int, work: Path) -> Path:
+    """A source folder holding only the first `weeks` weeks (+ the tolerance days), linked."""
+    target = work / f"source-{weeks}w"
+    (target / "transactions").mkdir(parents=True)
+    for name in ("customers.csv", "products.csv"):
+        (target / name).symlink_to(source / name)
+    for index in range(weeks * 7 + TOLERANCE_DAYS):
+        folder = f"d={START + dt.timedelta(days=index)}"
+        if (source / "transactions" / folder).exists():
+            (target / "transactions" / folder).symlink_to(source / "transactions" / folder)
+    return target

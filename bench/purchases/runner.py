@@ -1,0 +1,132 @@
+"""The bench from start to end: the dataset, then every part in every repeat, then the report.
+
+``run`` gets (or generates) the dataset, then in each repeat runs, in this order and each in
+a scratch folder ``.bench/runs/<scale>-<time>/repeat-N/``: (a) the full backfill, (c) the
+DuckDB job, (d) the scan floor, (b) one incremental week on (a)'s warehouse, in the first
+repeat the row-for-row comparison of (a) and (c), then (a') the first half of the weeks and
+(b') one incremental week at short history. Warehouses and outputs are removed after use
+unless ``keep``; the Dagster parts are skipped when the definitions module is missing and
+not repeated once (a) failed. It returns the report's text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+
+from bench.purchases import BENCH_DIR
+from bench.purchases.compare import compare_in_child
+from bench.purchases.dagster_runs import WEEKLY_ASSETS, DagsterSetup, backfill, dagster_available
+from bench.purchases.dataset import SCALES, SHORT_HISTORY_WEEKS, dataset, short_history, week
+from bench.purchases.duckdb_runs import duckdb_job, floor_sql, run_duckdb
+from bench.purchases.measure import Measurement
+from bench.purchases.report import PARTS, report
+from bench.purchases.summary import summarise
+
+ALL_PARTS = frozenset({"a", "b", "c", "d", "a_half", "b_short"})
+DAGSTER_PARTS = frozenset({"a", "b", "a_half", "b_short"})
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(scale_name: str, repeats: int, parts: set[str], keep: bool, module: str) -> str:
+    scale = SCALES[scale_name]
+    source, data = dataset(scale, say)
+    first, last = week(0), week(scale.weeks - 1)
+    half_weeks = max(1, scale.weeks // 2)
+    short_weeks = min(SHORT_HISTORY_WEEKS, scale.weeks)
+    notes: list[str] = []
+    missing = dagster_available(module)
+    if missing and parts & DAGSTER_PARTS:
+        notes.append(f"- Dagster parts (a), (a'), (b), (b') not run: {missing}.")
+        parts = parts - DAGSTER_PARTS
+
+    results: dict[str, list[Measurement]] = {part.key: [] for part in PARTS}
+    agreement, agreement_ok = "not compared: (a) or (c) did not run", None
+    stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
+    work_root = BENCH_DIR / "runs" / f"{scale_name}-{stamp}"
+    for repeat in range(1, repeats + 1):
+        say(f"repeat {repeat}/{repeats}")
+        work = work_root / f"repeat-{repeat}"
+        work.mkdir(parents=True)
+        logs = work / "logs"
+        full: DagsterSetup | None = None
+        if "a" in parts:
+            say(f"(a) Dagster full backfill {first}...{last}")
+            full = DagsterSetup.fresh(work, "full", source, module)
+            total, setup_part, weeks = backfill(full, first, last, logs / "a", say)
+            results["a"].append(total)
+            results["a_setup"].append(setup_part)
+            results["a_weeks"].append(weeks)
+        duckdb_out = work / "duckdb_out"
+        if "c" in parts:
+            say("(c) DuckDB whole job")
+            sql = duckdb_job(source, duckdb_out, first, last, work)
+            results["c"].append(run_duckdb(sql, logs / "c.log", say))
+        if "d" in parts:
+            say("(d) DuckDB scan floor")
+            results["d"].append(run_duckdb(floor_sql(source, work), logs / "d.log", say))
+            if results["d"][-1].error is None:
+                counted = (logs / "d.log").read_text().strip().splitlines()[-1:]
+                say(f"    counted (transactions, basket items): {' '.join(counted)}")
+        if "b" in parts and full is not None and results["a"][-1].error is None:
+            say(f"(b) Dagster one incremental week {last} at {scale.weeks} weeks of history")
+            results["b"].append(
+                full.materialize(",".join(WEEKLY_ASSETS), [last], logs / "b.log", say)
+            )
+        if repeat == 1 and full is not None and "c" in parts:
+            if results["a"][-1].error is None and results["c"][-1].error is None:
+                say("comparing (a) and (c) row for row")
+                agreement_ok, agreement = compare_in_child(
+                    full.warehouse / "weekly_purchase_counts", duckdb_out
+                )
+                say(f"    {agreement.splitlines()[0]}")
+            else:
+                agreement = "not compared: (a) or (c) failed"
+        if not keep:
+            shutil.rmtree(work / "full", ignore_errors=True)
+            shutil.rmtree(duckdb_out, ignore_errors=True)
+        if "a_half" in parts:
+            say(f"(a') Dagster backfill of the first {half_weeks} weeks")
+            half = DagsterSetup.fresh(work, "half", source, module)
+            total, _, _ = backfill(half, first, week(half_weeks - 1), logs / "a_half", say)
+            results["a_half"].append(total)
+            if not keep:
+                shutil.rmtree(work / "half", ignore_errors=True)
+        if "b_short" in parts:
+            say(f"(b') Dagster one incremental week at {short_weeks} weeks of history")
+            short_source = short_history(source, short_weeks, work)
+            short = DagsterSetup.fresh(work, "short", short_source, module)
+            short_last = week(short_weeks - 1)
+            built, _, _ = backfill(short, first, short_last, logs / "b_short_setup", say)
+            if built.error is None:
+                results["b_short"].append(
+                    short.materialize(
+                        ",".join(WEEKLY_ASSETS), [short_last], logs / "b_short.log", say
+                    )
+                )
+            else:
+                results["b_short"].append(Measurement(error=f"building history: {built.error}"))
+            if not keep:
+                shutil.rmtree(work / "short", ignore_errors=True)
+        if results["a"] and results["a"][-1].error is not None and repeat < repeats:
+            notes.append(f"- (a) failed in repeat {repeat}: the Dagster parts were not repeated.")
+            parts = parts - DAGSTER_PARTS
+
+    summaries = {key: summarise(values) for key, values in results.items() if values}
+    text = report(
+        scale_name,
+        scale,
+        data,
+        half_weeks,
+        summaries,
+        agreement,
+        agreement_ok,
+        repeats,
+        notes,
+    )
+    say(f"logs and scratch under {work_root}")
+    return text
