@@ -97,7 +97,7 @@ serve: install
 	$(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT)
 
 bench: install
-	$(BIN)/python -m bench.purchases_bench --scale $(SCALE)
+	$(BIN)/python -m bench.purchases --scale $(SCALE)
 	$(BIN)/python -m bench.signatures_bench
 
 clean:
