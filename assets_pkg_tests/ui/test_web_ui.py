@@ -182,6 +182,7 @@ def _follow_run(server: Server, page: Page, run_id: str, screenshot: Path) -> No
     )
     page.goto(f"{server.url}/runs/{run_id}")
     page.get_by_text("Success", exact=True).first.wait_for()
+    page.get_by_text("RUN_SUCCESS", exact=True).first.wait_for()
     page.screenshot(path=screenshot)
     assert server.run_status(run_id) == "SUCCESS", f"run {run_id}, see {screenshot}"
 
@@ -246,6 +247,9 @@ def test_registered_signatures_materialised_from_its_asset_page(
     _follow_run(server, page, run_id, screenshots / "06_signature_run_succeeded.png")
     assert _rows(server.warehouse / "registered_signatures" / "data.parquet") > 0
 
+    # The asset's page now shows when it was last materialised (moments ago) and its rows.
     page.goto(f"{server.url}/assets/registered_signatures")
-    page.get_by_text("Never materialized").wait_for(state="detached")
+    page.get_by_text(re.compile(r" ago$")).first.wait_for()
+    page.get_by_text("Row count", exact=True).wait_for()
+    assert page.get_by_text("Never materialized").count() == 0
     page.screenshot(path=screenshots / "07_registered_signatures_materialized.png")
