@@ -183,8 +183,10 @@ class Topology:
                         "1",
                         "--without-gossip",
                         "--without-mingle",
+                        # Unique per queue: two topologies on one host and broker (two test
+                        # runs) must not share a node name, which Celery keeps exclusive.
                         "-n",
-                        f"worker-{number}@%h",
+                        f"worker-{number}.{queue}@%h",
                     ],
                     env={"PYTHONPATH": _prepend(str(CELERY_CONFIG_DIR), env.get("PYTHONPATH"))},
                 )

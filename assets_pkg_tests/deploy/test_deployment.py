@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import time
 import urllib.error
@@ -50,9 +51,10 @@ CATALOG = ["raw_customers", "products"]
 WEEKLY = ["exploded_transactions", "transaction_quarantine", "weekly_purchase_counts"]
 WORKERS = ["worker-1", "worker-2"]
 BACKFILL_TAG = "dagster/backfill"
+PARENT_TAG = "dagster/parent_run_id"
 CELERY_WORKER = "Celery worker"
 """The metadata label under which dagster-celery records, in the engine event that opens
-each step on a worker, the hostname Celery gives that worker (`worker-1@host`)."""
+each step on a worker, the name Celery gives that worker (`worker-1.QUEUE@host`)."""
 
 T = TypeVar("T")
 
@@ -213,10 +215,9 @@ def _executions(instance: dg.DagsterInstance, run_id: str) -> list[StepExecution
         if event.event_type == dg.DagsterEventType.ENGINE_EVENT:
             data = event.engine_event_data
             if data is not None and CELERY_WORKER in data.metadata:
-                hostname = str(data.metadata[CELERY_WORKER].value)
-                found.append(
-                    StepExecution(run_id, event.step_key, hostname.split("@")[0], position)
-                )
+                node = str(data.metadata[CELERY_WORKER].value)  # worker-1.QUEUE@host
+                worker = node.split("@")[0].split(".")[0]
+                found.append(StepExecution(run_id, event.step_key, worker, position))
         elif event.event_type in (
             dg.DagsterEventType.STEP_SUCCESS,
             dg.DagsterEventType.STEP_FAILURE,
@@ -241,7 +242,7 @@ def services() -> str:
     return "redis://127.0.0.1:6379/0" if _answers(REDIS) else "rpc://"
 
 
-def test_a_backfill_fans_out_to_celery_workers_and_survives_a_killed_worker(
+def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
     services: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = time.monotonic()
@@ -255,7 +256,8 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_a_killed_worker(
     queue = f"deploy_test_{uuid.uuid4().hex[:12]}"
     broker = "pyamqp://guest@127.0.0.1//"
     grpc_port, port = _free_port(), _free_port()
-    log = (tmp_path / "topology.log").open("w")
+    log_path = tmp_path / "topology.log"
+    log = log_path.open("w")
     with _database() as pg_url:
         environ = {
             **os.environ,
@@ -284,10 +286,9 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_a_killed_worker(
             )
             topology.start(["daemon"])
             with dg.DagsterInstance.from_config(str(home)) as instance:
-                killed = _run_backfill_and_kill_a_worker(instance, topology, backfill)
-                records = list(
-                    instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
-                )
+                chaos = Chaos(instance, topology, backfill)
+                _poll("every week to be built", chaos.step, timeout=180, every=0.2)
+                records = chaos.records()
                 executions = [
                     e for r in records for e in _executions(instance, r.dagster_run.run_id)
                 ]
@@ -295,14 +296,22 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_a_killed_worker(
             topology.stop(grace=10)
             log.close()
             _delete_queue(broker, queue)
-    print(f"deployment test: {time.monotonic() - started:.0f} s; log: {tmp_path / 'topology.log'}")
+    print(f"deployment test: {time.monotonic() - started:.0f} s; log: {log_path}")
+    killed_step, killed_run = chaos.killed_step, chaos.killed_run
+    assert killed_step is not None, "no worker was caught in the middle of a step"
+    assert killed_run is not None, "no run process was left to kill after the worker"
 
-    # Every run of the backfill succeeded, two weeks each, and no week was built twice.
-    statuses = {r.dagster_run.run_id: r.dagster_run.status.value for r in records}
+    # Every run succeeded but the one whose process was killed: it was marked failed, and
+    # its retry, for the same two weeks, succeeded. No week was built by two runs.
+    by_id = {r.dagster_run.run_id: r.dagster_run for r in records}
+    statuses = {run_id: run.status.value for run_id, run in by_id.items()}
+    retries = [run for run in by_id.values() if run.tags.get(PARENT_TAG) == killed_run]
+    assert statuses.pop(killed_run) == "FAILURE"
+    assert [run.status.value for run in retries] == ["SUCCESS"]
     assert set(statuses.values()) == {"SUCCESS"}, statuses
-    assert len(records) == len(WEEKS) // WEEKS_PER_RUN
-    built = sorted(w for r in records for w in _weeks_of(r))
-    assert built == WEEKS
+    assert len(records) == len(WEEKS) // WEEKS_PER_RUN + 1
+    succeeded = [r for r in records if r.dagster_run.status == dg.DagsterRunStatus.SUCCESS]
+    assert sorted(w for r in succeeded for w in _weeks_of(r)) == WEEKS
     assert all(len(_weeks_of(r)) == WEEKS_PER_RUN for r in records)
 
     # The queue kept the backfill under its limit, and its runs did run side by side.
@@ -317,10 +326,12 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_a_killed_worker(
     again = [
         e
         for e in executions
-        if (e.run_id, e.step) == (killed.run_id, killed.step) and e.position > killed.position
+        if (e.run_id, e.step) == (killed_step.run_id, killed_step.step)
+        and e.position > killed_step.position
     ]
-    survivor = next(w for w in WORKERS if w != killed.worker)
+    survivor = next(w for w in WORKERS if w != killed_step.worker)
     assert [e.worker for e in again] == [survivor]
+    assert by_id[killed_step.run_id].status == dg.DagsterRunStatus.SUCCESS
 
     # Row for row what the single-run backfill wrote, one file per week and asset.
     for asset in WEEKLY:
@@ -330,32 +341,71 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_a_killed_worker(
             assert pl.read_parquet(warehouse / path).equals(pl.read_parquet(reference / path)), path
 
 
-def _run_backfill_and_kill_a_worker(
-    instance: dg.DagsterInstance, topology: Topology, backfill: str
-) -> StepExecution:
-    """Wait for the backfill's runs to end; on the way, once both workers have run a step
-    and while runs are left, SIGKILL the first worker caught in the middle of a step.
-    Returns that step's execution."""
-    expected = len(WEEKS) // WEEKS_PER_RUN
-    killed: StepExecution | None = None
+class Chaos:
+    """Watches the backfill's runs until every week is built, killing on the way:
 
-    def check() -> bool | None:
-        nonlocal killed
-        records = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
+    1. once both workers have run a step and at least 3 runs are left, the first worker
+       caught in the middle of a step (SIGKILL to its process group: a lost machine);
+    2. then the process of another run (SIGKILL) while its first step runs on a worker and
+       before it has sent its second: the code server marks the run failed, the daemon retries
+       it from the failure, and the retry builds what the run had left.
+    """
+
+    def __init__(self, instance: dg.DagsterInstance, topology: Topology, backfill: str) -> None:
+        self.instance = instance
+        self.topology = topology
+        self.backfill = backfill
+        self.killed_step: StepExecution | None = None
+        self.killed_run: str | None = None
+
+    @property
+    def _killed_worker(self) -> str | None:
+        return self.killed_step.worker if self.killed_step else None
+
+    def records(self) -> list[RunRecord]:
+        return list(
+            self.instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: self.backfill}))
+        )
+
+    def step(self) -> bool | None:
+        """True once every week has a successful run and no run is left; None before."""
+        died = [s.name for s in self.topology.dead() if s.name != self._killed_worker]
+        if died:
+            pytest.fail(f"{', '.join(died)} exited on its own: see the topology's log")
+        records = self.records()
         unfinished = [r for r in records if not r.dagster_run.is_finished]
-        if len(records) == expected and not unfinished:
+        succeeded = [r for r in records if r.dagster_run.status == dg.DagsterRunStatus.SUCCESS]
+        if not unfinished and sorted(w for r in succeeded for w in _weeks_of(r)) == WEEKS:
             return True
-        if killed is not None:
-            return None
-        executions = [e for r in records for e in _executions(instance, r.dagster_run.run_id)]
-        # Mid-backfill: both workers have worked, and a run besides this one is left.
-        if {e.worker for e in executions} == set(WORKERS) and len(unfinished) >= 2:
-            busy = [e for e in executions if not e.ended]
-            if busy:
-                topology.kill(busy[0].worker)
-                killed = busy[0]
+        if self.killed_step is None:
+            self._kill_a_worker(records, unfinished)
+        elif self.killed_run is None:
+            self._kill_a_run(records)
         return None
 
-    _poll("the backfill's runs to end", check, timeout=240, every=0.2)
-    assert killed is not None
-    return killed
+    def _kill_a_worker(self, records: list[RunRecord], unfinished: list[RunRecord]) -> None:
+        executions = [e for r in records for e in _executions(self.instance, r.dagster_run.run_id)]
+        if {e.worker for e in executions} != set(WORKERS) or len(unfinished) < 3:
+            return
+        busy = [e for e in executions if not e.ended]
+        if busy:
+            self.topology.kill(busy[0].worker)
+            self.killed_step = busy[0]
+
+    def _kill_a_run(self, records: list[RunRecord]) -> None:
+        assert self.killed_step is not None
+        for record in records:
+            run = record.dagster_run
+            if run.status != dg.DagsterRunStatus.STARTED or run.run_id == self.killed_step.run_id:
+                continue
+            steps = [(e.step, e.ended) for e in _executions(self.instance, run.run_id)]
+            if steps != [("transactions", False)]:
+                continue
+            starts = self.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)
+            pid = starts[0].dagster_event.pid if starts and starts[0].dagster_event else None
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                self.topology.say("test", f"run process {pid} of {run.run_id} killed (SIGKILL)")
+                self.killed_run = run.run_id
+                return

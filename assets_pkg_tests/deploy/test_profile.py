@@ -127,6 +127,6 @@ def test_the_supervisor_starts_every_process_of_the_topology(tmp_path: Path) -> 
     assert Path(commands["webserver"][0]).name == "dagster-webserver"
     assert commands["daemon"][1] == "run"
     assert commands["worker-2"][1:4] == ["-A", "dagster_celery.app", "worker"]
-    assert "worker-2@%h" in commands["worker-2"]
+    assert "worker-2.dagster@%h" in commands["worker-2"]
     worker_env = topology.service("worker-1").env
     assert worker_env["PYTHONPATH"].split(":")[0] == str(CELERY_CONFIG_DIR)
