@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets_pkg.purchases import GROUP
 from assets_pkg.purchases.assets import build_purchase_assets
 from assets_pkg.purchases.feed import week_days, weeks_without_data
 from assets_pkg.purchases.resources import PurchasesSource
@@ -22,7 +23,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     partitions = weekly_partitions(settings.purchases_start_date, settings.purchases_end_date)
     weekly_job = dg.define_asset_job(
         "weekly_purchases",
-        selection=dg.AssetSelection.groups("purchases"),
+        selection=dg.AssetSelection.groups(GROUP),
         description="Every purchase asset for one week: the CSVs, the week's transactions, "
         "its quarantine and its counts.",
     )

@@ -1,0 +1,220 @@
+"""`exploded_transactions` and `transaction_quarantine`: one pass over the feed, week by week.
+
+Both come from one subsettable multi-asset, so the feed is parsed once; a range of weeks is
+read one week at a time (the next one parsed ahead in a worker thread), so memory stays at
+about two weeks of data however long the range.
+"""
+
+import dataclasses
+import datetime as dt
+import functools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from assets_pkg.purchases import GROUP, schemas
+from assets_pkg.purchases.feed import badly_named_day_folders, week_days, weeks_without_data
+from assets_pkg.purchases.resources import PurchasesSource
+from assets_pkg.purchases.weeks import WeekRead, WeekReader
+from assets_pkg.shared.metadata import column_schema, preview
+
+
+def transaction_assets(
+    partitions: dg.WeeklyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
+) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        outs={
+            "exploded_transactions": dg.AssetOut(
+                group_name=GROUP,
+                kinds={"polars", "parquet"},
+                description="One row per basket item of the week (event time), with its "
+                "source file and line.",
+                metadata=column_schema(schemas.EXPLODED),
+                is_required=False,
+            ),
+            "transaction_quarantine": dg.AssetOut(
+                group_name=GROUP,
+                kinds={"polars", "parquet"},
+                description="Everything of the week's folders that could not be used: file, "
+                "line, raw text and reason.",
+                metadata=column_schema(schemas.QUARANTINE),
+                is_required=False,
+            ),
+        },
+        check_specs=[
+            dg.AssetCheckSpec("all_day_folders_present", asset="exploded_transactions"),
+            dg.AssetCheckSpec(
+                "day_folders_well_named",
+                asset="exploded_transactions",
+                description="Every entry of transactions/ is a day folder named d=YYYY-MM-DD; "
+                "any other is never read by any week.",
+            ),
+            dg.AssetCheckSpec("quarantine_is_empty", asset="transaction_quarantine"),
+        ],
+        can_subset=True,
+        partitions_def=partitions,
+        backfill_policy=backfill_policy,
+    )
+    def transactions(
+        context: dg.AssetExecutionContext, purchases_source: PurchasesSource
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+        """Both assets come from one pass over the feed; a range is read week by week."""
+        source = purchases_source.folder()
+        weeks = [dt.date.fromisoformat(key) for key in context.partition_keys]
+        _fail_on_weeks_without_data(source, weeks)
+        done: dict[str, WeekRead] = {}  # kept without their exploded rows
+        progress = _Progress(context, total=len(weeks))
+
+        def read(reader: WeekReader, key: str) -> pl.DataFrame:
+            week = reader.read(dt.date.fromisoformat(key))
+            done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
+            progress.week_done(week)
+            return week.exploded
+
+        with WeekReader(source, purchases_source.date_tolerance_days, weeks) as reader:
+            if dg.AssetKey("exploded_transactions") in context.selected_asset_keys:
+                # Deferred frames: the IO manager computes and writes one week at a time.
+                yield dg.Output(
+                    {
+                        key: pl.defer(functools.partial(read, reader, key), schema=schemas.EXPLODED)
+                        for key in context.partition_keys
+                    },
+                    output_name="exploded_transactions",
+                )
+            for key in context.partition_keys:
+                if key not in done:
+                    read(reader, key)
+        summary = _TransactionsSummary(list(done.values()), badly_named_day_folders(source))
+        if dg.AssetKey("transaction_quarantine") in context.selected_asset_keys:
+            yield dg.Output(
+                {key: week.quarantine for key, week in done.items()},
+                output_name="transaction_quarantine",
+                metadata=summary.quarantine_metadata(),
+            )
+        for check in context.selected_asset_check_keys:
+            yield summary.check_result(check.name)
+
+    return transactions
+
+
+class _Progress:
+    """About ten log lines for a long range (each log line is an event Dagster stores)."""
+
+    def __init__(self, context: dg.AssetExecutionContext, total: int) -> None:
+        self.context = context
+        self.total = total
+        self.every = max(1, total // 10)
+        self.done = 0
+        self.items = 0
+        self.started = time.monotonic()
+
+    def week_done(self, week: WeekRead) -> None:
+        self.done += 1
+        self.items += week.exploded.height
+        if self.done % self.every and self.done != self.total:
+            return
+        elapsed = time.monotonic() - self.started
+        self.context.log.info(
+            f"{self.done}/{self.total} weeks read ({week.week}): {self.items:,} items so far, "
+            f"{elapsed:.1f} s; this week {week.exploded.height:,} items, "
+            f"{week.quarantine.height:,} quarantined, {week.files_read} files"
+            + (f", missing days {_days(week.missing_days)}" if week.missing_days else "")
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _TransactionsSummary:
+    weeks: list[WeekRead]
+    badly_named: list[str]
+    """Entries of transactions/ that no week reads (about the whole feed, not these weeks)."""
+
+    @property
+    def missing_days(self) -> list[dt.date]:
+        return sorted({day for week in self.weeks for day in week.missing_days})
+
+    @property
+    def quarantined(self) -> int:
+        return sum(week.quarantine.height for week in self.weeks)
+
+    def quarantine_metadata(self) -> dict[str, Any]:
+        everything = pl.concat([week.quarantine for week in self.weeks])
+        return {
+            "quarantined rows": self.quarantined,
+            "reasons": preview(_reason_counts(everything), 20),
+            "preview": preview(everything),
+            "missing days": [d.isoformat() for d in self.missing_days],
+        }
+
+    def check_result(self, name: str) -> dg.AssetCheckResult:
+        if name == "all_day_folders_present":
+            missing = self.missing_days
+            return dg.AssetCheckResult(
+                asset_key="exploded_transactions",
+                check_name=name,
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=None
+                if not missing
+                else f"{len(missing)} day folder(s) read by these weeks are missing: "
+                f"{_days(missing)}. Their purchases are absent until they arrive; "
+                "re-materialise the weeks then.",
+                metadata={"missing days": [d.isoformat() for d in missing]},
+            )
+        if name == "day_folders_well_named":
+            return _well_named_check(self.badly_named)
+        return dg.AssetCheckResult(
+            asset_key="transaction_quarantine",
+            check_name=name,
+            passed=self.quarantined == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=None
+            if self.quarantined == 0
+            else f"{self.quarantined} line(s), item(s) or file(s) were quarantined; see "
+            "transaction_quarantine for file, line and reason.",
+            metadata={"quarantined rows": self.quarantined},
+        )
+
+
+def _well_named_check(badly_named: list[str]) -> dg.AssetCheckResult:
+    shown = ", ".join(badly_named[:10])
+    more = f" and {len(badly_named) - 10} more" if len(badly_named) > 10 else ""
+    return dg.AssetCheckResult(
+        asset_key="exploded_transactions",
+        check_name="day_folders_well_named",
+        passed=not badly_named,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if not badly_named
+        else f"{len(badly_named)} entry(ies) of transactions/ are not named d=YYYY-MM-DD, so "
+        f"no week reads them: {shown}{more}. Rename each to the day it holds "
+        "(e.g. d=2024-01-05) or move it out of transactions/.",
+        metadata={"entries": badly_named[:100], "count": len(badly_named)},
+    )
+
+
+def _fail_on_weeks_without_data(source: Path, weeks: list[dt.date]) -> None:
+    empty = weeks_without_data(source, weeks)
+    if empty:
+        folders = ", ".join(f"transactions/d={d}" for w in empty[:3] for d in week_days(w))
+        raise dg.Failure(
+            f"No transactions for week(s) {_days(empty)}: none of their day folders exist "
+            f"under {source} ({folders}{', …' if len(empty) > 3 else ''}). The data has not "
+            "arrived yet, or PURCHASES_SOURCE_DIR points at the wrong folder.",
+            allow_retries=False,
+        )
+
+
+def _days(days: list[dt.date]) -> str:
+    shown = ", ".join(d.isoformat() for d in days[:10])
+    return shown + (f" and {len(days) - 10} more" if len(days) > 10 else "")
+
+
+def _reason_counts(quarantine: pl.DataFrame) -> pl.DataFrame:
+    kind = pl.col("reason").str.replace(r"\s*[\(\"'].*$", "").str.replace(r"\d+", "N")
+    return (
+        quarantine.group_by(kind.alias("reason")).agg(rows=pl.len()).sort("rows", descending=True)
+    )
