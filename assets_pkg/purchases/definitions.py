@@ -11,6 +11,7 @@ from assets_pkg.purchases import GROUP
 from assets_pkg.purchases.assets import build_purchase_assets
 from assets_pkg.purchases.feed import week_days, weeks_without_data
 from assets_pkg.purchases.resources import PurchasesSource
+from assets_pkg.purchases.sensors import late_data_sensor
 from assets_pkg.shared.partitions import monday_of, weekly_partitions
 from assets_pkg.shared.settings import Settings
 
@@ -31,6 +32,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         assets=build_purchase_assets(partitions, settings.purchases_weeks_per_run),
         jobs=[weekly_job],
         schedules=[weekly_schedule(weekly_job, partitions)],
+        sensors=[late_data_sensor(weekly_job, partitions)],
         resources={
             "purchases_source": PurchasesSource(
                 source_dir=settings.purchases_source_dir,

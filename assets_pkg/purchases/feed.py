@@ -15,6 +15,7 @@ A FIFO in particular would block the reader for ever.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -59,6 +60,27 @@ class DayListing:
     def days_with_entries(self) -> set[dt.date]:
         """Days whose folder holds something, readable or refused: their data has arrived."""
         return {f.day for f in self.files} | {r.day for r in self.refused}
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a set of day folders held at one moment: a late or changed file changes it."""
+
+    digest: str
+    """SHA-256 over each entry's path, size and modification time, and each refusal."""
+    files: int
+    """Entries taken into account: regular files and refused entries."""
+
+
+def fingerprint(listing: DayListing) -> Fingerprint:
+    """The fingerprint of what `listing` found, from `stat` alone (no file is read)."""
+    lines = []
+    for file in listing.files:
+        info = file.path.stat()
+        lines.append(f"{file.source_file}\t{info.st_size}\t{info.st_mtime_ns}")
+    lines += [f"{entry.source_file}\trefused\t{entry.reason}" for entry in listing.refused]
+    digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    return Fingerprint(digest=digest, files=len(lines))
 
 
 def day_folder(source_dir: Path, day: dt.date) -> Path:

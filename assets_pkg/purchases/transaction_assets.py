@@ -17,7 +17,15 @@ import dagster as dg
 import polars as pl
 
 from assets_pkg.purchases import GROUP, schemas
-from assets_pkg.purchases.feed import badly_named_day_folders, week_days, weeks_without_data
+from assets_pkg.purchases.feed import (
+    Fingerprint,
+    badly_named_day_folders,
+    days_read_for_week,
+    find_day_files,
+    fingerprint,
+    week_days,
+    weeks_without_data,
+)
 from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.weeks import WeekRead, WeekReader
 from assets_pkg.shared.metadata import column_schema, preview
@@ -69,13 +77,21 @@ def transaction_assets(
         done: dict[str, WeekRead] = {}  # kept without their exploded rows
         progress = _Progress(context, total=len(weeks))
 
+        tolerance = purchases_source.date_tolerance_days
+
         def read(reader: WeekReader, key: str) -> pl.DataFrame:
-            week = reader.read(dt.date.fromisoformat(key))
+            monday = dt.date.fromisoformat(key)
+            # Taken before reading: a file that changes meanwhile changes the fingerprint.
+            seen = fingerprint(find_day_files(source, days_read_for_week(monday, tolerance)))
+            week = reader.read(monday)
             done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
             progress.week_done(week)
+            for asset, metadata in _week_metadata(week, seen).items():
+                if dg.AssetKey(asset) in context.selected_asset_keys:
+                    context.add_asset_metadata(metadata, asset_key=asset, partition_key=key)
             return week.exploded
 
-        with WeekReader(source, purchases_source.date_tolerance_days, weeks) as reader:
+        with WeekReader(source, tolerance, weeks) as reader:
             if dg.AssetKey("exploded_transactions") in context.selected_asset_keys:
                 # Deferred frames: the IO manager computes and writes one week at a time.
                 yield dg.Output(
@@ -93,12 +109,33 @@ def transaction_assets(
             yield dg.Output(
                 {key: week.quarantine for key, week in done.items()},
                 output_name="transaction_quarantine",
-                metadata=summary.quarantine_metadata(),
             )
         for check in context.selected_asset_check_keys:
             yield summary.check_result(check.name)
 
     return transactions
+
+
+FINGERPRINT = "feed fingerprint"
+"""The metadata key of a week's fingerprint of the day folders it read (see sensors.py)."""
+
+
+def _week_metadata(week: WeekRead, seen: Fingerprint) -> dict[str, dict[str, Any]]:
+    """What each asset's materialisation of one week shows."""
+    missing = [d.isoformat() for d in week.missing_days]
+    return {
+        "exploded_transactions": {
+            FINGERPRINT: seen.digest,
+            "feed files": seen.files,
+            "files read": week.files_read,
+            "missing days": missing,
+        },
+        "transaction_quarantine": {
+            "quarantined rows": week.quarantine.height,
+            "reasons": preview(_reason_counts(week.quarantine), 20),
+            "missing days": missing,
+        },
+    }
 
 
 class _Progress:
@@ -139,15 +176,6 @@ class _TransactionsSummary:
     @property
     def quarantined(self) -> int:
         return sum(week.quarantine.height for week in self.weeks)
-
-    def quarantine_metadata(self) -> dict[str, Any]:
-        everything = pl.concat([week.quarantine for week in self.weeks])
-        return {
-            "quarantined rows": self.quarantined,
-            "reasons": preview(_reason_counts(everything), 20),
-            "preview": preview(everything),
-            "missing days": [d.isoformat() for d in self.missing_days],
-        }
 
     def check_result(self, name: str) -> dg.AssetCheckResult:
         if name == "all_day_folders_present":

@@ -1,0 +1,110 @@
+"""The late-data sensor: a week whose day folders changed after it was built is requested
+again, once per change."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets_pkg.definitions import build_definitions
+from assets_pkg.shared.settings import Settings
+
+from .feed_builder import Feed, purchase
+
+W, NEXT = "2024-01-08", "2024-01-15"
+
+
+@dataclasses.dataclass
+class Deployment:
+    """The project's definitions over a feed, and an instance that keeps what was built."""
+
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    cursor: str | None = None
+
+    def build(self, first: str, last: str) -> None:
+        job = self.defs.resolve_job_def("weekly_purchases")
+        result = job.execute_in_process(
+            instance=self.instance,
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        )
+        assert result.success
+
+    def tick(self) -> list[str | None]:
+        """The weeks one evaluation of the sensor asks for; the cursor is kept."""
+        sensor = self.defs.resolve_sensor_def("late_purchases_sensor")
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources=self.defs.resources,
+            repository_def=self.defs.get_repository_def(),
+        )
+        result = sensor.evaluate_tick(context)
+        self.cursor = result.cursor
+        return [request.partition_key for request in result.run_requests or []]
+
+
+@pytest.fixture
+def deployment(feed: Feed, tmp_path: Path) -> Deployment:
+    feed.fill_days("2024-01-07", "2024-01-22")
+    feed.write_day("2024-01-09", purchase("C1", "2024-01-09 10:00:00", "P1"))
+    feed.write_day("2024-01-16", purchase("C2", "2024-01-16 10:00:00", "P2"))
+    settings = Settings(
+        purchases_source_dir=str(feed.root),
+        signatures_source_dir=str(tmp_path / "signatures"),
+        warehouse_dir=str(tmp_path / "warehouse"),
+        signatures_db_url=f"sqlite:///{tmp_path / 'signatures.db'}",
+        purchases_start_date="2024-01-01",
+    )
+    return Deployment(build_definitions(settings), dg.DagsterInstance.ephemeral())
+
+
+def test_a_late_or_changed_file_requests_its_week_once(deployment: Deployment, feed: Feed) -> None:
+    deployment.build(W, NEXT)
+    assert deployment.tick() == []  # built as the folders are
+
+    late = feed.root / "transactions" / "d=2024-01-10" / "late.json"
+    late.write_text(purchase("C3", "2024-01-10 12:00:00", "P2") + "\n")
+    assert deployment.tick() == [W]
+    assert deployment.tick() == []  # asked once, while its run has not happened
+
+    deployment.build(W, W)
+    assert deployment.tick() == []
+
+    changed = feed.root / "transactions" / "d=2024-01-16" / "transactions.json"
+    changed.write_text(changed.read_text() + purchase("C4", "2024-01-16 11:00:00", "P1") + "\n")
+    assert deployment.tick() == [NEXT]
+    assert deployment.tick() == []
+
+
+def test_a_folder_the_week_reads_beside_its_own_counts_too(
+    deployment: Deployment, feed: Feed
+) -> None:
+    deployment.build(W, W)
+    # The Monday after W is read by W (a purchase may sit one day from its date).
+    feed.write_day("2024-01-15", purchase("C1", "2024-01-14 23:59:00", "P2"))
+    assert deployment.tick() == [W]
+
+
+def test_each_week_shows_its_fingerprint_and_its_file_count(deployment: Deployment) -> None:
+    deployment.build(W, NEXT)
+    records = deployment.instance.fetch_materializations(
+        dg.AssetKey("exploded_transactions"), limit=10
+    ).records
+    shown = {
+        str(r.asset_materialization.partition): r.asset_materialization.metadata
+        for r in records
+        if r.asset_materialization is not None
+    }
+    assert sorted(shown) == [W, NEXT]
+    assert {week: m["feed files"] for week, m in shown.items()} == {
+        W: dg.IntMetadataValue(9),  # d=2024-01-07 .. d=2024-01-15, one file each
+        NEXT: dg.IntMetadataValue(9),
+    }
+    assert shown[W]["feed fingerprint"] != shown[NEXT]["feed fingerprint"]
