@@ -126,6 +126,7 @@ class Topology:
         self.log = log
         self._lock = threading.Lock()
         self._pumps: list[threading.Thread] = []
+        self._stopped = False
         queue = self.env["DAGSTER_CELERY_QUEUE"]
         self.services = [
             Service(
@@ -228,7 +229,11 @@ class Topology:
 
     def stop(self, grace: float = 15) -> None:
         """SIGTERM to every service, then SIGKILL to the process group of each after `grace`
-        seconds (workers finish their step first, Dagster's processes shut down)."""
+        seconds (workers finish their step first, Dagster's processes shut down). Calling it
+        again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         started = [s for s in self.services if s.process is not None]
         for service in reversed(started):
             assert service.process is not None

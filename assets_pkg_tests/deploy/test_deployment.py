@@ -292,6 +292,12 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
                 executions = [
                     e for r in records for e in _executions(instance, r.dagster_run.run_id)
                 ]
+        except BaseException:
+            topology.stop(grace=10)
+            log.close()
+            # What the processes said last, in the failure's report.
+            print("".join(log_path.read_text().splitlines(keepends=True)[-120:]))
+            raise
         finally:
             topology.stop(grace=10)
             log.close()
