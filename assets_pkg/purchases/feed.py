@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assets_pkg.shared.partitions import monday_of
+
 ONE_DAY = dt.timedelta(days=1)
 
 
@@ -83,8 +85,13 @@ def fingerprint(listing: DayListing) -> Fingerprint:
     return Fingerprint(digest=digest, files=len(lines))
 
 
+def day_folder_name(day: dt.date) -> str:
+    """`d=YYYY-MM-DD`: the name of the folder holding the purchases of `day`."""
+    return f"d={day.isoformat()}"
+
+
 def day_folder(source_dir: Path, day: dt.date) -> Path:
-    return source_dir / "transactions" / f"d={day.isoformat()}"
+    return source_dir / "transactions" / day_folder_name(day)
 
 
 def find_day_files(source_dir: Path, days: Iterable[dt.date]) -> DayListing:
@@ -185,10 +192,6 @@ def days_read_for_week(week: dt.date, tolerance_days: int) -> list[dt.date]:
     """
     first = week - tolerance_days * ONE_DAY
     return [first + i * ONE_DAY for i in range(7 + 2 * tolerance_days)]
-
-
-def monday_of(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
 
 
 def weeks_with_data(source_dir: Path, first_week: dt.date | None = None) -> list[dt.date]:

@@ -82,6 +82,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from assets_pkg.purchases.feed import day_folder_name
 from assets_pkg.shared.atomic import write_bytes_atomically
 
 GENERATOR_VERSION = 1
@@ -160,10 +161,6 @@ class _DayPlan:
     empty: bool = False
 
 
-def day_folder(day: dt.date) -> str:
-    return f"d={day.isoformat()}"
-
-
 def generate(
     out: Path,
     customers: int,
@@ -208,7 +205,7 @@ def generate(
             prices=prices,
         )
         plan = plans.get(index, _DayPlan())
-        relative = f"transactions/{day_folder(day)}/transactions.json"
+        relative = f"transactions/{day_folder_name(day)}/transactions.json"
         if plan.empty:
             data = b""
             planted.append(PlantedRecord("empty_file", relative, 0, HANDLING["empty_file"]))
@@ -506,7 +503,7 @@ def _warn_stray_folders(
     folder = out / "transactions"
     if progress is None or not folder.is_dir():
         return
-    wanted = {day_folder(start + dt.timedelta(days=i)) for i in range(days)}
+    wanted = {day_folder_name(start + dt.timedelta(days=i)) for i in range(days)}
     stray = sorted(p.name for p in folder.iterdir() if p.name not in wanted)
     if stray:
         progress(

@@ -12,11 +12,11 @@ from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
     days_read_for_week,
     find_day_files,
-    monday_of,
     week_days,
     weeks_with_data,
 )
 from assets_pkg.purchases.weeks import NoDataError, WeekReader
+from assets_pkg.shared.partitions import monday_of
 
 from .feed_builder import Feed, day, moment, purchase, source_file
 
