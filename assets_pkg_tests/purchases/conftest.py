@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import settings
 
 from .feed_builder import Feed
-
-# Property-based tests: `default` is small and reproducible (a fixed seed), for every test run;
-# `long` explores far more, with a fresh seed each time:
-#     HYPOTHESIS_PROFILE=long .venv/bin/pytest assets_pkg_tests/purchases -k differential
-settings.register_profile("default", derandomize=True, deadline=None, print_blob=True)
-settings.register_profile("long", derandomize=False, deadline=None, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture

@@ -12,32 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases.feed import DayFile
 from assets_pkg.purchases.parse import Parsed, parse_day_files, parse_reference
 
+from ..fuzzing import fuzz_settings
+
 EXAMPLES = 250
-LONG_RUN_FACTOR = 40
-"""How many times more examples the test tries under HYPOTHESIS_PROFILE=long."""
 FOLDER_DAY = dt.date(2024, 1, 3)
-
-
-def _settings() -> settings:
-    long_run = os.environ.get("HYPOTHESIS_PROFILE") == "long"
-    return settings(
-        max_examples=EXAMPLES * LONG_RUN_FACTOR if long_run else EXAMPLES,
-        derandomize=not long_run,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 # ---- JSON text, token by token ---------------------------------------------------------------
@@ -248,7 +237,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("differential")
 
 
-@_settings()
+@fuzz_settings(EXAMPLES)
 @given(contents=st.lists(_day_file(), min_size=1, max_size=3))
 def test_differential_fast_path_equals_rule_book(
     contents: list[bytes], folder: Path, connection: duckdb.DuckDBPyConnection

@@ -9,18 +9,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import settings
 
 from assets_pkg.signatures.database import SignatureDatabase
-
-# Property-based tests: `default` is small and reproducible (a fixed seed), for every test run;
-# `long` explores far more, with a fresh seed each time:
-#     HYPOTHESIS_PROFILE=long .venv/bin/pytest assets_pkg_tests/signatures -k fuzz
-settings.register_profile(
-    "default", derandomize=True, database=None, deadline=None, print_blob=True
-)
-settings.register_profile("long", derandomize=False, database=None, deadline=None, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 POSTGRES_URL = os.environ.get(
     "SIGNATURES_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -21,7 +21,7 @@ from assets_pkg.signatures.hwr import HwrError, parse_hwr
 from assets_pkg.signatures.records import Reject
 from assets_pkg.signatures.source_b import IndexEntry, parse_index
 
-from .helpers import fuzz_settings
+from ..fuzzing import fuzz_settings
 
 MAX_SLOWDOWN = 20
 """Parsing any file may cost at most this many times the time per byte of a normal file."""
