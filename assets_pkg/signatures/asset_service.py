@@ -9,8 +9,6 @@ written to a temporary name and renamed, so nobody ever sees half an asset. The 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from urllib.parse import unquote, urlparse
 
 from upath import UPath
 
+from assets_pkg.shared.atomic import write_bytes_atomically
 from assets_pkg.signatures.service import AssetRegistrationError
 
 
@@ -86,18 +85,10 @@ class ContentAddressedAssetService:
             ) from error
 
     def _write(self, target: UPath, data: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not self._local:
+        if self._local:
+            write_bytes_atomically(Path(target.path), data)
+        else:
             target.write_bytes(data)  # an object store's put is atomic
-            return
-        handle, temporary = tempfile.mkstemp(dir=target.parent.path, prefix=".incoming-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            Path(temporary).replace(target.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
 
 
 def _local_path(local_uri: str) -> Path:
