@@ -26,7 +26,7 @@ REGISTERED_SCHEMA: dict[str, pl.DataType] = {
     "content_sha256": pl.String(),
     "created": pl.Datetime("us", "UTC"),
 }
-"""The columns of `registered_signatures`, in order (the spec's list)."""
+"""The columns of `registered_signatures`, in order (docs/signatures.md lists them)."""
 
 REJECTS_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),

@@ -45,7 +45,7 @@ def moment(text: str) -> dt.datetime:
 
 
 def purchase(customer: str, when: str, *products: str, price: int = 100) -> str:
-    """One JSON line with the spec's key order; `products` may repeat."""
+    """One JSON line with the feed's key order; `products` may repeat."""
     return json.dumps(
         {
             "customer_id": customer,
@@ -66,7 +66,7 @@ def source_file(folder: str) -> str:
 
 @dataclass(frozen=True)
 class Feed:
-    """The spec's source layout under `root`."""
+    """The feed's source layout (docs/purchases.md) under `root`."""
 
     root: Path
 

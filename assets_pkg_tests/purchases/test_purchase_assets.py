@@ -1,4 +1,5 @@
-"""The purchase assets through Dagster: one scenario feed holding every rule of the spec."""
+"""The purchase assets through Dagster: one scenario feed holding every rule of the feed
+(docs/purchases.md)."""
 
 from __future__ import annotations
 
