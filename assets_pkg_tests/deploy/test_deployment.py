@@ -1,6 +1,6 @@
 """The production topology end to end: PostgreSQL instance, gRPC code server, webserver,
 daemon and two Celery workers (deploy/serve.py), a backfill fanned out into runs of two
-weeks, one worker killed mid-step.
+weeks, one worker killed mid-step and one run's process killed.
 
 Needs the local PostgreSQL (127.0.0.1:5432) and RabbitMQ (127.0.0.1:5672), and Redis
 (127.0.0.1:6379) for the results when it answers (Celery's rpc:// backend otherwise); skips
@@ -29,7 +29,6 @@ import dagster as dg
 import polars as pl
 import psycopg
 import pytest
-from dagster._core.storage.dagster_run import RunRecord
 from dagster_shared.yaml_utils import load_yaml_from_path
 from kombu.connection import Connection
 from psycopg import sql
@@ -175,7 +174,7 @@ def _backfill_limit() -> int:
     return int(limit)
 
 
-def _peak(records: list[RunRecord]) -> int:
+def _peak(records: list[dg.RunRecord]) -> int:
     """The most runs that were running at the same moment, from their start and end."""
     moments = []
     for record in records:
@@ -189,7 +188,7 @@ def _peak(records: list[RunRecord]) -> int:
     return peak
 
 
-def _weeks_of(record: RunRecord) -> list[str]:
+def _weeks_of(record: dg.RunRecord) -> list[str]:
     tags = record.dagster_run.tags
     first = tags["dagster/asset_partition_range_start"]
     last = tags["dagster/asset_partition_range_end"]
@@ -368,7 +367,7 @@ class Chaos:
     def _killed_worker(self) -> str | None:
         return self.killed_step.worker if self.killed_step else None
 
-    def records(self) -> list[RunRecord]:
+    def records(self) -> list[dg.RunRecord]:
         return list(
             self.instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: self.backfill}))
         )
@@ -389,7 +388,7 @@ class Chaos:
             self._kill_a_run(records)
         return None
 
-    def _kill_a_worker(self, records: list[RunRecord], unfinished: list[RunRecord]) -> None:
+    def _kill_a_worker(self, records: list[dg.RunRecord], unfinished: list[dg.RunRecord]) -> None:
         executions = [e for r in records for e in _executions(self.instance, r.dagster_run.run_id)]
         if {e.worker for e in executions} != set(WORKERS) or len(unfinished) < 3:
             return
@@ -398,7 +397,7 @@ class Chaos:
             self.topology.kill(busy[0].worker)
             self.killed_step = busy[0]
 
-    def _kill_a_run(self, records: list[RunRecord]) -> None:
+    def _kill_a_run(self, records: list[dg.RunRecord]) -> None:
         assert self.killed_step is not None
         for record in records:
             run = record.dagster_run
