@@ -117,10 +117,11 @@ class Process:
             time.sleep(interval)
 
     def stop(self) -> None:
-        """SIGTERM to the command (dg dev and dagster-daemon then stop their children), then
-        SIGKILL to whatever of its process group is left after a bounded wait."""
+        """SIGTERM to the command's process group (dg dev or dagster-daemon, their code
+        server, any run), then SIGKILL to whatever is left after a bounded wait."""
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+            with suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
             with suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=15)
         with suppress(ProcessLookupError):
