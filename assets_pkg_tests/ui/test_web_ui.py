@@ -218,6 +218,7 @@ def test_a_week_of_counts_and_its_upstream_materialised_from_the_asset_graph(
     page.goto(f"{server.url}/asset-groups")
     materialize_all = page.get_by_role("button", name="Materialize all…")
     materialize_all.wait_for()
+    page.get_by_text("(fetching statuses)").first.wait_for(state="detached")
     page.screenshot(path=screenshots / "01_asset_graph.png")
 
     # The graph's filter: the counts and everything upstream of them.
