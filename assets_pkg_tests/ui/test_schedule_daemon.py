@@ -86,7 +86,11 @@ class Daemon:
 
 def switched_on_before(tick: dt.datetime) -> InstigatorState:
     """The schedule as `dagster schedule start` records it, had it been run a minute before
-    `tick`. The daemon finds a state by its location, repository and schedule names."""
+    `tick`. The daemon finds a state by its location, repository and schedule names.
+
+    Dagster has no public call that records a schedule as started at an instant in the past,
+    so this builds the record from Dagster's internal classes (`dagster._core`); the Dagster
+    release is pinned in pyproject.toml, and a change to them fails this test at once."""
     origin = RemoteInstigatorOrigin(
         RemoteRepositoryOrigin(RegisteredCodeLocationOrigin(LOCATION), "__repository__"),
         SCHEDULE_NAME,
