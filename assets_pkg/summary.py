@@ -15,8 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from upath import UPath
 
+from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
 from assets_pkg.shared.settings import Settings
 
@@ -37,11 +37,12 @@ def summarise(warehouse_dir: str) -> list[tuple[str, int, int, str]]:
     """(asset, rows, weekly partitions, folder) for each asset present in the warehouse."""
     rows = []
     for asset in ASSETS:
-        folder = UPath(warehouse_dir) / asset
+        folder = storage.upath(warehouse_dir) / asset
         files = sorted(folder.glob("**/*.parquet")) if folder.exists() else []
         if not files:
             continue
-        count = pl.scan_parquet([str(f) for f in files]).select(pl.len()).collect().item()
+        frames = [storage.scan_parquet(f) for f in files]
+        count = pl.concat(frames).select(pl.len()).collect().item()
         weeks = sum(1 for f in files if f.parent.name.startswith("week="))
         rows.append((asset, int(count), weeks, str(folder)))
     return rows

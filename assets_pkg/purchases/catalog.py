@@ -7,9 +7,11 @@ and the findings of the checks are pure functions of that text.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import polars as pl
+from upath import UPath
 
 from assets_pkg.purchases import schemas
 
@@ -26,12 +28,12 @@ class AmbiguousCatalogError(ValueError):
     the id would double or invent rows."""
 
 
-def read_customers_file(path: Path) -> pl.DataFrame:
+def read_customers_file(path: Path | UPath) -> pl.DataFrame:
     """customers.csv as written: `customer_id`, `loyalty_score`, both text, in file order."""
     return _read_csv(path, list(schemas.CUSTOMERS))
 
 
-def read_products_file(path: Path) -> pl.DataFrame:
+def read_products_file(path: Path | UPath) -> pl.DataFrame:
     """products.csv as written (quoted descriptions may hold commas), in file order."""
     return _read_csv(path, list(schemas.PRODUCTS))
 
@@ -95,14 +97,16 @@ def _valid_score() -> pl.Expr:
     return _score().is_between(*LOYALTY_SCORES)
 
 
-def _read_csv(path: Path, columns: list[str]) -> pl.DataFrame:
+def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
     if not path.is_file():
         raise SourceError(
             f"{path} does not exist: put {path.name} there or point PURCHASES_SOURCE_DIR "
             "at the folder that holds it."
         )
     try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        # An object is fetched with one request; polars parses its bytes as it would a file.
+        source = path if isinstance(path, Path) else io.BytesIO(path.read_bytes())
+        frame = pl.read_csv(source, infer_schema=False, encoding="utf8")
     except pl.exceptions.PolarsError as error:
         raise SourceError(_why_unreadable(path, error)) from None
     missing = [name for name in columns if name not in frame.columns]
@@ -114,7 +118,7 @@ def _read_csv(path: Path, columns: list[str]) -> pl.DataFrame:
     return frame.select(columns)
 
 
-def _why_unreadable(path: Path, error: Exception) -> str:
+def _why_unreadable(path: Path | UPath, error: Exception) -> str:
     """One sentence naming the first line that has more fields than the header, when that is
     what polars refused; polars' own message otherwise."""
     try:

@@ -6,10 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+from upath import UPath
 
 from assets_pkg.purchases import GROUP
 from assets_pkg.purchases.assets import build_purchase_assets
-from assets_pkg.purchases.feed import week_days, weeks_without_data
+from assets_pkg.purchases.feed import source_root, week_days, weeks_without_data
 from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.sensors import late_data_sensor
 from assets_pkg.shared.partitions import monday_of, weekly_partitions
@@ -61,13 +62,13 @@ def weekly_schedule(
     ) -> dg.RunRequest | dg.SkipReason:
         tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         week = monday_of(tick.astimezone(dt.UTC).date()) - dt.timedelta(weeks=1)
-        return week_request(week, partitions, Path(purchases_source.source_dir))
+        return week_request(week, partitions, source_root(purchases_source.source_dir))
 
     return weekly_purchases_schedule
 
 
 def week_request(
-    week: dt.date, partitions: dg.WeeklyPartitionsDefinition, source_dir: Path
+    week: dt.date, partitions: dg.WeeklyPartitionsDefinition, source_dir: Path | UPath
 ) -> dg.RunRequest | dg.SkipReason:
     """A run for `week`, or the reason why it would fail."""
     key = week.isoformat()

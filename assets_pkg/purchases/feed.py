@@ -10,6 +10,14 @@ else (a folder, a FIFO, a socket, a device, a broken symlink) or that resolves t
 outside the source folder (through a symlinked file, day folder or `transactions/`) is
 never opened: it is listed as *refused*, with the reason, for the quarantine of its day.
 A FIFO in particular would block the reader for ever.
+
+The source may also be an object store (`s3://bucket/prefix`, see docs/storage.md). There
+are no symlinks, FIFOs or devices there: a day folder is a key prefix, and its files are the
+objects directly under it. The same rules apply to names (`d=YYYY-MM-DD`, `*.json` parts in
+name order); an object where a day folder should be, or a `*.json` "folder" (objects below a
+key ending in `.json`), is refused like its local counterpart. Each day is listed with one
+request; fingerprints use each object's size and ETag from that listing. The local code path
+is separate and unchanged (`source_root` picks the branch).
 """
 
 from __future__ import annotations
@@ -21,7 +29,11 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from upath import UPath
+
+from assets_pkg.shared import storage
 from assets_pkg.shared.partitions import monday_of
 
 ONE_DAY = dt.timedelta(days=1)
@@ -32,10 +44,14 @@ class DayFile:
     """One JSON Lines file of the feed, with the day its folder names."""
 
     day: dt.date
-    path: Path
-    """The file itself: symlinks resolved, a regular file inside the source folder."""
+    path: Path | UPath
+    """The file itself: symlinks resolved, a regular file inside the source folder (an
+    object's UPath on an object store)."""
     source_file: str
     """Path relative to the source folder, as recorded in provenance columns."""
+    stamp: str = field(default="", compare=False)
+    """On an object store, the object's size and ETag from the listing (for `fingerprint`);
+    empty for a local file, whose `stat` is used."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,9 @@ def fingerprint(listing: DayListing) -> Fingerprint:
     """The fingerprint of what `listing` found, from `stat` alone (no file is read)."""
     lines = []
     for file in listing.files:
+        if file.stamp:
+            lines.append(f"{file.source_file}\t{file.stamp}")
+            continue
         info = file.path.stat()
         lines.append(f"{file.source_file}\t{info.st_size}\t{info.st_mtime_ns}")
     lines += [f"{entry.source_file}\trefused\t{entry.reason}" for entry in listing.refused]
@@ -94,12 +113,20 @@ def day_folder(source_dir: Path, day: dt.date) -> Path:
     return source_dir / "transactions" / day_folder_name(day)
 
 
-def find_day_files(source_dir: Path, days: Iterable[dt.date]) -> DayListing:
+def source_root(location: str) -> Path | UPath:
+    """The source folder PURCHASES_SOURCE_DIR names: a `Path` for a local folder (the
+    local rules), a UPath with the storage options for an object store."""
+    return Path(location) if storage.is_local(location) else storage.upath(location)
+
+
+def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayListing:
     """The files of `days`, what was refused among their entries, and the missing days.
 
     Nothing here opens a file: entries are judged by `stat` alone, so both parsers only
     ever see regular files inside the source folder.
     """
+    if not isinstance(source_dir, Path):
+        return _find_object_day_files(source_dir, days)
     root = source_dir.resolve()
     listing = DayListing()
     for day in sorted(days):
@@ -153,13 +180,16 @@ def _check_entry(path: Path, root: Path, wanted: Callable[[int], bool], what: st
     return target
 
 
-def read_day_file(path: Path) -> bytes:
+def read_day_file(path: Path | UPath) -> bytes:
     """The bytes of a day file that `find_day_files` accepted.
 
     Opened without blocking and without following a symlink, and checked again once open,
     so that a file swapped for a FIFO or a symlink after it was listed fails at once
-    instead of blocking the run.
+    instead of blocking the run. An object is read with one request.
     """
+    if not isinstance(path, Path):
+        data: bytes = path.read_bytes()
+        return data
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -174,7 +204,7 @@ def week_days(week: dt.date) -> list[dt.date]:
     return [week + i * ONE_DAY for i in range(7)]
 
 
-def weeks_without_data(source_dir: Path, weeks: Iterable[dt.date]) -> list[dt.date]:
+def weeks_without_data(source_dir: Path | UPath, weeks: Iterable[dt.date]) -> list[dt.date]:
     """The weeks none of whose own 7 day folders holds an entry: their data has not arrived."""
     return [w for w in weeks if not has_data(find_day_files(source_dir, week_days(w)), w)]
 
@@ -194,7 +224,7 @@ def days_read_for_week(week: dt.date, tolerance_days: int) -> list[dt.date]:
     return [first + i * ONE_DAY for i in range(7 + 2 * tolerance_days)]
 
 
-def weeks_with_data(source_dir: Path, first_week: dt.date | None = None) -> list[dt.date]:
+def weeks_with_data(source_dir: Path | UPath, first_week: dt.date | None = None) -> list[dt.date]:
     """Mondays (from `first_week` on) of the weeks that have at least one day folder.
 
     Entries whose name is not exactly `d=YYYY-MM-DD` are not day folders and are passed
@@ -211,7 +241,7 @@ def weeks_with_data(source_dir: Path, first_week: dt.date | None = None) -> list
     ]
 
 
-def badly_named_day_folders(source_dir: Path) -> list[str]:
+def badly_named_day_folders(source_dir: Path | UPath) -> list[str]:
     """Entries of `transactions/` that are not named `d=YYYY-MM-DD` with a real date, as
     paths relative to `source_dir` (e.g. `transactions/d=2024-13-45`): no week ever reads
     them."""
@@ -222,12 +252,76 @@ def badly_named_day_folders(source_dir: Path) -> list[str]:
     ]
 
 
-def _transactions_entries(source_dir: Path) -> list[str]:
+def _transactions_entries(source_dir: Path | UPath) -> list[str]:
     """The names in `transactions/`, sorted; none when it is absent or resolves outside the
     source folder (`find_day_files` reports each day folder of the latter)."""
+    if not isinstance(source_dir, Path):
+        return sorted({name for name, _ in _object_entries(source_dir / "transactions")})
     folder = source_dir / "transactions"
     checked = _check_entry(folder, source_dir.resolve(), stat.S_ISDIR, "a folder")
     return [] if isinstance(checked, str) else sorted(entry.name for entry in checked.iterdir())
+
+
+def _object_entries(folder: UPath) -> list[tuple[str, bool]]:
+    """(name, is a plain object) of each entry directly under `folder` on an object store,
+    listed afresh (never from the filesystem's listing cache); none when it is absent."""
+    fs: Any = folder.fs
+    fs.invalidate_cache(folder.path)
+    try:
+        listed = fs.ls(folder.path, detail=True, refresh=True)
+    except FileNotFoundError:
+        return []
+    entries = []
+    for info in listed:
+        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+        if name:
+            entries.append((name, info.get("type") == "file"))
+    return entries
+
+
+def _find_object_day_files(root: UPath, days: Iterable[dt.date]) -> DayListing:
+    """`find_day_files` on an object store: one listing of each day's prefix."""
+    fs: Any = root.fs
+    listing = DayListing()
+    for day in sorted(days):
+        name = f"transactions/{day_folder_name(day)}"
+        folder = root / "transactions" / day_folder_name(day)
+        fs.invalidate_cache(folder.path)
+        try:
+            found = fs.find(folder.path, detail=True, withdirs=False)
+        except FileNotFoundError:
+            found = {}
+        prefix = folder.path.rstrip("/") + "/"
+        if folder.path.rstrip("/") in {str(key).rstrip("/") for key in found}:
+            reason = "not a folder (regular file): never read"
+            listing.refused.append(RefusedEntry(day, name, reason))
+            continue
+        # The entries directly under the day's prefix: an object, or a "folder" when more
+        # of the key follows.
+        objects: dict[str, dict[str, Any]] = {}
+        folders: set[str] = set()
+        for key, info in found.items():
+            rest = str(key).removeprefix(prefix)
+            if not rest:
+                continue  # the day folder's own marker, which some tools write
+            head, separator, _ = rest.partition("/")
+            if separator:
+                folders.add(head)
+            else:
+                objects[head] = info
+        parts = sorted(p for p in set(objects) | folders if p.endswith(".json"))
+        if not parts:
+            listing.missing.append(day)
+        for part in parts:
+            source_file = f"{name}/{part}"
+            if part in folders:
+                reason = "not a regular file (folder): never read"
+                listing.refused.append(RefusedEntry(day, source_file, reason))
+                continue
+            info = objects[part]
+            stamp = f"{info.get('size')}\t{info.get('ETag') or info.get('LastModified')}"
+            listing.files.append(DayFile(day, folder / part, source_file, stamp))
+    return listing
 
 
 def _folder_day(name: str) -> dt.date | None:
@@ -260,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     end = settings.purchases_end_date
     weeks = [
         week
-        for week in weeks_with_data(Path(settings.purchases_source_dir), start)
+        for week in weeks_with_data(source_root(settings.purchases_source_dir), start)
         if end is None or week.isoformat() <= end
     ]
     if not weeks:

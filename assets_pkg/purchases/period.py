@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import polars as pl
-from upath import UPath
 
 from assets_pkg.purchases.counts import period_counts
+from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
 from assets_pkg.shared.settings import Settings, parse_monday
 
@@ -42,7 +42,7 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
     weeks = [
         first_week + dt.timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)
     ]
-    root = UPath(warehouse_dir) / ASSET
+    root = storage.upath(warehouse_dir) / ASSET
     paths = {week: root / f"week={week}" / "data.parquet" for week in weeks}
     missing = [week for week, path in paths.items() if not path.exists()]
     if missing:
@@ -53,7 +53,7 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
             f"--select {ASSET} --partition-range {missing[0]}...{missing[-1]}"
         )
     weekly = pl.concat(
-        [pl.scan_parquet(str(path)).with_columns(week=pl.lit(w)) for w, path in paths.items()]
+        [storage.scan_parquet(path).with_columns(week=pl.lit(w)) for w, path in paths.items()]
     )
     return (
         period_counts(weekly)

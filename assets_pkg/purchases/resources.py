@@ -7,8 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from upath import UPath
 
 from assets_pkg.purchases import catalog
+from assets_pkg.purchases.feed import source_root
+from assets_pkg.shared.storage import describe_error
 
 
 class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -17,9 +20,17 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
     source_dir: str
     date_tolerance_days: int = 1
 
-    def folder(self) -> Path:
-        path = Path(self.source_dir)
-        if not path.is_dir():
+    def folder(self) -> Path | UPath:
+        """The source folder: a local folder, or an object store's prefix (docs/storage.md)."""
+        path = source_root(self.source_dir)
+        try:
+            present = path.is_dir()
+        except Exception as error:  # an object store that cannot be used
+            if isinstance(path, Path):
+                raise
+            message = describe_error(error, self.source_dir, "PURCHASES_SOURCE_DIR")
+            raise dg.Failure(message, allow_retries=False) from None
+        if not present:
             raise dg.Failure(
                 f"The purchase source folder {path} does not exist: set PURCHASES_SOURCE_DIR "
                 "to the folder holding customers.csv, products.csv and transactions/.",
@@ -42,7 +53,7 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return catalog.products_from(self.products_file())
 
 
-def _source_call(read: Callable[[Path], pl.DataFrame], path: Path) -> pl.DataFrame:
+def _source_call(read: Callable[[Path | UPath], pl.DataFrame], path: Path | UPath) -> pl.DataFrame:
     try:
         return read(path)
     except catalog.SourceError as error:

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import dagster as dg
 
-from assets_pkg.purchases.feed import days_read_for_week, find_day_files, fingerprint
+from assets_pkg.purchases.feed import (
+    days_read_for_week,
+    find_day_files,
+    fingerprint,
+    source_root,
+)
 from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.transaction_assets import FINGERPRINT
 
@@ -36,7 +40,7 @@ def late_data_sensor(
     def late_purchases_sensor(
         context: dg.SensorEvaluationContext, purchases_source: PurchasesSource
     ) -> dg.SensorResult:
-        source = Path(purchases_source.source_dir)
+        source = source_root(purchases_source.source_dir)
         tolerance = purchases_source.date_tolerance_days
         asked: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         requests = []

@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+from upath import UPath
 
 from assets_pkg.purchases import GROUP, schemas
 from assets_pkg.purchases.feed import (
@@ -224,7 +225,7 @@ def _well_named_check(badly_named: list[str]) -> dg.AssetCheckResult:
     )
 
 
-def _fail_on_weeks_without_data(source: Path, weeks: list[dt.date]) -> None:
+def _fail_on_weeks_without_data(source: Path | UPath, weeks: list[dt.date]) -> None:
     empty = weeks_without_data(source, weeks)
     if empty:
         folders = ", ".join(f"transactions/d={d}" for w in empty[:3] for d in week_days(w))

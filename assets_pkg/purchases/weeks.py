@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from upath import UPath
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
@@ -107,10 +108,10 @@ class WeekReader:
 
     def __init__(
         self,
-        source_dir: Path,
+        source_dir: Path | UPath,
         tolerance_days: int,
         weeks: Sequence[dt.date] = (),
-        read_bytes: Callable[[Path], bytes] = read_day_file,
+        read_bytes: Callable[[Path | UPath], bytes] = read_day_file,
     ) -> None:
         self.source_dir = source_dir
         self.tolerance_days = tolerance_days
@@ -197,7 +198,7 @@ def refused_rejects(refused: Sequence[RefusedEntry]) -> Parsed:
 
 
 def _fill_raw_text(
-    quarantine: pl.DataFrame, files: Sequence[DayFile], read_bytes: Callable[[Path], bytes]
+    quarantine: pl.DataFrame, files: Sequence[DayFile], read_bytes: Callable[[Path | UPath], bytes]
 ) -> pl.DataFrame:
     """Out-of-tolerance purchases come from the fast path without their text: fetch it.
 

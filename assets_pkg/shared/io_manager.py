@@ -12,8 +12,15 @@ Every asset is therefore one table for any Parquet reader:
 
 Writes are atomic (`assets_pkg.shared.atomic`): a local file is written in a hidden temporary
 folder beside the target and renamed over it, so a reader or a crash never sees half a file,
-and the next write of a partition removes what a killed run left; an object store commits an
-object only when its upload completes.
+and the next write of a partition removes what a killed run left. On an object store each
+file is serialised in memory and uploaded in one request: the store commits the object only
+when the upload completes, so readers list the old object or the new one, never a part, and
+a failed upload leaves the old one intact (docs/storage.md). Every read and write passes the
+storage options of `assets_pkg.shared.storage` (endpoint, region, credentials).
+
+Partition keys are dates (the weekly partitions' Mondays): the folder is `week=YYYY-MM-DD`
+and the column comes back as a date. An asset with other partition keys is refused with a
+message saying so.
 
 Two things `UPathIOManager` does not do, added here:
 - **Outputs for several partitions** (a single-run backfill). The asset returns a
@@ -31,13 +38,13 @@ from __future__ import annotations
 import datetime as dt
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 from upath import UPath
 
+from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import atomic_path
 from assets_pkg.shared.metadata import preview
 
@@ -70,6 +77,8 @@ class PolarsParquetIOManager(dg.UPathIOManager):
             context.add_output_metadata({**table_metadata(written), "path": _path_value(folder)})
             return
         keys = sorted(context.asset_partition_keys)
+        for key in keys:
+            _partition_date(context, key)
         frames = _frames_by_partition(obj, keys)
         for key in keys:
             frame = frames[key]
@@ -90,8 +99,12 @@ class PolarsParquetIOManager(dg.UPathIOManager):
                 f"Asset {context.asset_key.to_user_string()} returned {type(obj).__name__}; "
                 "the Parquet IO manager stores polars DataFrames and LazyFrames."
             )
-        self.make_directory(path.parent)
-        return write_parquet_atomically(obj, path)
+        if storage.is_local(path):
+            self.make_directory(path.parent)  # an object store has no folders to create
+        try:
+            return write_parquet_atomically(obj, path)
+        except storage.StorageError as error:
+            raise dg.Failure(description=str(error)) from error
 
     def dump_to_path(self, context: dg.OutputContext, obj: Frame, path: UPath) -> None:
         self._store(context, obj, path)
@@ -120,10 +133,10 @@ class PolarsParquetIOManager(dg.UPathIOManager):
                 f"{context.asset_key.to_user_string()} has no data at {path}: "
                 "materialise it (and that partition) first."
             )
-        frame = pl.scan_parquet(str(path))
+        frame = storage.scan_parquet(path)
         if context.has_asset_partitions:
-            key = _partition_of(path, self.hive_key)
-            frame = frame.select(pl.lit(dt.date.fromisoformat(key)).alias(self.hive_key), pl.all())
+            week = _partition_date(context, _partition_of(path, self.hive_key))
+            frame = frame.select(pl.lit(week).alias(self.hive_key), pl.all())
         return frame.collect() if _wants_eager(context.dagster_type.typing_type) else frame
 
 
@@ -134,23 +147,24 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
     hive_key: str = "week"
 
     def create_io_manager(self, context: dg.InitResourceContext) -> PolarsParquetIOManager:
-        return PolarsParquetIOManager(base_path=UPath(self.base_dir), hive_key=self.hive_key)
+        base_path = storage.upath(self.base_dir)
+        return PolarsParquetIOManager(base_path=base_path, hive_key=self.hive_key)
 
 
 def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:
     """Write `frame` to `path` so that readers see the old file or the new one, never half;
     returns what was written.
 
-    Local files go through `assets_pkg.shared.atomic`; on an object store an object becomes
-    visible only once its upload has completed, so it is written in place.
+    Local files go through `assets_pkg.shared.atomic`; on an object store the whole file is
+    uploaded in one request, and an object becomes visible only once its upload has
+    completed. A failed upload raises `storage.StorageError` naming WAREHOUSE_DIR.
     """
     data = _collected(frame)
-    if path.protocol in ("", "file", "local"):
-        with atomic_path(Path(path.path if path.protocol else str(path))) as part:
+    if storage.is_local(path):
+        with atomic_path(storage.local_path(path)) as part:
             data.write_parquet(part, **COMPRESSION)
     else:
-        with path.open("wb") as handle:
-            data.write_parquet(handle, **COMPRESSION)
+        storage.put_bytes(path, storage.parquet_bytes(data, **COMPRESSION), "WAREHOUSE_DIR")
     return data
 
 
@@ -188,6 +202,19 @@ def _frames_by_partition(obj: Any, keys: list[str]) -> Mapping[str, Frame]:
         return obj
     got = sorted(obj) if isinstance(obj, Mapping) else type(obj).__name__
     raise dg.Failure(f"Expected one frame for each partition of {keys}, got {got}.")
+
+
+def _partition_date(context: dg.InputContext | dg.OutputContext, key: str) -> dt.date:
+    """The date a partition key names; dg.Failure for a key that is not a date."""
+    try:
+        return dt.date.fromisoformat(key)
+    except ValueError:
+        raise dg.Failure(
+            f"{context.asset_key.to_user_string()} has the partition key {key!r}, which is "
+            "not a date YYYY-MM-DD: the Parquet IO manager stores date-keyed (weekly) "
+            "partitions only.",
+            allow_retries=False,
+        ) from None
 
 
 def _partition_of(path: UPath, hive_key: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from upath import UPath
 
 from assets_pkg.shared.partitions import monday_of
+from assets_pkg.shared.storage import StorageError, check_object_store, check_readable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout: defaults are relative to it, so they work from any working directory."""
@@ -147,36 +148,31 @@ class Settings:
 
     def check_locations(self) -> None:
         """Raise ConfigurationError unless the warehouse can be written and every folder's
-        scheme is supported. Local folders only need to exist when a run reads them."""
+        scheme is supported. Local folders only need to exist when a run reads them; a
+        source on an object store (`s3://...`) must be reachable with the credentials."""
         for setting, value in (
             ("PURCHASES_SOURCE_DIR", self.purchases_source_dir),
             ("SIGNATURES_SOURCE_DIR", self.signatures_source_dir),
         ):
             if _scheme(value) not in LOCAL_SCHEMES:
-                raise ConfigurationError(
-                    f"{setting} must be a local folder, got {value}: read from object storage "
-                    "by copying the sources to a local folder first."
-                )
+                _check_scheme(value, setting)
+                try:
+                    check_readable(value, setting)
+                except StorageError as error:
+                    raise ConfigurationError(str(error)) from None
         check_writable(self.warehouse_dir, "WAREHOUSE_DIR")
 
 
 def check_writable(location: str, setting: str) -> None:
     """A local folder is created if missing and must accept a file; a remote URL needs its
-    fsspec filesystem (e.g. s3fs for s3://) to be installed."""
-    scheme = _scheme(location)
-    if scheme not in LOCAL_SCHEMES:
+    fsspec filesystem (e.g. s3fs for s3://) to be installed and must accept an object (one
+    small write and delete: the endpoint, the credentials and the bucket are all checked)."""
+    if _scheme(location) not in LOCAL_SCHEMES:
+        _check_scheme(location, setting)
         try:
-            UPath(location).fs  # noqa: B018 - creating the filesystem imports its package
-        except ImportError as error:
-            raise ConfigurationError(
-                f"{setting} is a {scheme}:// URL, which needs a package that is not installed "
-                f"({str(error).strip().splitlines()[0]})."
-            ) from None
-        except ValueError:
-            raise ConfigurationError(
-                f"{setting} uses the unknown scheme {scheme}:// ({location}): use a local folder "
-                "or an fsspec URL such as s3://bucket/prefix."
-            ) from None
+            check_object_store(location, setting)
+        except StorageError as error:
+            raise ConfigurationError(str(error)) from None
         return
     folder = Path(location.removeprefix("file://"))
     try:
@@ -187,6 +183,23 @@ def check_writable(location: str, setting: str) -> None:
         raise ConfigurationError(
             f"{setting} ({location}) is not a writable folder ({error.strerror or error}): "
             "point it at a folder you can write to."
+        ) from None
+
+
+def _check_scheme(location: str, setting: str) -> None:
+    """The fsspec filesystem of a URL must be known and its package installed."""
+    scheme = _scheme(location)
+    try:
+        UPath(location).fs  # noqa: B018 - creating the filesystem imports its package
+    except ImportError as error:
+        raise ConfigurationError(
+            f"{setting} is a {scheme}:// URL, which needs a package that is not installed "
+            f"({str(error).strip().splitlines()[0]})."
+        ) from None
+    except ValueError:
+        raise ConfigurationError(
+            f"{setting} uses the unknown scheme {scheme}:// ({location}): use a local folder "
+            "or an fsspec URL such as s3://bucket/prefix."
         ) from None
 
 

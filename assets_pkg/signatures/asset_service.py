@@ -2,7 +2,9 @@
 
 An asset's id is the SHA-256 of its bytes, so the same bytes always give the same id, on any
 machine and in any run. The bytes live at `<root>/sha256/<2 hex>/<64 hex>`; a local file is
-written to a temporary name and renamed, so nobody ever sees half an asset. The optional catalog
+written to a temporary name and renamed, and on an object store (`s3://...`, with the storage
+options of `assets_pkg.shared.storage`) the bytes go up in one request, which the store
+commits whole or not at all: nobody ever sees half an asset. The optional catalog
 (the relational store) records each asset's size and where it lies.
 """
 
@@ -17,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from upath import UPath
 
+from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import write_bytes_atomically
 from assets_pkg.signatures.service import AssetRegistrationError
 
@@ -38,8 +41,8 @@ class ContentAddressedAssetService:
     """Implements `AssetService.register_asset(local_uri, metadata) -> asset_id`."""
 
     def __init__(self, root: str | Path, catalog: AssetCatalog | None = None) -> None:
-        self._root = UPath(root)
-        self._local = isinstance(self._root, Path)
+        self._root = storage.upath(str(root))
+        self._local = storage.is_local(self._root)
         self._catalog = catalog
 
     @property
@@ -70,6 +73,12 @@ class ContentAddressedAssetService:
                 f"cannot store asset {asset_id} under {self._root}: {error.strerror or error}",
                 local_uri,
             ) from error
+        except Exception as error:  # an object store's client error (no credentials, say)
+            if self._local:
+                raise
+            raise AssetRegistrationError(
+                storage.describe_error(error, str(self._root), "WAREHOUSE_DIR"), local_uri
+            ) from error
         if self._catalog is not None:
             self._catalog.record_asset(
                 StoredAsset(asset_id, len(data), self.location(asset_id), dict(metadata))
@@ -86,9 +95,9 @@ class ContentAddressedAssetService:
 
     def _write(self, target: UPath, data: bytes) -> None:
         if self._local:
-            write_bytes_atomically(Path(target.path), data)
+            write_bytes_atomically(storage.local_path(target), data)
         else:
-            target.write_bytes(data)  # an object store's put is atomic
+            storage.put_bytes(target, data, "WAREHOUSE_DIR")  # one request: atomic
 
 
 def _local_path(local_uri: str) -> Path:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from upath import UPath
+
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
 from assets_pkg.signatures.model import NewImageSignature, NewSignature, SigneeKey
 from assets_pkg.signatures.records import (
@@ -57,7 +59,7 @@ def group_by_signee(candidates: list[Candidate]) -> list[tuple[SigneeKey, list[N
     return list(groups.items())
 
 
-def read_sources(source_dir: Path) -> tuple[list[Candidate], list[Reject]]:
+def read_sources(source_dir: Path | UPath) -> tuple[list[Candidate], list[Reject]]:
     if not source_dir.is_dir():
         raise SourceLayoutError(
             f"SIGNATURES_SOURCE_DIR ({source_dir}) is not a directory: point it at the folder "
@@ -69,7 +71,8 @@ def read_sources(source_dir: Path) -> tuple[list[Candidate], list[Reject]]:
                 f"SIGNATURES_SOURCE_DIR ({source_dir}) has no {name}/ folder: point it at the "
                 "folder holding SOURCE_A/ and SOURCE_B/."
             )
-    if not os.path.lexists(source_dir / "SOURCE_B" / "INDEX"):
+    index = source_dir / "SOURCE_B" / "INDEX"
+    if not (os.path.lexists(index) if isinstance(index, Path) else index.exists()):
         raise SourceLayoutError(
             f"{source_dir / 'SOURCE_B' / 'INDEX'} is missing: SOURCE_B needs its INDEX file "
             "(check SIGNATURES_SOURCE_DIR)."
@@ -79,7 +82,9 @@ def read_sources(source_dir: Path) -> tuple[list[Candidate], list[Reject]]:
     return a.candidates + b.candidates, a.rejects + b.rejects
 
 
-def run_etl(source_dir: Path, database: SignatureDatabase, assets: AssetService) -> EtlReport:
+def run_etl(
+    source_dir: Path | UPath, database: SignatureDatabase, assets: AssetService
+) -> EtlReport:
     """Register every valid signature under `source_dir`; idempotent (decision 6)."""
     candidates, rejects = read_sources(source_dir)
     return register_candidates(candidates, rejects, database, assets)

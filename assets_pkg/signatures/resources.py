@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+from upath import UPath
 
+from assets_pkg.shared import storage
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.service import StoreError
@@ -27,13 +29,16 @@ class SignatureDatabaseResource(dg.ConfigurableResource["SignatureDatabaseResour
 
 
 class SignatureSourcesResource(dg.ConfigurableResource["SignatureSourcesResource"]):
-    """SIGNATURES_SOURCE_DIR: the folder holding SOURCE_A/ and SOURCE_B/."""
+    """SIGNATURES_SOURCE_DIR: the folder holding SOURCE_A/ and SOURCE_B/ (a local folder, or
+    an object store's prefix: docs/storage.md)."""
 
     source_dir: str
 
     @property
-    def path(self) -> Path:
-        return Path(self.source_dir)
+    def path(self) -> Path | UPath:
+        if storage.is_local(self.source_dir):
+            return Path(self.source_dir)
+        return storage.upath(self.source_dir)
 
 
 class SignatureAssetStoreResource(dg.ConfigurableResource["SignatureAssetStoreResource"]):

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from upath import UPath
+
 from assets_pkg.signatures.hwr import HwrError, parse_hwr
 from assets_pkg.signatures.model import (
     NewImageSignature,
@@ -31,7 +33,12 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
-from assets_pkg.signatures.source_files import SourceFolder, UnsafeFileError
+from assets_pkg.signatures.source_files import (
+    ObjectSourceFolder,
+    SourceFolder,
+    UnsafeFileError,
+    source_folder,
+)
 
 MEDIA = ("Offline", "Online")
 SUBSETS = ("Genuine", "Forgeries")
@@ -97,7 +104,7 @@ def _sample(digits: str, name: str) -> str:
     return digits
 
 
-def read_source_a(root: Path) -> ReadResult:
+def read_source_a(root: Path | UPath) -> ReadResult:
     """Every file under SOURCE_A, as candidates (genuine signees first) and rejects."""
     if not root.is_dir():
         raise SourceLayoutError(f"{root} is not a directory: SOURCE_A is missing")
@@ -114,7 +121,7 @@ def read_source_a(root: Path) -> ReadResult:
                         "warning",
                     )
                 )
-    folder = SourceFolder(root)
+    folder = source_folder(root)
     tree = folder.walk()
     for path, reason in tree.refused.items():
         result.rejects.append(Reject(SOURCE_A, path, None, reason))
@@ -128,7 +135,9 @@ def read_source_a(root: Path) -> ReadResult:
     return result
 
 
-def _read_file(folder: SourceFolder, relative: PurePosixPath) -> Candidate | Reject:
+def _read_file(
+    folder: SourceFolder | ObjectSourceFolder, relative: PurePosixPath
+) -> Candidate | Reject:
     path = str(relative)
     parts = relative.parts
     if len(parts) != 3 or parts[0] not in MEDIA or parts[1] not in SUBSETS:

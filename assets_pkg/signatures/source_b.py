@@ -8,11 +8,12 @@ signature is its own signee: (SOURCE_B, "", <uuid in lower case>).
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+
+from upath import UPath
 
 from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, SigneeKey
 from assets_pkg.signatures.records import (
@@ -24,7 +25,13 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
-from assets_pkg.signatures.source_files import SourceFolder, UnsafeFileError, Walk
+from assets_pkg.signatures.source_files import (
+    ObjectSourceFolder,
+    SourceFolder,
+    UnsafeFileError,
+    Walk,
+    source_folder,
+)
 
 INDEX = "INDEX"
 MAX_COUNT_DIGITS = 10
@@ -107,7 +114,9 @@ def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
     return entries, rejects
 
 
-def find_problems(entries: list[IndexEntry], folder: SourceFolder) -> dict[int, list[str]]:
+def find_problems(
+    entries: list[IndexEntry], folder: SourceFolder | ObjectSourceFolder
+) -> dict[int, list[str]]:
     """Reasons to reject each entry, by INDEX line number (entries absent here are fine)."""
     problems: dict[int, list[str]] = defaultdict(list)
     by_key: dict[str, list[IndexEntry]] = defaultdict(list)
@@ -136,9 +145,9 @@ def find_problems(entries: list[IndexEntry], folder: SourceFolder) -> dict[int, 
     return problems
 
 
-def _file_problem(folder: SourceFolder, path: str) -> str | None:
+def _file_problem(folder: SourceFolder | ObjectSourceFolder, path: str) -> str | None:
     """Why the file an INDEX line names cannot be read (nothing is opened), or None."""
-    if not os.path.lexists(folder.root / path):
+    if not folder.lexists(path):
         return f"file {path} is missing"
     reason = folder.check(path)
     return None if reason is None else f"file {path}: {reason}"
@@ -166,10 +175,10 @@ def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
     return cycles
 
 
-def read_source_b(root: Path) -> ReadResult:
+def read_source_b(root: Path | UPath) -> ReadResult:
     """Candidates (parents before their forgeries) and rejects for SOURCE_B."""
     # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
-    folder = SourceFolder(root)
+    folder = source_folder(root)
     entries, rejects = parse_index(read_index(folder).decode("utf-8-sig", errors="replace"))
     problems = find_problems(entries, folder)
     result = ReadResult(rejects=rejects)
@@ -192,10 +201,10 @@ def read_source_b(root: Path) -> ReadResult:
     return result
 
 
-def read_index(folder: SourceFolder) -> bytes:
+def read_index(folder: SourceFolder | ObjectSourceFolder) -> bytes:
     """The INDEX file's bytes, read under the same rules as every source file."""
     index = folder.root / INDEX
-    if not os.path.lexists(index):
+    if not folder.lexists(INDEX):
         raise SourceLayoutError(f"{index} is missing: SOURCE_B needs its INDEX file")
     try:
         return folder.read(INDEX)
@@ -238,7 +247,9 @@ def _depths(entries: list[IndexEntry]) -> dict[str, int]:
     return depth
 
 
-def _candidate(root: Path, entry: IndexEntry, data: bytes, paths: dict[str, str]) -> Candidate:
+def _candidate(
+    root: Path | UPath, entry: IndexEntry, data: bytes, paths: dict[str, str]
+) -> Candidate:
     reference = None
     if entry.parent is not None:
         parent = entry.parent.lower()

@@ -18,6 +18,11 @@ raises `UnsafeFileError` with the reason, ready for `signature_rejects`. Only li
 resolution: a plain file needs one `lstat` and its folder's resolved path, which the
 `SourceFolder` resolves once per folder (so a folder replaced by a link in the middle of a run
 is noticed only on the next run; the inode check on open still refuses a swapped file).
+
+On an object store (`s3://...`, docs/storage.md) there are no links, FIFOs or devices:
+`ObjectSourceFolder` lists the tree with one request, then reads each object with one more.
+An object that is also a "folder" (more of a key follows it) is refused as a directory, as
+locally. `source_folder(root)` picks the class; the local one is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+from upath import UPath
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -87,6 +95,10 @@ class SourceFolder:
         found.files.sort()
         return found
 
+    def lexists(self, relative: str) -> bool:
+        """Whether anything (a broken link too) lies at `relative`."""
+        return os.path.lexists(self.root / relative)
+
     def check(self, relative: str) -> str | None:
         """Why `relative` must not be opened, or None for a regular file inside the folder.
         Nothing is opened: only `lstat`/`stat` calls and link resolution."""
@@ -146,6 +158,69 @@ class SourceFolder:
         if real is None:
             real = self._real_directories[directory] = Path(os.path.realpath(directory))
         return real
+
+
+class ObjectSourceFolder:
+    """A source folder on an object store, with `SourceFolder`'s interface."""
+
+    def __init__(self, root: UPath) -> None:
+        self.root = root
+        self._listing: tuple[set[str], set[str]] | None = None
+
+    def _objects(self) -> tuple[set[str], set[str]]:
+        """(objects, folders) below the root, relative and `/`-separated; listed once."""
+        if self._listing is None:
+            fs: Any = self.root.fs
+            fs.invalidate_cache(self.root.path)
+            prefix = self.root.path.rstrip("/") + "/"
+            try:
+                found = fs.find(self.root.path, withdirs=False)
+            except FileNotFoundError:
+                found = []
+            objects: set[str] = set()
+            folders: set[str] = set()
+            for key in found:
+                relative = str(key).removeprefix(prefix)
+                parts = PurePosixPath(relative).parts
+                folders.update("/".join(parts[:n]) for n in range(1, len(parts)))
+                if relative and not str(key).endswith("/"):
+                    objects.add(relative)
+            self._listing = (objects, folders)
+        return self._listing
+
+    def walk(self) -> Walk:
+        objects, folders = self._objects()
+        found = Walk(files=sorted(objects - folders))
+        for relative in sorted(objects & folders):
+            found.refused[relative] = "a directory, not a file"
+        return found
+
+    def lexists(self, relative: str) -> bool:
+        objects, folders = self._objects()
+        return relative in objects or relative in folders
+
+    def check(self, relative: str) -> str | None:
+        objects, folders = self._objects()
+        if relative in folders:
+            return "a directory, not a file"
+        if relative not in objects:
+            return "unreadable file: No such file or directory"
+        return None
+
+    def read(self, relative: str) -> bytes:
+        reason = self.check(relative)
+        if reason is not None:
+            raise UnsafeFileError(reason)
+        try:
+            data: bytes = (self.root / relative).read_bytes()
+        except Exception as error:
+            raise UnsafeFileError(f"unreadable file: {error}") from None
+        return data
+
+
+def source_folder(root: Path | UPath) -> SourceFolder | ObjectSourceFolder:
+    """The folder class for `root`: the local rules for a `Path`, else an object store's."""
+    return SourceFolder(root) if isinstance(root, Path) else ObjectSourceFolder(root)
 
 
 def _not_regular(mode: int) -> str:

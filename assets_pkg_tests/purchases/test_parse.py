@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from upath import UPath
 
 from assets_pkg.purchases import parse, schemas
 from assets_pkg.purchases.feed import DayFile
@@ -24,7 +25,7 @@ GOOD = purchase("C1", WHEN, "P3", "P4", price=506)
 GOOD_2 = purchase("C2", "2024-01-02 23:59:59", "P3", price=7)
 DATE = f'"date_of_purchase": "{WHEN}"'
 
-Parser = Callable[[Path, DayFile], Parsed]
+Parser = Callable[[Path | UPath, DayFile], Parsed]
 
 
 def _day_file(tmp_path: Path, name: str, data: bytes, day: dt.date = FOLDER_DAY) -> DayFile:
@@ -34,11 +35,11 @@ def _day_file(tmp_path: Path, name: str, data: bytes, day: dt.date = FOLDER_DAY)
     return DayFile(day, path, f"{name}/transactions.json")
 
 
-def _reference(path: Path, file: DayFile) -> Parsed:
+def _reference(path: Path | UPath, file: DayFile) -> Parsed:
     return parse_reference(path.read_bytes(), file)
 
 
-def _fast(path: Path, file: DayFile) -> Parsed:
+def _fast(path: Path | UPath, file: DayFile) -> Parsed:
     return parse_day_files([file], duckdb.connect())
 
 
@@ -339,6 +340,7 @@ class _Spy:
 def test_duckdb_is_handed_no_path_it_would_expand_as_a_glob(tmp_path: Path) -> None:
     """DuckDB reads `x?.json` as a pattern, which also matches the FIFO `xy.json`."""
     file = _day_file(tmp_path, "g", G + b"\n")
+    assert isinstance(file.path, Path)
     globbed = file.path.with_name("x?.json")
     file.path.rename(globbed)
     file = DayFile(file.day, globbed, "g/x?.json")

@@ -1,0 +1,193 @@
+"""Object storage: the options every read and write passes, and errors a user can act on.
+
+A location is a local folder or an fsspec URL (`s3://bucket/prefix`, `gs://...`,
+`memory://...`). For `s3://` the options come from the standard AWS variables, the same ones
+the AWS CLI reads: `AWS_ENDPOINT_URL` (an S3-compatible store), `AWS_REGION` (or
+`AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and
+`AWS_ALLOW_HTTP` (`true` for a plain-http endpoint). A variable that is unset is left to each
+library's own defaults (a profile, an instance role). `storage_options` turns them into the two
+forms the code needs: keyword arguments of the fsspec filesystem (behind `UPath`) and polars'
+`storage_options`. See docs/storage.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from upath import UPath
+
+LOCAL_SCHEMES = ("", "file", "local")
+
+POLARS_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "azure")
+"""Schemes polars reads itself (with `storage_options`); any other fsspec URL (`memory://`)
+is read through its fsspec filesystem."""
+
+
+class StorageError(OSError):
+    """An object store cannot be used; the message names the setting to fix."""
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    fsspec: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the fsspec filesystem (`UPath(url, **fsspec)`)."""
+    polars: dict[str, str] = field(default_factory=dict)
+    """polars' `storage_options` (`scan_parquet(url, storage_options=polars)`)."""
+
+
+def scheme(location: str) -> str:
+    """`s3` for `s3://bucket/prefix`, `` for a local path."""
+    head, separator, _ = location.partition("://")
+    return head.lower() if separator else ""
+
+
+def is_local(location: str | UPath) -> bool:
+    if isinstance(location, UPath):
+        return location.protocol in LOCAL_SCHEMES
+    return scheme(location) in LOCAL_SCHEMES
+
+
+def storage_options(location: str, environ: Mapping[str, str] | None = None) -> StorageOptions:
+    """The options for `location`, from the environment (see the module docstring)."""
+    if scheme(location) not in ("s3", "s3a"):
+        return StorageOptions()
+    env = os.environ if environ is None else environ
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    key = env.get("AWS_ACCESS_KEY_ID")
+    secret = env.get("AWS_SECRET_ACCESS_KEY")
+    token = env.get("AWS_SESSION_TOKEN")
+    allow_http = (env.get("AWS_ALLOW_HTTP") or "").strip().lower() in ("1", "true", "yes")
+    client: dict[str, str] = {}
+    pl_options: dict[str, str] = {}
+    if endpoint:
+        client["endpoint_url"] = endpoint
+        pl_options["aws_endpoint_url"] = endpoint
+    if region:
+        client["region_name"] = region
+        pl_options["aws_region"] = region
+    if allow_http:
+        pl_options["aws_allow_http"] = "true"
+    fs: dict[str, Any] = {"client_kwargs": client} if client else {}
+    if key and secret:
+        fs |= {"key": key, "secret": secret}
+        pl_options |= {"aws_access_key_id": key, "aws_secret_access_key": secret}
+        if token:
+            fs["token"] = token
+            pl_options["aws_session_token"] = token
+    return StorageOptions(fsspec=fs, polars=pl_options)
+
+
+def upath(location: str) -> UPath:
+    """`location` as a UPath whose filesystem carries the options from the environment."""
+    if is_local(location):
+        return UPath(location)
+    remote: UPath = UPath(location, **storage_options(location).fsspec)
+    return remote
+
+
+def scan_parquet(path: UPath) -> pl.LazyFrame:
+    """One Parquet file, lazily: polars reads local files and the object stores it knows
+    with the storage options; other fsspec URLs are read through their filesystem."""
+    if is_local(path):
+        return pl.scan_parquet(path.path if path.protocol else str(path))
+    if path.protocol in POLARS_SCHEMES:
+        options = storage_options(str(path)).polars
+        return pl.scan_parquet(str(path), storage_options=options or None)
+    return pl.read_parquet(io.BytesIO(path.read_bytes())).lazy()
+
+
+def parquet_bytes(frame: pl.DataFrame, **options: Any) -> bytes:
+    """`frame` as the bytes of one Parquet file."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, **options)
+    return buffer.getvalue()
+
+
+def put_bytes(path: UPath, data: bytes, setting: str) -> None:
+    """Upload `data` to `path` in one request: the object appears whole or not at all, and
+    what was there before stays intact when the upload fails."""
+    try:
+        path.write_bytes(data)
+    except Exception as error:
+        raise StorageError(describe_error(error, str(path), setting)) from error
+
+
+def describe_error(error: BaseException, location: str, setting: str) -> str:
+    """One sentence saying which setting to fix for an error of the object store."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, StorageError):
+        return str(error)
+    if "NoCredentialsError" in names or "PartialCredentialsError" in names:
+        return (
+            f"{setting} ({location}) cannot be used: no credentials were found; set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)."
+        )
+    if names & {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionError"} or (
+        isinstance(error, ConnectionError | TimeoutError)
+    ):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
+        return (
+            f"{setting} ({location}) cannot be reached at {endpoint} ({text}): check "
+            "AWS_ENDPOINT_URL and AWS_REGION."
+        )
+    if isinstance(error, PermissionError) or any(
+        word in text for word in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied")
+    ):
+        return (
+            f"{setting} ({location}) refused access ({text}): check AWS_ACCESS_KEY_ID, "
+            "AWS_SECRET_ACCESS_KEY and the bucket's permissions."
+        )
+    if isinstance(error, FileNotFoundError) and "bucket" in text.lower():
+        return f"{setting} ({location}) names a bucket that does not exist: create it or fix it."
+    return f"{setting} ({location}) cannot be used: {text}."
+
+
+def _failing_fast(location: str) -> UPath:
+    """`location` with one attempt per request and a short connect timeout: an unreachable
+    endpoint fails in seconds."""
+    options = storage_options(location).fsspec
+    if scheme(location) in ("s3", "s3a"):
+        options = options | {
+            "config_kwargs": {"connect_timeout": 5, "retries": {"max_attempts": 1}}
+        }
+    path: UPath = UPath(location, **options)
+    return path
+
+
+def check_readable(location: str, setting: str) -> None:
+    """Look `location` up once, failing fast: StorageError with one sentence when the store
+    cannot be reached or the credentials are missing or refused. That it holds the expected
+    files is checked when a run reads it."""
+    try:
+        _failing_fast(location).exists()
+    except Exception as error:
+        raise StorageError(describe_error(error, location, setting)) from None
+
+
+def check_object_store(location: str, setting: str) -> None:
+    """Write and remove one empty object under `location`, failing fast: StorageError with
+    one sentence when the store cannot be reached, the credentials are missing or refused,
+    or the bucket does not exist."""
+    probe = _failing_fast(location) / f".write-check-{uuid.uuid4().hex}"
+    try:
+        probe.write_bytes(b"")
+    except Exception as error:
+        raise StorageError(describe_error(error, location, setting)) from None
+    # A store may forbid deletes: writing is what counts.
+    with contextlib.suppress(Exception):
+        probe.unlink()
+
+
+def local_path(path: UPath) -> Path:
+    """The local path of a local UPath."""
+    return Path(path.path if path.protocol else str(path))

@@ -1,0 +1,150 @@
+"""Object-storage failures: the previous object survives, and the message names the setting."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets_pkg.shared import storage
+from assets_pkg.shared.io_manager import write_parquet_atomically
+from assets_pkg.shared.settings import ConfigurationError
+from assets_pkg.signatures.asset_service import ContentAddressedAssetService
+from assets_pkg.signatures.service import AssetRegistrationError
+
+from .test_s3_warehouse import build, settings, tables
+
+OLD = pl.DataFrame({"customer_id": ["C1", "C2"], "count": [1, 2]})
+NEW = pl.DataFrame({"customer_id": ["C3"], "count": [3]})
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def unreachable(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point AWS_ENDPOINT_URL at a closed port, with one attempt per request."""
+    url = closed_port_url()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    return url
+
+
+def without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def one_sentence(message: str) -> bool:
+    return message.endswith(".") and ". " not in message and "\n" not in message
+
+
+def test_a_failing_write_leaves_the_previous_object_intact(
+    s3_bucket: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"{s3_bucket}/warehouse/weekly_purchase_counts/week=2024-01-08/data.parquet"
+    write_parquet_atomically(OLD, storage.upath(url))
+
+    def broken() -> pl.DataFrame:
+        raise RuntimeError("the query failed while the week was computed")
+
+    with pytest.raises(RuntimeError, match="the query failed"):
+        write_parquet_atomically(pl.defer(broken, schema=NEW.schema), storage.upath(url))
+    assert_frame_equal(storage.scan_parquet(storage.upath(url)).collect(), OLD)
+
+    endpoint = unreachable(monkeypatch)
+    with pytest.raises(storage.StorageError) as raised:
+        write_parquet_atomically(NEW, storage.upath(url))
+    message = str(raised.value)
+    assert message.startswith(f"WAREHOUSE_DIR ({url}) cannot be reached at {endpoint} (")
+    assert message.endswith("check AWS_ENDPOINT_URL and AWS_REGION.")
+    assert one_sentence(message)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    assert_frame_equal(storage.scan_parquet(storage.upath(url)).collect(), OLD)
+
+
+@pytest.fixture
+def s3_url(s3_bucket: str) -> str:
+    return f"{s3_bucket}/warehouse"
+
+
+def test_the_old_object_reads_back_after_a_failed_upload(
+    s3_url: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"{s3_url}/products/data.parquet"
+    write_parquet_atomically(OLD, storage.upath(url))
+    unreachable(monkeypatch)
+    with pytest.raises(storage.StorageError):
+        write_parquet_atomically(NEW, storage.upath(url))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    assert_frame_equal(storage.scan_parquet(storage.upath(url)).collect(), OLD)
+    root = storage.upath(f"{s3_url}/products")
+    assert sorted(p.name for p in root.iterdir()) == ["data.parquet"]
+
+
+def test_missing_credentials_name_the_setting(
+    s3_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    without_credentials(monkeypatch, tmp_path)
+    with pytest.raises(ConfigurationError) as raised:
+        settings(s3_url, tmp_path / "s.db").check_locations()
+    assert str(raised.value) == (
+        f"WAREHOUSE_DIR ({s3_url}) cannot be used: no credentials were found; set "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)."
+    )
+
+
+def test_an_unreachable_endpoint_names_the_setting(
+    s3_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    endpoint = unreachable(monkeypatch)
+    with pytest.raises(ConfigurationError) as raised:
+        settings(s3_url, tmp_path / "s.db").check_locations()
+    message = str(raised.value)
+    assert message.startswith(f"WAREHOUSE_DIR ({s3_url}) cannot be reached at {endpoint} (")
+    assert message.endswith("): check AWS_ENDPOINT_URL and AWS_REGION.")
+    assert one_sentence(message)
+
+
+def test_a_missing_bucket_names_the_setting(s3_bucket: str, tmp_path: Path) -> None:
+    url = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/warehouse"
+    with pytest.raises(ConfigurationError) as raised:
+        settings(url, tmp_path / "s.db").check_locations()
+    assert str(raised.value) == (
+        f"WAREHOUSE_DIR ({url}) names a bucket that does not exist: create it or fix it."
+    )
+
+
+def test_the_asset_store_on_s3_stores_each_image_once_and_names_the_setting_on_failure(
+    s3_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(b"\x89PNG not really")
+    service = ContentAddressedAssetService(f"{s3_url}/signature_assets")
+    asset_id = service.register_asset(str(image), {})
+    assert service.register_asset(str(image), {}) == asset_id
+    assert service.path_of(asset_id).read_bytes() == image.read_bytes()
+    unreachable(monkeypatch)
+    failing = ContentAddressedAssetService(f"{s3_url}/signature_assets")
+    with pytest.raises(AssetRegistrationError, match=r"WAREHOUSE_DIR .*AWS_ENDPOINT_URL"):
+        failing.register_asset(str(image), {}, data=b"other bytes")
+
+
+def test_memory_works_as_a_warehouse(tmp_path: Path) -> None:
+    warehouse = f"memory://warehouse-{uuid.uuid4().hex[:8]}"
+    config = settings(warehouse, tmp_path / "m.db")
+    config.check_locations()
+    build(config, "2024-01-08")
+    build(settings(str(tmp_path / "local"), tmp_path / "local.db"), "2024-01-08")
+    assert tables(warehouse).keys() == tables(str(tmp_path / "local")).keys()
+    for name, frame in tables(str(tmp_path / "local")).items():
+        assert_frame_equal(tables(warehouse)[name], frame)
