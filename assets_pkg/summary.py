@@ -123,10 +123,17 @@ def main() -> int:
     for asset, count, weeks, folder in rows:
         print(f"  {asset:<24} {count:>10,} {weeks or '-':>6}  {folder}")
     print(f"  signatures database: {settings.signatures_db_url}")
+    # An object store also needs its storage options (docs/storage.md).
+    options = (
+        ""
+        if storage.is_local(settings.warehouse_dir)
+        else ", storage_options=assets_pkg.shared.storage.storage_options("
+        f"'{settings.warehouse_dir}').polars"
+    )
     print(
         "\nRead any of them as one table: "
         f"polars.scan_parquet('{settings.warehouse_dir}/<asset>/**/*.parquet', "
-        "hive_partitioning=True)"
+        f"hive_partitioning=True{options})"
     )
     print_checks(build_definitions(settings))
     return 0

@@ -301,6 +301,8 @@ def _find_object_day_files(root: UPath, days: Iterable[dt.date]) -> DayListing:
         objects: dict[str, dict[str, Any]] = {}
         folders: set[str] = set()
         for key, info in found.items():
+            if not str(key).startswith(prefix):
+                continue  # another day folder whose name starts with this one's
             rest = str(key).removeprefix(prefix)
             if not rest:
                 continue  # the day folder's own marker, which some tools write

@@ -39,8 +39,8 @@ def upload(local: Path, url: str) -> str:
 
 def odd_feed(folder: Path) -> Path:
     """A feed with every kind of entry an object store can hold: parts in name order, a
-    `*.json` "folder", an object where a day folder belongs, a badly named folder, a
-    missing day, and a part that is not JSON at all."""
+    `*.json` "folder", an object where a day folder belongs, badly named folders (one
+    whose name starts with a day folder's), a missing day, and a line that is not JSON."""
     good = b'{"customer_id": "C1", "date_of_purchase": "2024-01-02 10:00:00", '
     good += b'"basket": [{"product_id": "P1", "price": 5}]}\n'
     days = folder / "transactions"
@@ -51,6 +51,7 @@ def odd_feed(folder: Path) -> Path:
         "d=2024-01-03/x.json/inner": b"a folder named like a part",
         "d=2024-01-05/transactions.json": good.replace(b"01-02", b"01-05"),
         "d=2024-13-45/transactions.json": good,
+        "d=2024-01-05x/transactions.json": good,
     }.items():
         (days / name).parent.mkdir(parents=True, exist_ok=True)
         (days / name).write_bytes(data)
