@@ -48,7 +48,7 @@ def test_a_shorter_run_is_a_prefix_of_a_longer_one(tmp_path: Path) -> None:
     assert {name: long[name] for name in short} == short
 
 
-def test_layout_is_the_spec_source_layout(sample: GenerationSummary) -> None:
+def test_layout_is_the_documented_source_layout(sample: GenerationSummary) -> None:
     root = sample.out
     assert sorted(p.name for p in root.iterdir()) == [
         "customers.csv",
@@ -141,7 +141,7 @@ def _check_planted_line(kind: str, line: str, file: str) -> None:
             assert when.date() == folder - dt.timedelta(days=1)
 
 
-def test_clean_lines_are_the_spec_json(tmp_path: Path) -> None:
+def test_clean_lines_are_the_documented_json(tmp_path: Path) -> None:
     summary = _generate(tmp_path, bad=False, days=7)
     transactions = items = 0
     crossing = 0

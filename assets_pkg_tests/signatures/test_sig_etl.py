@@ -191,7 +191,7 @@ def described(frame: pl.DataFrame) -> list[tuple[object, ...]]:
     ]
 
 
-def test_the_bundled_sample_registers_exactly_what_the_spec_says(tmp_path: Path) -> None:
+def test_the_bundled_sample_registers_exactly_what_the_rules_say(tmp_path: Path) -> None:
     database = SignatureDatabase.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
     database.ensure_schema()
     assets = ContentAddressedAssetService(tmp_path / "assets", database)

@@ -44,7 +44,7 @@ def monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def spec_counts(source: Path, weeks: list[dt.date], tolerance: int) -> pl.DataFrame:
+def counts_by_the_rules(source: Path, weeks: list[dt.date], tolerance: int) -> pl.DataFrame:
     """docs/purchases.md, read literally."""
     with (source / "customers.csv").open(newline="") as f:
         loyalty = {r["customer_id"]: int(r["loyalty_score"]) for r in csv.DictReader(f)}
@@ -93,7 +93,7 @@ def sorted_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.mark.skipif(not DAGSTER.exists(), reason="the dagster CLI is not installed beside python")
-def test_the_cli_over_a_range_equals_the_spec_on_bad_data(tmp_path: Path) -> None:
+def test_the_cli_over_a_range_equals_the_rules_on_bad_data(tmp_path: Path) -> None:
     source = tmp_path / "feed"
     summary = generate(source, customers=120, start=START, days=30, seed=11, bad_records=True)
     warehouse = tmp_path / "warehouse"
@@ -128,7 +128,7 @@ def test_the_cli_over_a_range_equals_the_spec_on_bad_data(tmp_path: Path) -> Non
     built = pl.scan_parquet(
         f"{warehouse}/weekly_purchase_counts/**/*.parquet", hive_partitioning=True
     ).collect()
-    expected = spec_counts(source, WEEKS, TOLERANCE)
+    expected = counts_by_the_rules(source, WEEKS, TOLERANCE)
     assert_frame_equal(
         sorted_frame(built.select(expected.columns)), sorted_frame(expected), check_dtypes=True
     )
