@@ -6,12 +6,13 @@ import socket
 import uuid
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from assets_pkg.shared import storage
-from assets_pkg.shared.io_manager import write_parquet_atomically
+from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
 from assets_pkg.shared.settings import ConfigurationError
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.service import AssetRegistrationError
@@ -148,3 +149,26 @@ def test_memory_works_as_a_warehouse(tmp_path: Path) -> None:
     assert tables(warehouse).keys() == tables(str(tmp_path / "local")).keys()
     for name, frame in tables(str(tmp_path / "local")).items():
         assert_frame_equal(tables(warehouse)[name], frame)
+
+
+def test_partition_keys_that_are_not_dates_are_refused_with_a_message() -> None:
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["north", "south"]))
+    def by_region() -> pl.DataFrame:
+        return OLD
+
+    warehouse = f"memory://warehouse-{uuid.uuid4().hex[:8]}"
+    result = dg.materialize(
+        [by_region],
+        resources={"io_manager": ParquetIOManager(base_dir=warehouse)},
+        partition_key="north",
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    data = failure.step_failure_data.user_failure_data
+    assert data is not None
+    assert data.description == (
+        "by_region has the partition key 'north', which is not a date YYYY-MM-DD: the Parquet "
+        "IO manager stores date-keyed (weekly) partitions only."
+    )
+    assert not storage.upath(warehouse).exists() or not list(storage.upath(warehouse).iterdir())
