@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,13 +83,27 @@ def dataset(scale: Scale, say: Callable[[str], None]) -> tuple[Path, dict[str, o
 
 
 def short_history(source: Path, weeks: int, work: Path) -> Path:
-    """A source folder holding only the first `weeks` weeks (+ the tolerance days), linked."""
+    """A source folder holding only the first `weeks` weeks (+ the tolerance days).
+
+    Its files are hard links to the full feed's (copies where the file system refuses links):
+    the feed reader refuses symlinks that lead outside the source folder, so linked folders
+    would make the weeks look empty.
+    """
     target = work / f"source-{weeks}w"
     (target / "transactions").mkdir(parents=True)
     for name in ("customers.csv", "products.csv"):
-        (target / name).symlink_to(source / name)
+        _link(source / name, target / name)
     for index in range(weeks * 7 + TOLERANCE_DAYS):
         folder = f"d={START + dt.timedelta(days=index)}"
         if (source / "transactions" / folder).exists():
-            (target / "transactions" / folder).symlink_to(source / "transactions" / folder)
+            (target / "transactions" / folder).mkdir()
+            for part in (source / "transactions" / folder).iterdir():
+                _link(part, target / "transactions" / folder / part.name)
     return target
+
+
+def _link(existing: Path, new: Path) -> None:
+    try:
+        os.link(existing, new)
+    except OSError:
+        shutil.copyfile(existing, new)
