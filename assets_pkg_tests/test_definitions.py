@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from assets_pkg.definitions import build_definitions, defs
 from assets_pkg.shared.io_manager import ParquetIOManager
+from assets_pkg.shared.metadata import column_schema
 from assets_pkg.shared.settings import Settings
 
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -210,3 +212,19 @@ def test_the_cli_reports_a_bad_setting_in_one_sentence_without_a_traceback(
     (line,) = [line for line in done.stderr.splitlines() if line.startswith(sentence)]
     assert line.endswith(".")
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_every_column_of_every_asset_says_what_it_means(tmp_path: Path) -> None:
+    graph = build_definitions(_settings(tmp_path)).resolve_asset_graph()
+    columns = {}
+    for key in graph.get_all_asset_keys():
+        schema = graph.get(key).metadata["dagster/column_schema"]
+        for column in schema.columns:
+            columns[f"{key.to_user_string()}.{column.name}"] = column.description
+    assert len(columns) > 30
+    assert [name for name, description in columns.items() if not description] == []
+
+
+def test_a_column_without_a_description_is_refused() -> None:
+    with pytest.raises(ValueError, match="columns without a description: b"):
+        column_schema(pl.Schema({"a": pl.Int64(), "b": pl.String()}), {"a": "an a"})

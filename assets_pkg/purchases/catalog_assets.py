@@ -22,7 +22,7 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
         group_name=GROUP,
         kinds={"polars", "parquet"},
         description="customers.csv, typed: customer_id, loyalty_score (1..10, null if invalid).",
-        metadata=column_schema(schemas.CUSTOMERS),
+        metadata=column_schema(schemas.CUSTOMERS, schemas.DESCRIPTIONS),
         check_specs=[
             dg.AssetCheckSpec("unique_customer_ids", asset="raw_customers", blocking=True),
             dg.AssetCheckSpec("valid_loyalty_scores", asset="raw_customers"),
@@ -53,7 +53,7 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
         group_name=GROUP,
         kinds={"polars", "parquet"},
         description="products.csv, typed: product_id, product_description, product_category.",
-        metadata=column_schema(schemas.PRODUCTS),
+        metadata=column_schema(schemas.PRODUCTS, schemas.DESCRIPTIONS),
         check_specs=[dg.AssetCheckSpec("unique_product_ids", asset="products", blocking=True)],
         backfill_policy=dg.BackfillPolicy.single_run(),
     )

@@ -23,7 +23,7 @@ def counts_asset(
         kinds={"polars", "parquet"},
         description="How many times each customer bought each product in the week; every "
         "customer of customers.csv appears every week (product null, count 0 if idle).",
-        metadata=column_schema(schemas.COUNTS),
+        metadata=column_schema(schemas.COUNTS, schemas.DESCRIPTIONS),
         check_specs=[dg.AssetCheckSpec("known_ids", asset="weekly_purchase_counts")],
         partitions_def=partitions,
         backfill_policy=backfill_policy,

@@ -48,3 +48,21 @@ COUNTS = pl.Schema(
     }
 )
 """`weekly_purchase_counts`: how many items of each product each customer bought."""
+
+DESCRIPTIONS = {
+    "week": "The Monday (UTC) of the week the row belongs to.",
+    "date_of_purchase": "When the purchase was made (UTC), from the feed.",
+    "customer_id": "The customer's id as written in the source.",
+    "loyalty_score": "From customers.csv: 1 to 10; null if invalid there or the customer is "
+    "unknown.",
+    "product_id": "The product's id as written in the source; null on a customer's idle row.",
+    "product_description": "From products.csv.",
+    "product_category": "From products.csv; null if the product is unknown there.",
+    "price": "The item's price as an integer; null if absent or not an integer.",
+    "purchase_count": "Basket items of that product bought by that customer in the week.",
+    "source_file": "The day file it comes from, relative to PURCHASES_SOURCE_DIR.",
+    "line_number": "The line of that file, from 1; null when the whole file was refused.",
+    "raw_text": "The line as written (null for a refused file).",
+    "reason": "Why it could not be used.",
+}
+"""What each purchase column means, shown in the web UI beside its name and type."""

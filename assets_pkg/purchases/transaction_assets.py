@@ -42,7 +42,7 @@ def transaction_assets(
                 kinds={"polars", "parquet"},
                 description="One row per basket item of the week (event time), with its "
                 "source file and line.",
-                metadata=column_schema(schemas.EXPLODED),
+                metadata=column_schema(schemas.EXPLODED, schemas.DESCRIPTIONS),
                 is_required=False,
             ),
             "transaction_quarantine": dg.AssetOut(
@@ -50,7 +50,7 @@ def transaction_assets(
                 kinds={"polars", "parquet"},
                 description="Everything of the week's folders that could not be used: file, "
                 "line, raw text and reason.",
-                metadata=column_schema(schemas.QUARANTINE),
+                metadata=column_schema(schemas.QUARANTINE, schemas.DESCRIPTIONS),
                 is_required=False,
             ),
         },

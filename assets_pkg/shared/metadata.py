@@ -22,10 +22,19 @@ def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
         return dg.MetadataValue.md(str(frame.head(rows)))
 
 
-def column_schema(schema: Mapping[str, pl.DataType]) -> dict[str, dg.TableSchema]:
-    """Definition metadata that shows a table's columns and types in the UI."""
+def column_schema(
+    schema: Mapping[str, pl.DataType], descriptions: Mapping[str, str]
+) -> dict[str, dg.TableSchema]:
+    """Definition metadata that shows a table's columns, types and meanings in the UI; every
+    column must have a description."""
+    missing = [name for name in schema if not descriptions.get(name)]
+    if missing:
+        raise ValueError(f"columns without a description: {', '.join(missing)}")
     return {
         "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
+            columns=[
+                dg.TableColumn(name, str(dtype), description=descriptions[name])
+                for name, dtype in schema.items()
+            ]
         )
     }

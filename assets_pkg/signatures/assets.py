@@ -19,6 +19,7 @@ from assets_pkg.signatures.resources import (
 )
 from assets_pkg.signatures.service import SignatureServiceError
 from assets_pkg.signatures.tables import (
+    DESCRIPTIONS,
     REGISTERED_SCHEMA,
     REJECTS_SCHEMA,
     registered_frame,
@@ -35,13 +36,13 @@ CHECK = "rejects_is_empty"
         REGISTERED: dg.AssetOut(
             description="Every registered (current) signature, one row each, from the database.",
             kinds={"polars", "parquet"},
-            metadata=column_schema(REGISTERED_SCHEMA),
+            metadata=column_schema(REGISTERED_SCHEMA, DESCRIPTIONS),
             is_required=False,
         ),
         REJECTS: dg.AssetOut(
             description="Source files and INDEX lines refused (`rejected`) or noted (`warning`).",
             kinds={"polars", "parquet"},
-            metadata=column_schema(REJECTS_SCHEMA),
+            metadata=column_schema(REJECTS_SCHEMA, DESCRIPTIONS),
             is_required=False,
         ),
     },

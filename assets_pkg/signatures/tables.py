@@ -37,6 +37,28 @@ REJECTS_SCHEMA: dict[str, pl.DataType] = {
 }
 """The columns of `signature_rejects`, in order."""
 
+DESCRIPTIONS = {
+    "signature_id": "The signature's ULID in the warehouse.",
+    "signee_id": "The ULID of the signee who wrote it (a forger for a forgery).",
+    "source": "SOURCE_A or SOURCE_B.",
+    "subset": "Where it came from in its source: e.g. Online/Genuine, or Genuine / Forgeries.",
+    "source_path": "The file, relative to its source folder (INDEX for an INDEX line).",
+    "kind": "image or xyz (points).",
+    "is_forgery": "True when the signature imitates another signee's.",
+    "writer_id": "The writer's id as the source names it (its UUID in SOURCE_B).",
+    "reference_signee_id": "For a forgery, the signee it imitates; null if not found.",
+    "reference_signature_id": "For a SOURCE_B forgery, the signature it imitates; null if not "
+    "found.",
+    "asset_id": "For an image, the SHA-256 of its bytes in the asset store.",
+    "n_points": "For xyz, the number of points.",
+    "content_sha256": "The SHA-256 of the file's bytes when registered.",
+    "created": "When the signature was registered (UTC).",
+    "line_number": "The line of the file at fault, from 1; null when no single line is.",
+    "reason": "Why it was refused or what the warning says.",
+    "severity": "rejected (not registered) or warning (registered, or noted).",
+}
+"""What each column of the two signature tables means, shown in the web UI."""
+
 
 def registered_frame(database: SignatureDatabase) -> pl.DataFrame:
     """Every current signature, one row each, ordered by source and path."""
