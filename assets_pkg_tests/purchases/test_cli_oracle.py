@@ -4,10 +4,7 @@ docs/purchases.md written here from those rules alone (plain Python, no project 
 
 from __future__ import annotations
 
-import collections
-import csv
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +15,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases.generate import generate
+
+from .rules_oracle import counts_by_the_rules
 
 START = dt.date(2024, 1, 1)
 WEEKS = [START + dt.timedelta(weeks=i) for i in range(4)]
@@ -36,56 +35,6 @@ QUARANTINED = {
     "date_out_of_tolerance",
 }
 """The planted kinds that the rules send to the quarantine; the others are kept or read."""
-
-Row = tuple[dt.date, str, int | None, str | None, str | None, int]
-
-
-def monday(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
-
-
-def counts_by_the_rules(source: Path, weeks: list[dt.date], tolerance: int) -> pl.DataFrame:
-    """docs/purchases.md, read literally."""
-    with (source / "customers.csv").open(newline="") as f:
-        loyalty = {r["customer_id"]: int(r["loyalty_score"]) for r in csv.DictReader(f)}
-    with (source / "products.csv").open(newline="") as f:
-        category = {r["product_id"]: r["product_category"] for r in csv.DictReader(f)}
-    counts: collections.Counter[tuple[dt.date, str, str]] = collections.Counter()
-    for folder in sorted((source / "transactions").iterdir()):
-        day = dt.date.fromisoformat(folder.name.removeprefix("d="))
-        for line in (folder / "transactions.json").read_text().splitlines():
-            try:
-                record = json.loads(line)
-                customer = record["customer_id"]
-                basket = record["basket"]
-                moment = dt.datetime.strptime(record["date_of_purchase"], "%Y-%m-%d %H:%M:%S")
-            except (ValueError, KeyError, TypeError):
-                continue  # blank, not JSON, a field missing or null, a date that does not parse
-            if not isinstance(customer, str) or not isinstance(basket, list):
-                continue
-            if abs((moment.date() - day).days) > tolerance:
-                continue  # quarantined in its folder's week
-            week = monday(moment.date())
-            for item in basket:
-                if isinstance(item, dict) and isinstance(item.get("product_id"), str):
-                    counts[(week, customer, item["product_id"])] += 1
-    rows: list[Row] = [
-        (week, customer, loyalty.get(customer), product, category.get(product), n)
-        for (week, customer, product), n in counts.items()
-        if week in weeks
-    ]
-    for week in weeks:
-        buyers = {customer for (w, customer, _) in counts if w == week}
-        rows += [(week, c, s, None, None, 0) for c, s in loyalty.items() if c not in buyers]
-    schema = {
-        "week": pl.Date,
-        "customer_id": pl.String,
-        "loyalty_score": pl.Int64,
-        "product_id": pl.String,
-        "product_category": pl.String,
-        "purchase_count": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def sorted_frame(frame: pl.DataFrame) -> pl.DataFrame:
