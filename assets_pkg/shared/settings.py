@@ -20,7 +20,13 @@ from pathlib import Path
 from upath import UPath
 
 from assets_pkg.shared.partitions import monday_of
-from assets_pkg.shared.storage import StorageError, check_object_store, check_readable
+from assets_pkg.shared.storage import (
+    StorageError,
+    check_object_store,
+    check_readable,
+    is_local,
+)
+from assets_pkg.shared.storage import scheme as storage_scheme
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout: defaults are relative to it, so they work from any working directory."""
@@ -45,7 +51,6 @@ EARLIEST_START = dt.date(1970, 1, 5)
 LATEST_START = dt.date(2199, 12, 30)
 """The range of PURCHASES_START_DATE (Mondays): anything outside is a typing mistake."""
 
-LOCAL_SCHEMES = ("", "file", "local")
 
 EXECUTORS = ("in_process", "celery")
 """DAGSTER_EXECUTOR: every step of a run in the run's process (the default), or each step
@@ -154,7 +159,7 @@ class Settings:
             ("PURCHASES_SOURCE_DIR", self.purchases_source_dir),
             ("SIGNATURES_SOURCE_DIR", self.signatures_source_dir),
         ):
-            if _scheme(value) not in LOCAL_SCHEMES:
+            if not is_local(value):
                 _check_scheme(value, setting)
                 try:
                     check_readable(value, setting)
@@ -167,7 +172,7 @@ def check_writable(location: str, setting: str) -> None:
     """A local folder is created if missing and must accept a file; a remote URL needs its
     fsspec filesystem (e.g. s3fs for s3://) to be installed and must accept an object (one
     small write and delete: the endpoint, the credentials and the bucket are all checked)."""
-    if _scheme(location) not in LOCAL_SCHEMES:
+    if not is_local(location):
         _check_scheme(location, setting)
         try:
             check_object_store(location, setting)
@@ -188,7 +193,7 @@ def check_writable(location: str, setting: str) -> None:
 
 def _check_scheme(location: str, setting: str) -> None:
     """The fsspec filesystem of a URL must be known and its package installed."""
-    scheme = _scheme(location)
+    scheme = storage_scheme(location)
     try:
         UPath(location).fs  # noqa: B018 - creating the filesystem imports its package
     except ImportError as error:
@@ -205,7 +210,7 @@ def _check_scheme(location: str, setting: str) -> None:
 
 def default_db_url(warehouse_dir: str) -> str:
     """SQLite beside the Parquet files; for a remote warehouse set SIGNATURES_DB_URL."""
-    if _scheme(warehouse_dir) not in LOCAL_SCHEMES:
+    if not is_local(warehouse_dir):
         raise ConfigurationError(
             f"WAREHOUSE_DIR is remote ({warehouse_dir}), so SQLite cannot live there: "
             "set SIGNATURES_DB_URL to a database URL."
@@ -236,11 +241,6 @@ def _weeks_per_run(env: Mapping[str, str]) -> int | None:
             f"{MAX_WEEKS_PER_RUN}, or unset for one run per backfill, got {text!r}."
         )
     return int(text)
-
-
-def _scheme(location: str) -> str:
-    scheme, separator, _ = location.partition("://")
-    return scheme.lower() if separator else ""
 
 
 def _parse_date(text: str, setting: str) -> dt.date:
