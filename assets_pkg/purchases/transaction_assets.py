@@ -19,11 +19,7 @@ from upath import UPath
 
 from assets_pkg.purchases import GROUP, schemas
 from assets_pkg.purchases.feed import (
-    Fingerprint,
     badly_named_day_folders,
-    days_read_for_week,
-    find_day_files,
-    fingerprint,
     week_days,
     weeks_without_data,
 )
@@ -81,13 +77,10 @@ def transaction_assets(
         tolerance = purchases_source.date_tolerance_days
 
         def read(reader: WeekReader, key: str) -> pl.DataFrame:
-            monday = dt.date.fromisoformat(key)
-            # Taken before reading: a file that changes meanwhile changes the fingerprint.
-            seen = fingerprint(find_day_files(source, days_read_for_week(monday, tolerance)))
-            week = reader.read(monday)
+            week = reader.read(dt.date.fromisoformat(key))
             done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
             progress.week_done(week)
-            for asset, metadata in _week_metadata(week, seen).items():
+            for asset, metadata in _week_metadata(week).items():
                 if dg.AssetKey(asset) in context.selected_asset_keys:
                     context.add_asset_metadata(metadata, asset_key=asset, partition_key=key)
             return week.exploded
@@ -121,13 +114,13 @@ FINGERPRINT = "feed fingerprint"
 """The metadata key of a week's fingerprint of the day folders it read (see sensors.py)."""
 
 
-def _week_metadata(week: WeekRead, seen: Fingerprint) -> dict[str, dict[str, Any]]:
+def _week_metadata(week: WeekRead) -> dict[str, dict[str, Any]]:
     """What each asset's materialisation of one week shows."""
     missing = [d.isoformat() for d in week.missing_days]
     return {
         "exploded_transactions": {
-            FINGERPRINT: seen.digest,
-            "feed files": seen.files,
+            FINGERPRINT: week.fingerprint.digest,
+            "feed files": week.fingerprint.files,
             "files read": week.files_read,
             "missing days": missing,
         },

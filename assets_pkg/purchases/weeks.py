@@ -24,9 +24,11 @@ from upath import UPath
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
     DayFile,
+    Fingerprint,
     RefusedEntry,
     days_read_for_week,
     find_day_files,
+    fingerprint,
     has_data,
     read_day_file,
     week_days,
@@ -94,6 +96,8 @@ class WeekRead:
     """Folders the week reads that do not exist (its own or the tolerance neighbours)."""
     files_read: int
     """Regular files parsed; refused entries are in the quarantine instead."""
+    fingerprint: Fingerprint
+    """What the week's folders held when they were listed, before any was parsed."""
 
 
 class WeekReader:
@@ -159,7 +163,9 @@ class WeekReader:
         )
         exploded, quarantine = split_week(parsed, week, self.tolerance_days)
         quarantine = _fill_raw_text(quarantine, files, self.read_bytes)
-        return WeekRead(week, exploded, quarantine, listing.missing, len(files))
+        return WeekRead(
+            week, exploded, quarantine, listing.missing, len(files), fingerprint(listing)
+        )
 
     def _parse_soon(self, files: Sequence[DayFile]) -> None:
         new = [f for f in files if f.day not in self._days]
