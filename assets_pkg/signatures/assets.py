@@ -73,8 +73,9 @@ def signature_warehouse(
         database.dispose()
     rejects = rejects_frame(report.rejects)
     context.log.info(
-        f"{report.new_signatures} new signatures, {report.unchanged} already registered, "
-        f"{report.superseded} superseded, {len(rejects)} rejects/warnings"
+        f"{report.new_signatures} new signatures, {report.unchanged} already registered "
+        f"({report.skipped_unchanged} of them skipped unparsed), {report.superseded} "
+        f"superseded, {len(rejects)} rejects/warnings"
     )
     selected = context.selected_asset_keys
     if dg.AssetKey(REGISTERED) in selected:
@@ -92,6 +93,7 @@ def registered_metadata(frame: pl.DataFrame, report: EtlReport) -> dict[str, dg.
     return {
         "new_this_run": dg.MetadataValue.int(report.new_signatures),
         "already_registered": dg.MetadataValue.int(report.unchanged),
+        "unchanged_skipped": dg.MetadataValue.int(report.skipped_unchanged),
         "superseded_this_run": dg.MetadataValue.int(report.superseded),
         "new_signees": dg.MetadataValue.int(report.new_signees),
         "linked_late": dg.MetadataValue.int(report.linked_late),

@@ -1,12 +1,14 @@
 """One ETL pass over SIGNATURES_SOURCE_DIR: read both sources, register, report.
 
 Pure Python over the service and the store; the Dagster assets are a thin shell around `run_etl`.
+A run first loads the content hash of every current registration (one query), and the readers
+skip, without parsing, each file whose bytes hash to its path's current registration.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -14,11 +16,14 @@ from typing import TypeVar
 from upath import UPath
 
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
-from assets_pkg.signatures.model import NewImageSignature, NewSignature, SigneeKey
+from assets_pkg.signatures.model import NewImageSignature, NewSignature, Reference, SigneeKey
 from assets_pkg.signatures.records import (
     Candidate,
+    KnownHashes,
+    ReadResult,
     Reject,
     SourceLayoutError,
+    Unchanged,
 )
 from assets_pkg.signatures.repositories import SqlSignatureRepository, SqlSigneeRepository
 from assets_pkg.signatures.service import (
@@ -43,8 +48,13 @@ class EtlReport:
 
     rejects: list[Reject] = field(default_factory=list)
     candidates: int = 0
+    """Valid files found: parsed ones and those skipped as unchanged."""
     new_signatures: int = 0
     unchanged: int = 0
+    """Files already registered with the same bytes (the skipped ones included)."""
+    skipped_unchanged: int = 0
+    """Of `unchanged`, the files skipped before parsing because their content hash was the
+    current registration of their path when the run started."""
     superseded: int = 0
     new_signees: int = 0
     linked_late: int = 0
@@ -60,6 +70,25 @@ def group_by_signee(candidates: list[Candidate]) -> list[tuple[SigneeKey, list[N
 
 
 def read_sources(source_dir: Path | UPath) -> tuple[list[Candidate], list[Reject]]:
+    """Every valid file as a candidate (all parsed, nothing skipped), and the rejects."""
+    found = scan_sources(source_dir)
+    return found.candidates, found.rejects
+
+
+def scan_sources(source_dir: Path | UPath, known: KnownHashes | None = None) -> ReadResult:
+    """Both sources read; a file whose hash `known` holds for its path is `unchanged`."""
+    check_layout(source_dir)
+    a = read_source_a(source_dir / "SOURCE_A", known)
+    b = read_source_b(source_dir / "SOURCE_B", known)
+    return ReadResult(
+        candidates=a.candidates + b.candidates,
+        rejects=a.rejects + b.rejects,
+        unchanged=a.unchanged + b.unchanged,
+    )
+
+
+def check_layout(source_dir: Path | UPath) -> None:
+    """SourceLayoutError, naming the setting, unless SOURCE_A/, SOURCE_B/ and its INDEX exist."""
     if not source_dir.is_dir():
         raise SourceLayoutError(
             f"SIGNATURES_SOURCE_DIR ({source_dir}) is not a directory: point it at the folder "
@@ -77,17 +106,21 @@ def read_sources(source_dir: Path | UPath) -> tuple[list[Candidate], list[Reject
             f"{source_dir / 'SOURCE_B' / 'INDEX'} is missing: SOURCE_B needs its INDEX file "
             "(check SIGNATURES_SOURCE_DIR)."
         )
-    a = read_source_a(source_dir / "SOURCE_A")
-    b = read_source_b(source_dir / "SOURCE_B")
-    return a.candidates + b.candidates, a.rejects + b.rejects
 
 
 def run_etl(
     source_dir: Path | UPath, database: SignatureDatabase, assets: AssetService
 ) -> EtlReport:
-    """Register every valid signature under `source_dir`; idempotent (decision 6)."""
-    candidates, rejects = read_sources(source_dir)
-    return register_candidates(candidates, rejects, database, assets)
+    """Register every valid signature under `source_dir`; idempotent (decision 6).
+
+    Files whose bytes are already their path's current registration are skipped unparsed
+    (their hashes come from one query); the rest go through `register_signatures` as before."""
+    check_layout(source_dir)
+    known = {key: c.content_sha256 for key, c in database.current_signatures().items()}
+    found = scan_sources(source_dir, known)
+    return register_candidates(
+        found.candidates, found.rejects, database, assets, unchanged=found.unchanged
+    )
 
 
 def register_candidates(
@@ -95,8 +128,11 @@ def register_candidates(
     rejects: list[Reject],
     database: SignatureDatabase,
     assets: AssetService,
+    unchanged: Sequence[Unchanged] = (),
 ) -> EtlReport:
     """Register what the readers found, signee by signee, then link late references.
+    `unchanged` are the files the readers skipped: counted, and warned about like any other
+    registered forgery whose reference is still missing.
 
     Another process may register the same tree at the same time: a signee or file it wrote
     first makes our write conflict; the signee's rows are re-read and its registration redone,
@@ -104,7 +140,11 @@ def register_candidates(
     service = SignatureApplicationService(
         SqlSigneeRepository(database), SqlSignatureRepository(database), assets, database
     )
-    report = EtlReport(candidates=len(candidates))
+    report = EtlReport(
+        candidates=len(candidates) + len(unchanged),
+        unchanged=len(unchanged),
+        skipped_unchanged=len(unchanged),
+    )
     for key, new_signatures in group_by_signee(candidates):
         registration = _register(service, database, key, new_signatures, rejects)
         report.new_signatures += len(registration.registered)
@@ -113,17 +153,20 @@ def register_candidates(
         report.new_signees += int(registration.new_signee)
     report.linked_late = _retrying(database.resolve_pending_references, lambda: None)
     unlinked = database.unlinked_forgeries()
-    for candidate in candidates:
-        origin = candidate.signature.origin
-        reference = candidate.signature.forgery_of
-        if reference is not None and (origin.source, origin.source_path) in unlinked:
+    forgeries: list[tuple[str, str, Reference | None]] = [
+        (c.signature.origin.source, c.signature.origin.source_path, c.signature.forgery_of)
+        for c in candidates
+    ]
+    forgeries += [(u.source, u.source_path, u.forgery_of) for u in unchanged]
+    for source, source_path, reference in forgeries:
+        if reference is not None and (source, source_path) in unlinked:
             what = reference.signee.label()
             if reference.signature_path is not None:
                 what += f" (signature {reference.signature_path})"
             rejects.append(
                 Reject(
-                    origin.source,
-                    origin.source_path,
+                    source,
+                    source_path,
                     None,
                     f"reference {what} not found: registered without a link",
                     "warning",

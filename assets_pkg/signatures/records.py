@@ -1,12 +1,14 @@
-"""What a source reader hands on: candidates to register, and rows for `signature_rejects`."""
+"""What a source reader hands on: candidates to register, files it skipped because their bytes
+are already registered, and rows for `signature_rejects`."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from assets_pkg.signatures.model import NewSignature, SigneeKey
+from assets_pkg.signatures.model import NewSignature, Reference, SigneeKey
 
 Severity = Literal["rejected", "warning"]
 SOURCE_A = "SOURCE_A"
@@ -32,10 +34,33 @@ class Candidate:
     signature: NewSignature
 
 
+KnownHashes = Mapping[tuple[str, str], str]
+"""(source, source_path) -> content_sha256 of the file's current registration in the database."""
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A file whose bytes (by SHA-256) are already its path's current registration: the reader
+    read and hashed it but did not parse it or build a signature from it. Only what the run's
+    report still needs is kept: which file, and what it imitates (for the missing-reference
+    warning, decision 2), which the file name or the INDEX line says without parsing."""
+
+    source: str
+    source_path: str
+    forgery_of: Reference | None = None
+
+
 @dataclass
 class ReadResult:
     candidates: list[Candidate] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    unchanged: list[Unchanged] = field(default_factory=list)
+    """Files skipped because `known` already holds their bytes (empty without `known`)."""
+
+
+def is_known(known: KnownHashes | None, source: str, source_path: str, sha256: str) -> bool:
+    """Whether `sha256` is the current registration of (source, source_path)."""
+    return known is not None and known.get((source, source_path)) == sha256
 
 
 class SourceLayoutError(Exception):

@@ -27,9 +27,12 @@ from assets_pkg.signatures.model import (
 from assets_pkg.signatures.records import (
     SOURCE_A,
     Candidate,
+    KnownHashes,
     ReadResult,
     Reject,
     SourceLayoutError,
+    Unchanged,
+    is_known,
     sha256_hex,
     shown,
 )
@@ -104,8 +107,11 @@ def _sample(digits: str, name: str) -> str:
     return digits
 
 
-def read_source_a(root: Path | UPath) -> ReadResult:
-    """Every file under SOURCE_A, as candidates (genuine signees first) and rejects."""
+def read_source_a(root: Path | UPath, known: KnownHashes | None = None) -> ReadResult:
+    """Every file under SOURCE_A, as candidates (genuine signees first) and rejects.
+
+    A file whose bytes hash to its path's entry in `known` (what the database holds as current)
+    is read and hashed but not parsed: it becomes an `Unchanged`, not a candidate."""
     if not root.is_dir():
         raise SourceLayoutError(f"{root} is not a directory: SOURCE_A is missing")
     result = ReadResult()
@@ -126,9 +132,11 @@ def read_source_a(root: Path | UPath) -> ReadResult:
     for path, reason in tree.refused.items():
         result.rejects.append(Reject(SOURCE_A, path, None, reason))
     for relative in tree.files:
-        outcome = _read_file(folder, PurePosixPath(relative))
+        outcome = _read_file(folder, PurePosixPath(relative), known)
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
+        elif isinstance(outcome, Unchanged):
+            result.unchanged.append(outcome)
         else:
             result.candidates.append(outcome)
     result.candidates.sort(key=lambda c: (c.signature.forgery_of is not None, c.signee.directory))
@@ -136,8 +144,8 @@ def read_source_a(root: Path | UPath) -> ReadResult:
 
 
 def _read_file(
-    folder: SourceFolder | ObjectSourceFolder, relative: PurePosixPath
-) -> Candidate | Reject:
+    folder: SourceFolder | ObjectSourceFolder, relative: PurePosixPath, known: KnownHashes | None
+) -> Candidate | Reject | Unchanged:
     path = str(relative)
     parts = relative.parts
     if len(parts) != 3 or parts[0] not in MEDIA or parts[1] not in SUBSETS:
@@ -157,10 +165,7 @@ def _read_file(
     except UnsafeFileError as error:
         return Reject(SOURCE_A, path, None, str(error))
     directory = f"{medium}/{subset}"
-    origin = Origin(
-        source=SOURCE_A, subset=directory, source_path=path, content_sha256=sha256_hex(data)
-    )
-    metadata = {"sample_no": parsed.sample}
+    sha256 = sha256_hex(data)
     reference = None
     if parsed.reference_writer_id is not None:
         reference = Reference(
@@ -168,6 +173,10 @@ def _read_file(
                 source=SOURCE_A, directory=f"{medium}/Genuine", writer_id=parsed.reference_writer_id
             )
         )
+    if is_known(known, SOURCE_A, path, sha256):
+        return Unchanged(SOURCE_A, path, reference)
+    origin = Origin(source=SOURCE_A, subset=directory, source_path=path, content_sha256=sha256)
+    metadata = {"sample_no": parsed.sample}
     signature: NewSignature
     if medium == "Online":
         try:

@@ -19,9 +19,12 @@ from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, Si
 from assets_pkg.signatures.records import (
     SOURCE_B,
     Candidate,
+    KnownHashes,
     ReadResult,
     Reject,
     SourceLayoutError,
+    Unchanged,
+    is_known,
     sha256_hex,
     shown,
 )
@@ -175,8 +178,11 @@ def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
     return cycles
 
 
-def read_source_b(root: Path | UPath) -> ReadResult:
-    """Candidates (parents before their forgeries) and rejects for SOURCE_B."""
+def read_source_b(root: Path | UPath, known: KnownHashes | None = None) -> ReadResult:
+    """Candidates (parents before their forgeries) and rejects for SOURCE_B.
+
+    INDEX is always parsed and checked in full; a listed file whose bytes hash to its path's
+    entry in `known` becomes an `Unchanged` instead of a candidate."""
     # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
     folder = source_folder(root)
     entries, rejects = parse_index(read_index(folder).decode("utf-8-sig", errors="replace"))
@@ -197,7 +203,11 @@ def read_source_b(root: Path | UPath) -> ReadResult:
             reason = str(error)  # the link
             result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
             continue
-        result.candidates.append(_candidate(root, entry, data, paths))
+        sha256 = sha256_hex(data)
+        if is_known(known, SOURCE_B, entry.path, sha256):
+            result.unchanged.append(Unchanged(SOURCE_B, entry.path, _reference(entry, paths)))
+            continue
+        result.candidates.append(_candidate(root, entry, data, sha256, paths))
     return result
 
 
@@ -247,19 +257,24 @@ def _depths(entries: list[IndexEntry]) -> dict[str, int]:
     return depth
 
 
+def _reference(entry: IndexEntry, paths: dict[str, str]) -> Reference | None:
+    """The parent an entry names, as a reference to its signee and its file."""
+    if entry.parent is None:
+        return None
+    parent = entry.parent.lower()
+    parent_path = paths.get(parent, f"{entry.parent[0]}/{entry.parent[:8]}")
+    return Reference(signee=signee_key(parent), signature_path=parent_path)
+
+
 def _candidate(
-    root: Path | UPath, entry: IndexEntry, data: bytes, paths: dict[str, str]
+    root: Path | UPath, entry: IndexEntry, data: bytes, sha256: str, paths: dict[str, str]
 ) -> Candidate:
-    reference = None
-    if entry.parent is not None:
-        parent = entry.parent.lower()
-        parent_path = paths.get(parent, f"{entry.parent[0]}/{entry.parent[:8]}")
-        reference = Reference(signee=signee_key(parent), signature_path=parent_path)
+    reference = _reference(entry, paths)
     origin = Origin(
         source=SOURCE_B,
         subset="Genuine" if reference is None else "Forgeries",
         source_path=entry.path,
-        content_sha256=sha256_hex(data),
+        content_sha256=sha256,
     )
     signature = NewImageSignature(
         local_uri=str(root / entry.path),

@@ -59,10 +59,12 @@ def test_both_tables_are_written_as_parquet_and_a_rerun_changes_nothing(tmp_path
     database.dispose()
 
     meta = metadata_of(first, REGISTERED)
-    assert {k: meta[k] for k in ("dagster/row_count", "new_this_run", "already_registered")} == {
+    shown = ("dagster/row_count", "new_this_run", "already_registered", "unchanged_skipped")
+    assert {k: meta[k] for k in shown} == {
         "dagster/row_count": 20,
         "new_this_run": 20,
         "already_registered": 0,
+        "unchanged_skipped": 0,
     }
     assert (meta["signees"], meta["forgeries"], meta["new_signees"]) == (14, 10, 14)
     assert "| SOURCE_A | Online/Genuine    | 4   |" in str(meta["by_source_subset"])
@@ -87,6 +89,9 @@ def test_both_tables_are_written_as_parquet_and_a_rerun_changes_nothing(tmp_path
     second = dg.materialize([signature_warehouse], resources=resources(warehouse))
     again = metadata_of(second, REGISTERED)
     assert (again["new_this_run"], again["already_registered"], again["new_signees"]) == (0, 20, 0)
+    assert again["unchanged_skipped"] == 20  # nothing parsed: every file's hash was known
+    assert (again["signees"], again["forgeries"]) == (meta["signees"], meta["forgeries"])
+    assert again["by_source_subset"] == meta["by_source_subset"]
     assert pl.read_parquet(warehouse / REGISTERED / "data.parquet").equals(registered)
     assert pl.read_parquet(warehouse / REJECTS / "data.parquet").equals(rejects)
 
