@@ -1,22 +1,31 @@
-"""The purchase bench's pure parts: the row-for-row comparison, the medians, the report.
+"""The purchase bench's pure parts: the row-for-row comparison, the medians, the report, the
+options, the floor's definitions and the order of the parts.
 
 Nothing here runs Dagster or DuckDB or times anything: the comparison reads two small
-Parquet folders written by the test, the rest is fed fake measurements.
+Parquet folders written by the test, the report is fed fake measurements, and the runner's
+order is checked with every command replaced by a stand-in that records it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
+from assets_pkg.shared.executors import build_executor
+from assets_pkg.shared.settings import Settings
+from bench.purchases import FLOOR_ASSET, FLOOR_MODULE, floor_definitions, runner
+from bench.purchases.__main__ import parse
 from bench.purchases.compare import compare
+from bench.purchases.dagster_runs import WEEKLY_ASSETS
 from bench.purchases.dataset import SCALES
 from bench.purchases.measure import Measurement
-from bench.purchases.report import report
-from bench.purchases.summary import summarise
+from bench.purchases.report import CurvePoint, report
+from bench.purchases.summary import Summary, summarise
 
 Rows = dict[str, list[object]]
 
@@ -103,6 +112,36 @@ def test_summary_of_failures_only_has_no_values() -> None:
     assert summary.errors == ["boom", "boom"]
 
 
+def one(wall_s: float = 0.0, peak_mib: float = 0.0, compute_s: float | None = None) -> Summary:
+    """The summary of one successful repeat."""
+    return summarise([Measurement(wall_s=wall_s, peak_mib=peak_mib, compute_s=compute_s)])
+
+
+def point(name: str, json_bytes: int, a_wall: float | None, c_wall: float) -> CurvePoint:
+    a = None if a_wall is None else one(a_wall)
+    return CurvePoint(name, SCALES[name].weeks, json_bytes, a, one(c_wall))
+
+
+def render(
+    summaries: dict[str, Summary],
+    curve: Sequence[CurvePoint] = (),
+    scale_name: str = "small",
+    agreement: tuple[str, bool | None] = ("OK: 6 rows", True),
+) -> str:
+    data = {"transaction_bytes": 500_000, "transactions": 3068, "basket_items": 6108}
+    text, ok = agreement
+    return report(
+        scale_name, SCALES[scale_name], data, 2, summaries, text, ok, 1, ["- a note."], curve
+    )
+
+
+def target(page: str, name: str) -> str:
+    """The one target line that names `name`."""
+    found = [line for line in page.splitlines() if line.startswith("- **") and name in line]
+    assert len(found) == 1, found
+    return found[0]
+
+
 @pytest.fixture
 def page() -> str:
     full = Measurement(wall_s=12.0, peak_mib=400, max_process_mib=300, compute_s=8.0)
@@ -111,13 +150,11 @@ def page() -> str:
         "a": summarise([full]),
         "a_weeks": summarise([Measurement(compute_s=8.0)]),
         "b": summarise([Measurement(wall_s=4.0, peak_mib=320, compute_s=0.1)]),
+        "f": summarise([Measurement(wall_s=3.6, peak_mib=200, max_process_mib=150)]),
         "c": summarise([Measurement(wall_s=24.0, peak_mib=900, max_process_mib=900)]),
         "d": summarise([Measurement(error="exit status 2, log d.log")]),
     }
-    data = {"transaction_bytes": 500_000, "transactions": 3068, "basket_items": 6108}
-    return report(
-        "small", SCALES["small"], data, 2, summaries, "OK: 6 rows", True, 1, ["- a note."]
-    )
+    return render(summaries)
 
 
 def test_report_renders_the_table(page: str) -> None:
@@ -130,19 +167,294 @@ def test_report_renders_the_table(page: str) -> None:
         "| (a) Dagster full backfill | 12.0 | 400 | 8.00 | 4.0 | 300 | 1 |",
         "|   (a2) of which the weekly assets' steps | | | 8.00 | | | 1 |",
         "| (b) Dagster one incremental week, 4 weeks history | 4.0 | 320 | 0.10 | 3.9 | 0 | 1 |",
+        "| (f) Dagster floor: a trivial asset, same CLI | 3.6 | 200 | — | — | 150 | 1 |",
         "| (c) DuckDB whole job | 24.0 | 900 | — | — | 900 | 1 |",
         "| (d) DuckDB scan floor | FAILED | | | | | 0 |",
     ]
+    assert "(f) is the same CLI materialising one asset" in page
 
 
 def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     assert "- a/c (wall): 0.50" in page
     assert "- a/d (wall): —" in page
-    assert "- b/a (compute of the weekly assets): 0.0125 = 1/80 (by wall: 0.333)" in page
-    assert "- **PASS** full backfill wall <= 1.0 x DuckDB whole job: a/c = 0.50" in page
-    assert "- **PASS** one incremental week's compute <= 1/50 of the full backfill's" in page
-    assert "- **n/a ** backfill peak memory the same ±15 % for 2 and 4 weeks" in page
+    assert (
+        "- b/a (compute of the weekly assets, for information): 0.0125 = 1/80 (by wall: 0.333)"
+        in page
+    )
+    assert "- b - f (wall): 0.40 s" in page
+    assert "- b/f (wall): 1.11" in page
+    assert "- cost curve, a/c by scale (x growth over the next smaller scale): not run" in page
+    assert "| scale |" not in page  # no curve table without a curve
+    assert "The targets are set for the large scale (104 weeks); here they only smoke-test." in page
+    assert target(page, "full backfill wall") == (
+        "- **PASS** full backfill wall <= 1.5 x DuckDB whole job: a/c = 0.50 (12.0 s vs 24.0 s)"
+    )
+    assert target(page, "peak memory <=") == (
+        "- **PASS** full backfill peak memory <= 512 MiB: 400 MiB"
+    )
+    assert target(page, "the same ±15 %").startswith(
+        "- **n/a ** backfill peak memory the same ±15 % for 2 and 4 weeks"
+    )
+    assert target(page, "floor") == (
+        "- **PASS** one incremental week within 0.5 s of Dagster's floor: "
+        "b - f = 0.40 s (4.00 s vs 3.60 s)"
+    )
+    assert target(page, "±20 %").startswith("- **n/a ** incremental week's compute the same")
+    assert target(page, "grow with scale") == (
+        "- **n/a ** a/c does not grow with scale: each <= 1.10 x the next smaller scale's: "
+        "no smaller scale measured (--curve '')"
+    )
     assert "- **PASS** (a) and (c) agree row for row: OK: 6 rows" in page
+    assert "1/50" not in page  # the earlier issue's targets are gone
+    assert "1 GiB" not in page
     assert "- weekly_purchase_counts: 3.00" in page
     assert "## Problems\n\n- a note.\n- (d) DuckDB scan floor: exit status 2, log d.log" in page
     assert f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d}" in page
+    sections = [line for line in page.splitlines() if line.startswith("## ")]
+    assert sections == ["## Ratios", "## Targets", "## Problems", "## Machine"]
+
+
+def test_report_is_the_same_for_the_same_summaries(page: str) -> None:
+    again = render({"a": one(12.0, 400, compute_s=8.0), "c": one(24.0)})
+    assert again == render({"a": one(12.0, 400, compute_s=8.0), "c": one(24.0)})
+
+
+@pytest.mark.parametrize(("a_wall", "verdict"), [(14.0, "PASS"), (15.0, "PASS"), (16.0, "FAIL")])
+def test_backfill_wall_target_is_one_and_a_half_duckdb(a_wall: float, verdict: str) -> None:
+    page = render({"a": one(a_wall), "c": one(10.0)})
+
+    assert target(page, "full backfill wall").startswith(f"- **{verdict}** ")
+    assert f"a/c = {a_wall / 10:.2f}" in page
+
+
+@pytest.mark.parametrize(("peak", "verdict"), [(500.0, "PASS"), (512.0, "PASS"), (600.0, "FAIL")])
+def test_backfill_memory_target_is_512_mib(peak: float, verdict: str) -> None:
+    page = render({"a": one(10.0, peak)})
+
+    assert target(page, "peak memory <=") == (
+        f"- **{verdict}** full backfill peak memory <= 512 MiB: {peak:.0f} MiB"
+    )
+
+
+@pytest.mark.parametrize(
+    ("b_wall", "verdict", "detail"),
+    [
+        (3.4, "PASS", "b - f = 0.40 s (3.40 s vs 3.00 s)"),
+        (3.7, "FAIL", "b - f = 0.70 s (3.70 s vs 3.00 s)"),
+    ],
+)
+def test_incremental_week_target_is_half_a_second_over_the_floor(
+    b_wall: float, verdict: str, detail: str
+) -> None:
+    page = render({"b": one(b_wall, compute_s=0.2), "f": one(3.0)})
+
+    assert target(page, "floor") == (
+        f"- **{verdict}** one incremental week within 0.5 s of Dagster's floor: {detail}"
+    )
+    assert f"- b/f (wall): {b_wall / 3:.2f}" in page
+
+
+def test_incremental_week_target_is_na_without_the_floor() -> None:
+    page = render({"b": one(3.4), "f": summarise([Measurement(error="warm-up: boom")])})
+
+    assert target(page, "floor").startswith("- **n/a ** ")
+    assert "- b - f (wall): — s" in page
+    assert "| (f) Dagster floor: a trivial asset, same CLI | FAILED | | | | | 0 |" in page
+    assert "- (f) Dagster floor: a trivial asset, same CLI: warm-up: boom" in page
+
+
+def test_peak_and_history_targets_are_kept() -> None:
+    page = render(
+        {
+            "a": one(10.0, 400.0),
+            "a_half": one(5.0, 380.0),
+            "b": one(3.0, compute_s=1.0),
+            "b_short": one(3.0, compute_s=0.7),
+        }
+    )
+
+    assert target(page, "the same ±15 %") == (
+        "- **PASS** backfill peak memory the same ±15 % for 2 and 4 weeks: "
+        "380 MiB vs 400 MiB (5.3 %)"
+    )
+    assert target(page, "±20 %") == (
+        "- **FAIL** incremental week's compute the same ±20 % at 4 and 4 weeks of history: "
+        "0.70 s vs 1.00 s (42.9 %)"
+    )
+
+
+MEDIUM_BYTES, LARGE_BYTES = 29_000_000, 1_143_400_000
+
+
+def curve_page(small_a: float | None, medium_a: float, large_a: float) -> str:
+    """The large scale's page with small and medium on the curve; every (c) takes 10 s."""
+    curve = [point("small", 500_000, small_a, 10.0), point("medium", MEDIUM_BYTES, medium_a, 10.0)]
+    data_summaries = {"a": one(large_a), "c": one(10.0)}
+    data = {"transaction_bytes": LARGE_BYTES}
+    large = SCALES["large"]
+    return report("large", large, data, 52, data_summaries, "OK", True, 3, [], curve)
+
+
+def test_cost_curve_table_has_a_row_per_scale_with_the_main_scale_last() -> None:
+    page = curve_page(20.0, 21.0, 22.0)
+
+    table = [line for line in page.splitlines() if line.startswith("| ") and "|---" not in line]
+    assert table[-4:] == [
+        "| scale | weeks | MB of JSON | (a) wall s | (c) wall s | a/c |",
+        "| small | 4 | 0.5 | 20.0 | 10.0 | 2.00 |",
+        "| medium | 26 | 29.0 | 21.0 | 10.0 | 2.10 |",
+        "| large (main) | 104 | 1,143.4 | 22.0 | 10.0 | 2.20 |",
+    ]
+    assert page.index("| scale |") < page.index("## Targets")
+    assert (
+        "- cost curve, a/c by scale (x growth over the next smaller scale): "
+        "small 2.00, medium 2.10 (x1.05), large (main) 2.20 (x1.05)"
+    ) in page
+    assert "smoke-test" not in page
+
+
+@pytest.mark.parametrize(
+    ("small_a", "medium_a", "large_a", "verdict"),
+    [
+        (20.0, 21.0, 22.0, "PASS"),  # grows 5 % a step: within 10 %
+        (30.0, 20.0, 15.0, "PASS"),  # falls
+        (20.0, 23.0, 24.0, "FAIL"),  # medium is 15 % above small
+        (20.0, 21.0, 24.0, "FAIL"),  # large is 14 % above medium
+        (None, 21.0, 30.0, "FAIL"),  # a gap does not hide a step that grows
+        (None, 21.0, 22.0, "n/a "),  # a gap: not every step checked
+    ],
+)
+def test_cost_curve_target(
+    small_a: float | None, medium_a: float, large_a: float, verdict: str
+) -> None:
+    page = curve_page(small_a, medium_a, large_a)
+
+    line = target(page, "grow with scale")
+    assert line.startswith(
+        f"- **{verdict}** a/c does not grow with scale: each <= 1.10 x the next smaller scale's: "
+        "small "
+    )
+
+
+def test_cost_curve_failures_are_problems() -> None:
+    failed = CurvePoint(
+        "medium", 26, MEDIUM_BYTES, summarise([Measurement(error="exit status 1")]), one(10.0)
+    )
+    page = report(
+        "large",
+        SCALES["large"],
+        {},
+        52,
+        {"a": one(20.0), "c": one(10.0)},
+        "OK",
+        True,
+        1,
+        [],
+        [failed],
+    )
+
+    assert "| medium | 26 | 29.0 | FAILED | 10.0 | — |" in page
+    assert "- (a) Dagster full backfill at scale medium (cost curve): exit status 1" in page
+    assert target(page, "grow with scale").startswith("- **n/a ** ")
+
+
+def test_options_default_to_every_part_and_the_curve_below_large() -> None:
+    large = parse(["--scale", "large"])
+    assert large.parts == {"a", "b", "c", "d", "f", "a_half", "b_short"}
+    assert large.curve == ["small", "medium"]
+    assert parse(["--scale", "medium"]).curve == []
+    assert parse(["--scale", "large", "--curve", ""]).curve == []
+    assert parse(["--scale", "small", "--curve", "small, small"]).curve == ["small"]
+    assert parse(["--parts", "f,b"]).parts == {"f", "b"}
+
+
+@pytest.mark.parametrize("argv", [["--curve", "huge"], ["--parts", "a,e"], ["--repeats", "0"]])
+def test_options_refuse_unknown_values(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse(argv)
+
+
+def test_floor_definitions_are_one_trivial_asset_run_as_the_project_runs() -> None:
+    assert floor_definitions.__name__ == FLOOR_MODULE
+    defs = floor_definitions.defs
+    assert defs.resolve_assets_def(FLOOR_ASSET).key == dg.AssetKey(FLOOR_ASSET)
+    # The project's runs are in process unless DAGSTER_EXECUTOR says otherwise.
+    assert defs.executor is build_executor(Settings.from_env({})) is dg.in_process_executor
+
+
+class FakeSetup:
+    """Stands in for DagsterSetup: records each CLI run instead of running it."""
+
+    events: list[tuple[str, ...]]
+
+    def __init__(self, name: str, module: str) -> None:
+        self.name, self.module, self.warehouse = name, module, Path(name)
+
+    @classmethod
+    def fresh(cls, work: Path, name: str, source: Path, module: str) -> FakeSetup:
+        return cls(name, module)
+
+    def materialize(
+        self, selection: str, partitions: Sequence[str], log: Path, say: Callable[[str], None]
+    ) -> Measurement:
+        self.events.append(("materialize", self.name, self.module, selection, *partitions))
+        return Measurement(wall_s=1.0)
+
+
+def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, ...]] = []
+    FakeSetup.events = events
+
+    def backfill(
+        setup: FakeSetup, first: str, last: str, logs: Path, say: Callable[[str], None]
+    ) -> tuple[Measurement, Measurement, Measurement]:
+        events.append(("backfill", setup.name, first, last))
+        return Measurement(wall_s=3.0), Measurement(), Measurement()
+
+    def run_duckdb(sql: Path, log: Path, say: Callable[[str], None]) -> Measurement:
+        events.append(("duckdb", sql.parent.name, sql.name))
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("(1, 2)\n")
+        return Measurement(wall_s=2.0)
+
+    def job(source: Path, out: Path, first: str, last: str, work: Path) -> Path:
+        return work / f"job-{last}.sql"
+
+    def data(scale: object, say: Callable[[str], None]) -> tuple[Path, dict[str, object]]:
+        weeks = getattr(scale, "weeks", 0)
+        return tmp_path / f"source-{weeks}", {"transaction_bytes": weeks * 1_000_000}
+
+    monkeypatch.setattr(runner, "BENCH_DIR", tmp_path)
+    monkeypatch.setattr(runner, "say", lambda message: None)
+    monkeypatch.setattr(runner, "dataset", data)
+    monkeypatch.setattr(runner, "dagster_available", lambda module: None)
+    monkeypatch.setattr(runner, "DagsterSetup", FakeSetup)
+    monkeypatch.setattr(runner, "backfill", backfill)
+    monkeypatch.setattr(runner, "duckdb_job", job)
+    monkeypatch.setattr(runner, "floor_sql", lambda source, work: work / "floor.sql")
+    monkeypatch.setattr(runner, "run_duckdb", run_duckdb)
+    monkeypatch.setattr(runner, "compare_in_child", lambda ours, theirs: (True, "OK: 1 rows"))
+    monkeypatch.setattr(runner, "short_history", lambda source, weeks, work: source)
+
+    text = runner.run("small", 1, set(runner.ALL_PARTS), False, "stand.in", ["medium"])
+
+    weekly = ",".join(WEEKLY_ASSETS)
+    assert events == [
+        ("backfill", "full", "2024-01-01", "2024-01-22"),  # (a)
+        ("duckdb", "repeat-1", "job-2024-01-22.sql"),  # (c)
+        ("duckdb", "repeat-1", "floor.sql"),  # (d)
+        ("materialize", "floor", FLOOR_MODULE, FLOOR_ASSET),  # (f)'s untimed warm-up
+        ("materialize", "floor", FLOOR_MODULE, FLOOR_ASSET),  # (f)
+        ("materialize", "full", "stand.in", weekly, "2024-01-22"),  # (b)
+        ("backfill", "half", "2024-01-01", "2024-01-08"),  # (a')
+        ("backfill", "short", "2024-01-01", "2024-01-22"),  # (b')'s history
+        ("materialize", "short", "stand.in", weekly, "2024-01-22"),  # (b')
+        ("backfill", "curve-medium", "2024-01-01", "2024-06-24"),  # (a) at medium
+        ("duckdb", "curve-medium", "job-2024-06-24.sql"),  # (c) at medium
+    ]
+    assert "| (f) Dagster floor: a trivial asset, same CLI | 1.0 |" in text
+    assert "| medium | 26 | 26.0 | 3.0 | 2.0 | 1.50 |" in text
+    assert "| small (main) | 4 | 4.0 | 3.0 | 2.0 | 1.50 |" in text
+    assert "- b - f (wall): 0.00 s" in text

@@ -11,19 +11,24 @@ Generates the dataset once with the project's generator (cached under
 (c)  the same job as one DuckDB SQL script (``bench/purchases/duckdb_weekly_counts.sql``) in a
      fresh process;
 (d)  the DuckDB scan floor: read every JSON line and count the basket items;
+(f)  Dagster's floor: one trivial asset (``floor_definitions``) through the same CLI, in a
+     fresh instance after one untimed warm-up run, just before (b);
 (b)  one incremental week through Dagster at full history (the last week again, same
      warehouse);
 (a') the backfill over the first half of the weeks only (52 of 104 at large scale), to
      show that peak memory does not grow with history;
-(b') one incremental week when history holds 4 weeks (source and warehouse).
+(b') one incremental week when history holds 4 weeks (source and warehouse);
+
+and, for the cost curve (``--curve``, by default small and medium when the main scale is
+large), (a) and (c) again at each of those scales.
 
 The modules, one concern each: ``dataset`` (scales, the generated source, a short history),
 ``measure`` (running one command: wall time, process-tree memory), ``dagster_runs`` (a fresh
 instance, the CLI runs, step durations from the event log), ``duckdb_runs`` (the DuckDB job
 and scan floor), ``compare`` (the row-for-row agreement of (a) and (c)), ``summary`` (medians
 over the repeats), ``report`` (the markdown), ``machine`` (facts about this machine),
-``runner`` (the repeats, in order) and ``__main__`` (the command line). The medians go to
-stdout and ``.bench/results-<scale>.md``.
+``runner`` (the repeats, in order), ``floor_definitions`` (the trivial asset of (f)) and
+``__main__`` (the command line). The medians go to stdout and ``.bench/results-<scale>.md``.
 """
 
 from __future__ import annotations
@@ -34,3 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 """The repository: every command runs here."""
 BENCH_DIR = ROOT / ".bench"
 """Where the bench keeps its data, its runs and its results (ignored by git)."""
+FLOOR_MODULE = "bench.purchases.floor_definitions"
+"""(f)'s definitions, imported by the CLI from the repository (every command's working
+directory); named here so that the bench does not import Dagster to name them."""
+FLOOR_ASSET = "bench_floor"

@@ -1,9 +1,11 @@
 """The command line of the purchase counts bench: ``python -m bench.purchases``.
 
 Options: ``--scale`` (large, medium or small; default ``$SCALE`` or large), ``--repeats``
-(default 3), ``--parts`` (a subset of a,b,c,d,a_half,b_short), ``--keep`` (keep warehouses
-and outputs) and ``--module`` (another definitions module, only to test the harness). It
-prints the report and writes it to ``.bench/results-<scale>.md``. The hidden ``--compare A B``
+(default 3), ``--parts`` (a subset of a,b,c,d,f,a_half,b_short), ``--curve`` (the other scales
+at which (a) and (c) run for the cost curve; default small,medium for the large scale, none
+otherwise; ``''`` for none), ``--keep`` (keep warehouses and outputs) and ``--module``
+(another definitions module, only to test the harness). It prints the report and writes it
+to ``.bench/results-<scale>.md``. The hidden ``--compare A B``
 compares two outputs row for row and prints the verdict as JSON: it is how the bench runs
 the comparison in a child process.
 """
@@ -23,8 +25,13 @@ from bench.purchases.dagster_runs import DEFINITIONS_MODULE
 from bench.purchases.dataset import SCALES
 from bench.purchases.runner import ALL_PARTS, run
 
+DEFAULT_PARTS = "a,b,c,d,f,a_half,b_short"
+DEFAULT_CURVE = {"large": "small,medium"}
+"""The cost curve's other scales by main scale; none for the others."""
 
-def main(argv: Sequence[str] | None = None) -> int:
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options; `parts` becomes a set and `curve` a list of scale names."""
     parser = argparse.ArgumentParser(
         prog="python -m bench.purchases",
         description="Weekly purchase counts: Dagster backfill vs DuckDB on the same files.",
@@ -35,8 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--parts",
-        default="a,b,c,d,a_half,b_short",
-        help="comma-separated subset of a,b,c,d,a_half,b_short (default: all)",
+        default=DEFAULT_PARTS,
+        help=f"comma-separated subset of {DEFAULT_PARTS} (default: all)",
+    )
+    parser.add_argument(
+        "--curve",
+        default=None,
+        help="comma-separated scales at which (a) and (c) also run, for the cost curve "
+        f"(default: {DEFAULT_CURVE['large']} for large, none otherwise; '' for none)",
     )
     parser.add_argument("--keep", action="store_true", help="keep warehouses and outputs")
     parser.add_argument(
@@ -46,14 +59,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--compare", nargs=2, metavar=("DAGSTER_OUT", "DUCKDB_OUT"), help=SUPPRESS)
     args = parser.parse_args(argv)
+    args.parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    unknown = args.parts - ALL_PARTS
+    if unknown or args.repeats < 1:
+        parser.error(f"unknown parts {sorted(unknown)}" if unknown else "--repeats must be >= 1")
+    curve = DEFAULT_CURVE.get(args.scale, "") if args.curve is None else args.curve
+    args.curve = list(dict.fromkeys(name.strip() for name in curve.split(",") if name.strip()))
+    if unknown_scales := [name for name in args.curve if name not in SCALES]:
+        parser.error(f"unknown --curve scales {unknown_scales}; choose from {sorted(SCALES)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
     if args.compare:
         print(json.dumps(compare(Path(args.compare[0]), Path(args.compare[1]))))
         return 0
-    parts = {part.strip() for part in args.parts.split(",") if part.strip()}
-    unknown = parts - ALL_PARTS
-    if unknown or args.repeats < 1:
-        parser.error(f"unknown parts {sorted(unknown)}" if unknown else "--repeats must be >= 1")
-    text = run(args.scale, args.repeats, parts, args.keep, args.module)
+    text = run(args.scale, args.repeats, args.parts, args.keep, args.module, args.curve)
     print(text)
     BENCH_DIR.mkdir(exist_ok=True)
     (BENCH_DIR / f"results-{args.scale}.md").write_text(text + "\n")

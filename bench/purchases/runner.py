@@ -1,12 +1,14 @@
 """The bench from start to end: the dataset, then every part in every repeat, then the report.
 
-``run`` gets (or generates) the dataset, then in each repeat runs, in this order and each in
+``run`` gets (or generates) the datasets, then in each repeat runs, in this order and each in
 a scratch folder ``.bench/runs/<scale>-<time>/repeat-N/``: (a) the full backfill, (c) the
-DuckDB job, (d) the scan floor, (b) one incremental week on (a)'s warehouse, in the first
-repeat the row-for-row comparison of (a) and (c), then (a') the first half of the weeks and
-(b') one incremental week at short history. Warehouses and outputs are removed after use
-unless ``keep``; the Dagster parts are skipped when the definitions module is missing and
-not repeated once (a) failed. It returns the report's text.
+DuckDB job, (d) the scan floor, (f) Dagster's floor (a trivial asset in a fresh instance,
+after one untimed warm-up run), (b) one incremental week on (a)'s warehouse, in the first
+repeat the row-for-row comparison of (a) and (c), then (a') the first half of the weeks,
+(b') one incremental week at short history and, for each scale of the cost curve, (a) and
+(c) at that scale. Warehouses and outputs are removed after use unless ``keep``; the Dagster
+parts are skipped when the definitions module is missing and not repeated once (a) failed.
+It returns the report's text.
 """
 
 from __future__ import annotations
@@ -14,27 +16,81 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
-from bench.purchases import BENCH_DIR
+from bench.purchases import BENCH_DIR, FLOOR_ASSET, FLOOR_MODULE
 from bench.purchases.compare import compare_in_child
 from bench.purchases.dagster_runs import WEEKLY_ASSETS, DagsterSetup, backfill, dagster_available
-from bench.purchases.dataset import SCALES, SHORT_HISTORY_WEEKS, dataset, short_history, week
+from bench.purchases.dataset import (
+    SCALES,
+    SHORT_HISTORY_WEEKS,
+    Scale,
+    dataset,
+    short_history,
+    week,
+)
 from bench.purchases.duckdb_runs import duckdb_job, floor_sql, run_duckdb
 from bench.purchases.measure import Measurement
-from bench.purchases.report import PARTS, report
+from bench.purchases.report import PARTS, CurvePoint, report
 from bench.purchases.summary import summarise
 
-ALL_PARTS = frozenset({"a", "b", "c", "d", "a_half", "b_short"})
+ALL_PARTS = frozenset({"a", "b", "c", "d", "f", "a_half", "b_short"})
 DAGSTER_PARTS = frozenset({"a", "b", "a_half", "b_short"})
+"""The parts that run the project's definitions; (f) runs the bench's own trivial module."""
 
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run(scale_name: str, repeats: int, parts: set[str], keep: bool, module: str) -> str:
+def floor(work: Path, source: Path, logs: Path) -> Measurement:
+    """(f): the trivial asset in a fresh instance, once untimed (its databases), then timed."""
+    setup = DagsterSetup.fresh(work, "floor", source, FLOOR_MODULE)
+    warm = setup.materialize(FLOOR_ASSET, [], logs / "f_warm_up.log", say)
+    if warm.error is not None:
+        return Measurement(error=f"warm-up: {warm.error}")
+    return setup.materialize(FLOOR_ASSET, [], logs / "f.log", say)
+
+
+def curve_point(
+    work: Path,
+    name: str,
+    scale: Scale,
+    source: Path,
+    module: str,
+    parts: set[str],
+    results: dict[str, list[Measurement]],
+) -> None:
+    """(a) then (c) at a scale of the cost curve, each appended to `results` by its key."""
+    first, last = week(0), week(scale.weeks - 1)
+    folder, logs = work / f"curve-{name}", work / "logs" / f"curve-{name}"
+    if "a" in parts:
+        say(f"(a) at scale {name}: Dagster full backfill {first}...{last}")
+        setup = DagsterSetup.fresh(work, folder.name, source, module)
+        results["a"].append(backfill(setup, first, last, logs / "a", say)[0])
+    if "c" in parts:
+        say(f"(c) at scale {name}: DuckDB whole job")
+        folder.mkdir(exist_ok=True)
+        sql = duckdb_job(source, folder / "duckdb_out", first, last, folder)
+        results["c"].append(run_duckdb(sql, logs / "c.log", say))
+
+
+def run(
+    scale_name: str,
+    repeats: int,
+    parts: set[str],
+    keep: bool,
+    module: str,
+    curve: Sequence[str] = (),
+) -> str:
+    """The whole bench at `scale_name`, and (a) and (c) at each scale of `curve`."""
     scale = SCALES[scale_name]
     source, data = dataset(scale, say)
+    curve_data = {name: dataset(SCALES[name], say) for name in dict.fromkeys(curve)}
+    curve_results: dict[str, dict[str, list[Measurement]]] = {
+        name: {"a": [], "c": []} for name in curve_data
+    }
     first, last = week(0), week(scale.weeks - 1)
     half_weeks = max(1, scale.weeks // 2)
     short_weeks = min(SHORT_HISTORY_WEEKS, scale.weeks)
@@ -72,6 +128,11 @@ def run(scale_name: str, repeats: int, parts: set[str], keep: bool, module: str)
             if results["d"][-1].error is None:
                 counted = (logs / "d.log").read_text().strip().splitlines()[-1:]
                 say(f"    counted (transactions, basket items): {' '.join(counted)}")
+        if "f" in parts:  # next to (b) in time, as its floor
+            say(f"(f) Dagster floor: {FLOOR_ASSET} from {FLOOR_MODULE}")
+            results["f"].append(floor(work, source, logs))
+            if not keep:
+                shutil.rmtree(work / "floor", ignore_errors=True)
         if "b" in parts and full is not None and results["a"][-1].error is None:
             say(f"(b) Dagster one incremental week {last} at {scale.weeks} weeks of history")
             results["b"].append(
@@ -112,6 +173,10 @@ def run(scale_name: str, repeats: int, parts: set[str], keep: bool, module: str)
                 results["b_short"].append(Measurement(error=f"building history: {built.error}"))
             if not keep:
                 shutil.rmtree(work / "short", ignore_errors=True)
+        for name, (curve_source, _) in curve_data.items():
+            curve_point(work, name, SCALES[name], curve_source, module, parts, curve_results[name])
+            if not keep:
+                shutil.rmtree(work / f"curve-{name}", ignore_errors=True)
         if results["a"] and results["a"][-1].error is not None and repeat < repeats:
             notes.append(f"- (a) failed in repeat {repeat}: the Dagster parts were not repeated.")
             parts = parts - DAGSTER_PARTS
@@ -127,6 +192,16 @@ def run(scale_name: str, repeats: int, parts: set[str], keep: bool, module: str)
         agreement_ok,
         repeats,
         notes,
+        [
+            CurvePoint(
+                name,
+                SCALES[name].weeks,
+                int(str(curve_data[name][1].get("transaction_bytes", 0))),
+                summarise(measured["a"]) if measured["a"] else None,
+                summarise(measured["c"]) if measured["c"] else None,
+            )
+            for name, measured in curve_results.items()
+        ],
     )
     say(f"logs and scratch under {work_root}")
     return text
