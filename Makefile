@@ -42,9 +42,11 @@ FAILED = { echo "$@ failed. Errors and checks that did not pass, from $(1):"; \
 
 install: $(STAMP) $(INSTANCE)
 
+# --compile-bytecode: every dependency is compiled once here, so no `dagster` command compiles
+# them again (where PYTHONDONTWRITEBYTECODE is set, each command would, for seconds).
 $(STAMP): uv.lock pyproject.toml
 	@$(MAKE) --no-print-directory uv
-	$(UV) sync --locked --extra dev || \
+	$(UV) sync --locked --extra dev --compile-bytecode || \
 	  { echo "If uv.lock is out of date with pyproject.toml, run: make lock"; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
 
