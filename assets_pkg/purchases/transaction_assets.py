@@ -25,6 +25,7 @@ from assets_pkg.purchases.feed import (
 )
 from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.weeks import WeekRead, WeekReader
+from assets_pkg.shared.io_manager import FramesOnDemand
 from assets_pkg.shared.metadata import column_schema, preview
 
 
@@ -87,12 +88,9 @@ def transaction_assets(
 
         with WeekReader(source, tolerance, weeks) as reader:
             if dg.AssetKey("exploded_transactions") in context.selected_asset_keys:
-                # Deferred frames: the IO manager computes and writes one week at a time.
+                # The IO manager asks for, and writes, one week at a time.
                 yield dg.Output(
-                    {
-                        key: pl.defer(functools.partial(read, reader, key), schema=schemas.EXPLODED)
-                        for key in context.partition_keys
-                    },
+                    FramesOnDemand(context.partition_keys, functools.partial(read, reader)),
                     output_name="exploded_transactions",
                 )
             for key in context.partition_keys:

@@ -25,9 +25,10 @@ message saying so.
 Two things `UPathIOManager` does not do, added here:
 - **Outputs for several partitions** (a single-run backfill). The asset returns a
   `Mapping[partition key, frame]`; each partition is written to its own file, in key order.
-  A `pl.LazyFrame` value is computed only when its own file is written, so a range never
-  sits in memory whole, only one partition at a time (upstream refuses this: dagster
-  issue #14332).
+  A `pl.LazyFrame` value is computed only when its own file is written, and a
+  `FramesOnDemand` mapping computes each frame only when the IO manager asks for it, so a
+  range never sits in memory whole, only one partition at a time (upstream refuses this:
+  dagster issue #14332).
 - **Inputs as a mapping whatever the range**: a parameter annotated `dict[str, ...]` always
   receives `{partition key: frame}`, one entry for a single partition, so an asset has one
   code path for a single week and for a backfill.
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -49,6 +50,31 @@ from assets_pkg.shared.atomic import atomic_path
 from assets_pkg.shared.metadata import preview
 
 Frame = pl.DataFrame | pl.LazyFrame
+
+
+class FramesOnDemand(Mapping[str, pl.DataFrame]):
+    """`{partition key: frame}` whose frames are computed when asked for, each time.
+
+    An asset returns it for a range of weeks: the IO manager asks for one week, writes it and
+    lets it go before it asks for the next, so the asset's work for a week runs while that
+    week is written. (A plain Python call: no polars query waits inside another, as with
+    `pl.defer`, whose nesting of polars' thread pools crashed once work ran beside it.)
+    """
+
+    def __init__(self, keys: Sequence[str], compute: Callable[[str], pl.DataFrame]) -> None:
+        self.keys_ = list(keys)
+        self.compute = compute
+
+    def __getitem__(self, key: str) -> pl.DataFrame:
+        if key not in self.keys_:
+            raise KeyError(key)
+        return self.compute(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_)
+
+    def __len__(self) -> int:
+        return len(self.keys_)
 
 
 class PolarsParquetIOManager(dg.UPathIOManager):
