@@ -2,13 +2,15 @@
 
 import datetime as dt
 import functools
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Self
 
 import dagster as dg
 import polars as pl
 
 from assets_pkg.purchases import GROUP, catalog, counts, schemas
+from assets_pkg.shared.io_manager import FramesOnDemand
 from assets_pkg.shared.metadata import column_schema
 
 
@@ -39,27 +41,57 @@ def counts_asset(
             catalog.require_unique_ids(products, "product_id", "products.csv")
         except catalog.AmbiguousCatalogError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
-        unknown = counts.unknown_ids(
-            pl.concat(list(exploded_transactions.values())), raw_customers, products
-        )
+        unknown = counts.UnknownIds()
 
-        def count_week(key: str, exploded: pl.LazyFrame) -> pl.DataFrame:
-            week = counts.weekly_counts(
-                exploded, raw_customers, products, dt.date.fromisoformat(key)
-            ).collect()
-            context.add_asset_metadata(counts.week_metadata(week), partition_key=key)
-            return week
+        def count_week(key: str) -> counts.CountedWeek:  # in a worker thread
+            return counts.count_week(
+                exploded_transactions[key], raw_customers, products, dt.date.fromisoformat(key)
+            )
 
-        # Deferred frames: each week is counted when the IO manager writes it.
-        yield dg.Output(
-            {
-                key: pl.defer(functools.partial(count_week, key, frame), schema=schemas.COUNTS)
-                for key, frame in exploded_transactions.items()
-            }
-        )
-        yield _known_ids_check(unknown)
+        def counted(ahead: Ahead, key: str) -> pl.DataFrame:
+            week = ahead.result(key)
+            unknown.add(key, week.unknown)
+            context.add_asset_metadata(week.metadata, partition_key=key)
+            return week.counts
+
+        keys = sorted(exploded_transactions)
+        with Ahead(count_week, keys) as ahead:
+            # The IO manager asks for one week at a time and writes it while the next one
+            # is counted.
+            yield dg.Output(FramesOnDemand(keys, functools.partial(counted, ahead)))
+            for key in keys:
+                if key not in unknown.weeks:  # an IO manager that stored nothing: the
+                    counted(ahead, key)  # check is still computed from every week
+        yield _known_ids_check(unknown.sorted())
 
     return weekly_purchase_counts
+
+
+class Ahead:
+    """`compute(key)` for each of `keys`, in their order, in a worker thread that keeps
+    `AHEAD` keys ahead of the one asked for: the next week is counted while this one is
+    written (polars releases the GIL), and memory holds a few weeks at most."""
+
+    AHEAD = 1
+
+    def __init__(self, compute: Callable[[str], counts.CountedWeek], keys: Sequence[str]) -> None:
+        self.compute = compute
+        self.keys = list(keys)
+        self.pending: dict[str, Future[counts.CountedWeek]] = {}
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count-weeks")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.worker.shutdown(wait=True, cancel_futures=True)
+
+    def result(self, key: str) -> counts.CountedWeek:
+        index = self.keys.index(key)
+        for upcoming in self.keys[index : index + 1 + self.AHEAD]:
+            if upcoming not in self.pending:
+                self.pending[upcoming] = self.worker.submit(self.compute, upcoming)
+        return self.pending.pop(key).result()
 
 
 def _known_ids_check(unknown: dict[str, list[str]]) -> dg.AssetCheckResult:

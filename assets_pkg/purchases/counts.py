@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -99,12 +100,58 @@ def unknown_ids(
     }
 
 
+class UnknownIds:
+    """The union of `unknown_ids` over the weeks counted so far: the ids are gathered from
+    each week's counts as it is computed, instead of reading every week once more."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, set[str]] = {"customer_id": set(), "product_id": set()}
+        self.weeks: set[str] = set()
+
+    def add(self, week: str, unknown: dict[str, list[str]]) -> None:
+        self.weeks.add(week)
+        for column, ids in unknown.items():
+            self.ids[column].update(ids)
+
+    def sorted(self) -> dict[str, list[str]]:
+        return {column: sorted(ids) for column, ids in self.ids.items()}
+
+
 def week_metadata(week: pl.DataFrame) -> dict[str, int]:
-    """What one week of counts holds, for the web UI."""
-    bought = week.filter(pl.col("purchase_count") > 0)
+    """What one week of counts holds, for the web UI.
+
+    Each idle customer has exactly one row and no row with a purchase, so the customers are
+    the idle rows plus the customers who bought: one distinct count of ids fewer."""
+    bought = pl.col("purchase_count") > 0
+    row = week.select(
+        idle=(~bought).sum(),
+        customers_who_bought=pl.col("customer_id").filter(bought).n_unique(),
+        products_bought=pl.col("product_id").filter(bought).n_unique(),
+        basket_items=pl.col("purchase_count").sum(),
+    ).row(0, named=True)
     return {
-        "customers": week.get_column("customer_id").n_unique(),
-        "customers who bought": bought.get_column("customer_id").n_unique(),
-        "products bought": bought.get_column("product_id").n_unique(),
-        "basket items": int(bought.get_column("purchase_count").sum()),
+        "customers": int(row["idle"]) + int(row["customers_who_bought"]),
+        "customers who bought": int(row["customers_who_bought"]),
+        "products bought": int(row["products_bought"]),
+        "basket items": int(row["basket_items"] or 0),
     }
+
+
+@dataclass(frozen=True)
+class CountedWeek:
+    counts: pl.DataFrame
+    """`weekly_counts` of the week, computed."""
+    metadata: dict[str, int]
+    """`week_metadata` of it."""
+    unknown: dict[str, list[str]]
+    """`unknown_ids` of it."""
+
+
+def count_week(
+    exploded: pl.LazyFrame, customers: pl.DataFrame, products: pl.DataFrame, week: dt.date
+) -> CountedWeek:
+    """One week's counts with what the web UI and the known-ids check need of them."""
+    counted = weekly_counts(exploded, customers, products, week).collect()
+    return CountedWeek(
+        counted, week_metadata(counted), unknown_ids(counted.lazy(), customers, products)
+    )
