@@ -9,6 +9,7 @@ from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.counts import (
+    count_week,
     period_counts,
     unknown_ids,
     week_metadata,
@@ -155,3 +156,13 @@ def test_week_metadata_counts_customers_products_and_items() -> None:
         "products bought": 2,
         "basket items": 7,
     }
+
+
+def test_a_counted_week_carries_its_counts_metadata_and_unknown_ids() -> None:
+    # C3 has a null loyalty score and C99 is unknown: only the catalog join tells them apart.
+    exploded = _exploded([("C3", "P1"), ("C99", "P9"), ("C1", "P2"), ("C99", "P1"), ("C7", "P9")])
+    week = count_week(exploded, CUSTOMERS, PRODUCTS, W)
+    assert_frame_equal(week.counts, weekly_counts(exploded, CUSTOMERS, PRODUCTS, W).collect())
+    assert week.metadata == week_metadata(week.counts)
+    assert week.unknown == unknown_ids(exploded, CUSTOMERS, PRODUCTS)
+    assert week.unknown == {"customer_id": ["C7", "C99"], "product_id": ["P9"]}
