@@ -40,4 +40,18 @@ def machine() -> list[str]:
         f"- total memory: {memory}",
         f"- {platform.platform()}, Python {platform.python_version()}",
         f"- dagster {version('dagster')}, duckdb {duckdb.__version__}, polars {pl.__version__}",
+        "- Dagster settings from the environment (the Makefile's for `make bench`): "
+        + (
+            ", ".join(f"{name}={os.environ[name]}" for name in _DAGSTER_ENV if name in os.environ)
+            or "none"
+        ),
     ]
+
+
+_DAGSTER_ENV = (
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS",
+    "DAGSTER_EXECUTOR",
+    "PURCHASES_WEEKS_PER_RUN",
+    "PYTHONDONTWRITEBYTECODE",
+)
+"""Settings that change what the Dagster parts measure."""
