@@ -24,6 +24,7 @@ from upath import UPath
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
     DayFile,
+    DayListing,
     Fingerprint,
     RefusedEntry,
     days_read_for_week,
@@ -126,6 +127,7 @@ class WeekReader:
             max_workers=1, thread_name_prefix="parse-days", initializer=_open_connection
         )
         self._days: dict[dt.date, Future[dict[dt.date, Parsed]]] = {}
+        self._listings: dict[dt.date, DayListing] = {}
 
     def __enter__(self) -> WeekReader:
         return self
@@ -138,7 +140,9 @@ class WeekReader:
 
     def read(self, week: dt.date) -> WeekRead:
         days = days_read_for_week(week, self.tolerance_days)
-        listing = find_day_files(self.source_dir, days)
+        # The listing made when this week was parsed ahead, if it was: what the week reports
+        # (files, fingerprint) is then what its parse read, and its folders are listed once.
+        listing = self._listings.pop(week, None) or find_day_files(self.source_dir, days)
         files = listing.files
         if not has_data(listing, week):
             raise NoDataError(
@@ -152,11 +156,11 @@ class WeekReader:
         self._parse_soon(files)
         upcoming = self._next_week.get(week)
         if upcoming is not None:
-            self._parse_soon(
-                find_day_files(
-                    self.source_dir, days_read_for_week(upcoming, self.tolerance_days)
-                ).files
+            ahead = find_day_files(
+                self.source_dir, days_read_for_week(upcoming, self.tolerance_days)
             )
+            self._listings[upcoming] = ahead
+            self._parse_soon(ahead.files)
         parsed = Parsed.concat(
             [self._days[day].result()[day] for day in sorted({f.day for f in files})]
             + [refused_rejects(listing.refused)]
