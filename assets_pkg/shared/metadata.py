@@ -9,17 +9,30 @@ import polars as pl
 
 
 def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
-    """The first `rows` rows as a markdown table."""
-    with pl.Config(
-        tbl_formatting="MARKDOWN",
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_rows=rows,
-        tbl_cols=-1,
-        fmt_str_lengths=60,
-        tbl_width_chars=10_000,
-    ):
-        return dg.MetadataValue.md(str(frame.head(rows)))
+    """The first `rows` rows as a markdown table.
+
+    Written out here rather than printed under `pl.Config(...)`: polars keeps its display
+    settings in environment variables, and changing the environment while native code in
+    another thread reads it (`getenv`) crashes the process with SIGSEGV. The weekly assets
+    write one week while a worker thread parses or counts the next, so that happened.
+    """
+    head = frame.head(rows)
+    lines = [
+        "| " + " | ".join(_cell(name) for name in head.columns) + " |",
+        "|" + "---|" * head.width,
+        *("| " + " | ".join(_cell(value) for value in row) + " |" for row in head.iter_rows()),
+    ]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+_CELL_CHARS = 60
+
+
+def _cell(value: object) -> str:
+    text = "null" if value is None else str(value)
+    if len(text) > _CELL_CHARS:
+        text = text[: _CELL_CHARS - 1] + "…"
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
 def column_schema(
