@@ -32,8 +32,8 @@ export DAGSTER_HOME
 # A range run announces each asset once with its partitions, not once per partition: on the
 # local SQLite instance each event costs a connection and a commit, and a 104-week backfill
 # stores ~300 fewer of them (seconds). The price: when such a run fails, its weeks show as
-# missing, not failed; the run itself shows as failed (docs/decisions.md). deploy/, on
-# PostgreSQL, leaves it off.
+# missing, not failed; the run itself shows as failed (docs/decisions.md). `make serve` and
+# deploy/, on PostgreSQL, leave it off.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := 1
 INSTANCE := $(DAGSTER_HOME)/dagster.yaml
 LOG := $(DAGSTER_HOME)/make.log
@@ -101,8 +101,10 @@ ui: install
 
 # deploy/serve.py: its own instance (deploy/dagster.yaml in .dagster_serve/), settings from
 # the environment (docs/operations.md).
+# The production profile marks a failed range run's weeks as failed (see the export above).
 serve: install
-	$(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT)
+	env -u DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS \
+	  $(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT)
 
 bench: install
 	$(BIN)/python -m bench.purchases --scale $(SCALE)
