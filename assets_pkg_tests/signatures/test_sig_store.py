@@ -27,7 +27,7 @@ from assets_pkg.signatures.schema import (
 from assets_pkg.signatures.service import StoreError
 from assets_pkg.signatures.tables import REGISTERED_SCHEMA, registered_frame
 
-from .helpers import write_tree
+from .helpers import SOURCE_A_FILES, write_tree
 
 PARENT = "3f2a9c1e-5b7d-4e21-9a8b-0c1d2e3f4a5b"
 CHILD = "c0ffee12-3456-4789-abcd-ef0123456789"
@@ -37,11 +37,7 @@ def sources(tmp_path: Path) -> Path:
     return write_tree(
         tmp_path / "sources",
         {
-            "SOURCE_A/Offline/Genuine/001_01.png": b"png-1",
-            "SOURCE_A/Offline/Forgeries/0120001_1.png": b"png-2",
-            "SOURCE_A/Online/Genuine/001_01.HWR": b"1,2,3\n4,5,6\n",
-            "SOURCE_A/Online/Genuine/002_01.HWR": b"7,8,9\n",
-            "SOURCE_A/Online/Forgeries/0120002_1.HWR": b"1,1,1\n",
+            **SOURCE_A_FILES,
             "SOURCE_B/INDEX": f"2\n{PARENT}\n{CHILD}    {PARENT}\n".encode(),
             f"SOURCE_B/3/{PARENT[:8]}": b"png-1",
             f"SOURCE_B/c/{CHILD[:8]}": b"png-3",
