@@ -91,31 +91,10 @@ def period_counts(weekly: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def unknown_ids(
-    items: pl.LazyFrame, customers: pl.DataFrame, products: pl.DataFrame
-) -> dict[str, list[str]]:
-    """Customer and product ids of `items` (basket items or counts) that the CSVs lack, sorted."""
-    customer_ids = (
-        items.select(pl.col("customer_id").unique())
-        .join(customers.lazy(), on="customer_id", how="anti")
-        .collect()
-        .get_column("customer_id")
-    )
-    product_ids = (
-        items.select(pl.col("product_id").unique().drop_nulls())
-        .join(products.lazy(), on="product_id", how="anti")
-        .collect()
-        .get_column("product_id")
-    )
-    return {
-        "customer_id": sorted(customer_ids.to_list()),
-        "product_id": sorted(product_ids.to_list()),
-    }
-
-
 class UnknownIds:
-    """The union of `unknown_ids` over the weeks counted so far: the ids are gathered from
-    each week's counts as it is computed, instead of reading every week once more."""
+    """The customer and product ids bought but absent from the CSVs, over the weeks counted so
+    far: gathered from each week's counts as it is computed (`CountedWeek.unknown`), instead of
+    reading every week once more."""
 
     def __init__(self) -> None:
         self.ids: dict[str, set[str]] = {"customer_id": set(), "product_id": set()}
@@ -157,7 +136,7 @@ class CountedWeek:
     metadata: dict[str, int]
     """`week_metadata` of it."""
     unknown: dict[str, list[str]]
-    """`unknown_ids` of it."""
+    """The customer and product ids bought that week but absent from the CSVs, sorted."""
 
 
 def count_week(
