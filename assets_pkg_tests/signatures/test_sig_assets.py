@@ -67,7 +67,7 @@ def test_both_tables_are_written_as_parquet_and_a_rerun_changes_nothing(tmp_path
         "unchanged_skipped": 0,
     }
     assert (meta["signees"], meta["forgeries"], meta["new_signees"]) == (14, 10, 14)
-    assert "| SOURCE_A | Online/Genuine    | 4   |" in str(meta["by_source_subset"])
+    assert "| SOURCE_A | Online/Genuine | 4 |" in str(meta["by_source_subset"])
     rejects_meta = metadata_of(first, REJECTS)
     assert (
         rejects_meta["dagster/row_count"],
