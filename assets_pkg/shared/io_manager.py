@@ -56,9 +56,10 @@ class FramesOnDemand(Mapping[str, pl.DataFrame]):
     """`{partition key: frame}` whose frames are computed when asked for, each time.
 
     An asset returns it for a range of weeks: the IO manager asks for one week, writes it and
-    lets it go before it asks for the next, so the asset's work for a week runs while that
-    week is written. (A plain Python call: no polars query waits inside another, as with
-    `pl.defer`, whose nesting of polars' thread pools crashed once work ran beside it.)
+    lets it go before it asks for the next, so only one week is in memory. The week is
+    computed by a plain Python call on the step's own thread, not inside a polars query as
+    with `pl.defer`, where the asset's polars work ran in a polars thread nested in the IO
+    manager's query.
     """
 
     def __init__(self, keys: Sequence[str], compute: Callable[[str], pl.DataFrame]) -> None:
