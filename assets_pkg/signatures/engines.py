@@ -4,6 +4,9 @@ driver, driver module not installed)."""
 
 from __future__ import annotations
 
+import functools
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,15 +97,38 @@ def open_engine(url: str, **engine_options: Any) -> Engine:
                 f"SIGNATURES_DB_URL names a SQLite file in {folder}, which cannot be "
                 f"created ({error.strerror}): set WAREHOUSE_DIR or SIGNATURES_DB_URL elsewhere."
             ) from None
-    engine_options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+    connect_args = engine_options.setdefault("connect_args", {})
+    timeout = float(connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S))
     engine = create_engine(parsed, **engine_options)
-    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, timeout=timeout))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, timeout: float) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        _use_wal(cursor, timeout)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _use_wal(cursor: sqlite3.Cursor, timeout: float) -> None:
+    """Switch the file to the WAL journal, waiting up to `timeout` seconds for other processes.
+
+    SQLite does not call its busy handler for this switch: when two processes open a fresh file
+    at once, one of them gets "database is locked" at once, whatever the busy timeout. So it
+    retries here, backing off up to 50 ms, until the switch is made (by it or by the other
+    process) or `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,6 +14,7 @@ import sqlalchemy as sa
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.engines import open_engine
 from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.generate import ScaleSpec, generate
 from assets_pkg.signatures.schema import (
@@ -64,10 +70,76 @@ def test_two_runs_registering_the_same_tree_at_once_write_each_file_once(
     database.dispose()
 
 
-@pytest.mark.postgres
-def test_two_processes_create_a_fresh_postgresql_schema_at_once(postgres_url: str) -> None:
-    outcomes = run_together(create_schema, 2, postgres_url)
+def test_two_processes_create_a_fresh_schema_at_once(database_url: str) -> None:
+    outcomes = run_together(create_schema, 2, database_url)
     assert outcomes == [("ok", ""), ("ok", "")]
+
+
+_HOLD_A_WRITE_LOCK = """
+import sqlite3, sys
+holder = sqlite3.connect(sys.argv[1], isolation_level=None)
+holder.execute("CREATE TABLE held (x INTEGER)")
+holder.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.readline()
+holder.rollback()
+"""
+
+
+@contextmanager
+def _another_process_writing(path: Path) -> Iterator[Callable[[], None]]:
+    """Another process holding a write transaction on a new SQLite file (rollback journal), as
+    a process does while it switches the file to WAL: the moment at which SQLite refuses a
+    second switch at once, without calling its busy handler. Yields the call that makes it let
+    go."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_WRITE_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stdin, stdout = holder.stdin, holder.stdout
+    assert stdin is not None
+    assert stdout is not None
+
+    def release() -> None:
+        stdin.write("\n")
+        stdin.flush()
+
+    try:
+        assert stdout.readline() == "held\n"
+        yield release
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_opening_a_sqlite_file_waits_for_another_process_switching_it_to_wal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "signatures.db"
+    engine = open_engine(f"sqlite:///{path}")
+    with _another_process_writing(path) as release:
+        later = threading.Timer(0.2, release)
+        later.start()
+        try:
+            with engine.connect() as connection:
+                mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        finally:
+            later.join()
+            engine.dispose()
+    assert mode == "wal"
+
+
+def test_the_wait_for_the_switch_to_wal_ends_with_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "signatures.db"
+    engine = open_engine(f"sqlite:///{path}", connect_args={"timeout": 0.1})
+    with _another_process_writing(path):
+        try:
+            with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+                engine.connect()
+        finally:
+            engine.dispose()
 
 
 def _run(source_dir: Path, database: SignatureDatabase, tmp_path: Path) -> EtlReport:
