@@ -1,9 +1,10 @@
 """The purchase bench's pure parts: the row-for-row comparison, the medians, the report, the
 options, the floor's definitions and the order of the parts.
 
-Nothing here runs Dagster or DuckDB or times anything: the comparison reads two small
-Parquet folders written by the test, the report is fed fake measurements, and the runner's
-order is checked with every command replaced by a stand-in that records it.
+Nothing here runs Dagster or times anything: the comparison reads two small Parquet folders
+written by the test, the report is fed fake measurements, the runner's order is checked with
+every command replaced by a stand-in that records it, and (e)'s DuckDB pass runs on a few
+lines.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from assets_pkg.shared.executors import build_executor
 from assets_pkg.shared.settings import Settings
-from bench.purchases import FLOOR_ASSET, FLOOR_MODULE, floor_definitions, runner
+from bench.purchases import FLOOR_ASSET, FLOOR_MODULE, duckdb_per_week, floor_definitions, runner
 from bench.purchases.__main__ import parse
 from bench.purchases.compare import compare
 from bench.purchases.dagster_runs import WEEKLY_ASSETS
@@ -152,6 +153,7 @@ def page() -> str:
         "b": summarise([Measurement(wall_s=4.0, peak_mib=320, compute_s=0.1)]),
         "f": summarise([Measurement(wall_s=3.6, peak_mib=200, max_process_mib=150)]),
         "c": summarise([Measurement(wall_s=24.0, peak_mib=900, max_process_mib=900)]),
+        "e": summarise([Measurement(wall_s=6.0, peak_mib=300, max_process_mib=300)]),
         "d": summarise([Measurement(error="exit status 2, log d.log")]),
     }
     return render(summaries)
@@ -169,6 +171,7 @@ def test_report_renders_the_table(page: str) -> None:
         "| (b) Dagster one incremental week, 4 weeks history | 4.0 | 320 | 0.10 | 3.9 | 0 | 1 |",
         "| (f) Dagster floor: a trivial asset, same CLI | 3.6 | 200 | — | — | 150 | 1 |",
         "| (c) DuckDB whole job | 24.0 | 900 | — | — | 900 | 1 |",
+        "| (e) DuckDB per week, unchecked: exploded table + counts | 6.0 | 300 | — | — | 300 | 1 |",
         "| (d) DuckDB scan floor | FAILED | | | | | 0 |",
     ]
     assert "(f) is the same CLI materialising one asset" in page
@@ -177,6 +180,9 @@ def test_report_renders_the_table(page: str) -> None:
 def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     assert "- a/c (wall): 0.50" in page
     assert "- a/d (wall): —" in page
+    assert "- e/c (wall): 0.25" in page
+    # (e) in place of (a)'s weekly steps: (6.0 + 12.0 - 8.0) / 24.0
+    assert "(wall; a - a2 is (a)'s start-up, orchestration and catalog): 0.42" in page
     assert (
         "- b/a (compute of the weekly assets, for information): 0.0125 = 1/80 (by wall: 0.333)"
         in page
@@ -360,7 +366,7 @@ def test_cost_curve_failures_are_problems() -> None:
 
 def test_options_default_to_every_part_and_the_curve_below_large() -> None:
     large = parse(["--scale", "large"])
-    assert large.parts == {"a", "b", "c", "d", "f", "a_half", "b_short"}
+    assert large.parts == {"a", "b", "c", "d", "e", "f", "a_half", "b_short"}
     assert large.curve == ["small", "medium"]
     assert parse(["--scale", "medium"]).curve == []
     assert parse(["--scale", "large", "--curve", ""]).curve == []
@@ -368,7 +374,7 @@ def test_options_default_to_every_part_and_the_curve_below_large() -> None:
     assert parse(["--parts", "f,b"]).parts == {"f", "b"}
 
 
-@pytest.mark.parametrize("argv", [["--curve", "huge"], ["--parts", "a,e"], ["--repeats", "0"]])
+@pytest.mark.parametrize("argv", [["--curve", "huge"], ["--parts", "a,g"], ["--repeats", "0"]])
 def test_options_refuse_unknown_values(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parse(argv)
@@ -419,6 +425,12 @@ def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
         log.write_text("(1, 2)\n")
         return Measurement(wall_s=2.0)
 
+    def per_week(
+        source: Path, out: Path, first: str, last: str, log: Path, say: Callable[[str], None]
+    ) -> Measurement:
+        events.append(("per_week", out.name, first, last))
+        return Measurement(wall_s=2.5)
+
     def job(source: Path, out: Path, first: str, last: str, work: Path) -> Path:
         return work / f"job-{last}.sql"
 
@@ -435,6 +447,7 @@ def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
     monkeypatch.setattr(runner, "duckdb_job", job)
     monkeypatch.setattr(runner, "floor_sql", lambda source, work: work / "floor.sql")
     monkeypatch.setattr(runner, "run_duckdb", run_duckdb)
+    monkeypatch.setattr(runner, "run_per_week", per_week)
     monkeypatch.setattr(runner, "compare_in_child", lambda ours, theirs: (True, "OK: 1 rows"))
     monkeypatch.setattr(runner, "short_history", lambda source, weeks, work: source)
 
@@ -444,6 +457,7 @@ def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
     assert events == [
         ("backfill", "full", "2024-01-01", "2024-01-22"),  # (a)
         ("duckdb", "repeat-1", "job-2024-01-22.sql"),  # (c)
+        ("per_week", "per_week_out", "2024-01-01", "2024-01-22"),  # (e)
         ("duckdb", "repeat-1", "floor.sql"),  # (d)
         ("materialize", "floor", FLOOR_MODULE, FLOOR_ASSET),  # (f)'s untimed warm-up
         ("materialize", "floor", FLOOR_MODULE, FLOOR_ASSET),  # (f)
@@ -458,3 +472,66 @@ def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
     assert "| medium | 26 | 26.0 | 3.0 | 2.0 | 1.50 |" in text
     assert "| small (main) | 4 | 4.0 | 3.0 | 2.0 | 1.50 |" in text
     assert "- b - f (wall): 0.00 s" in text
+
+
+def test_the_unchecked_pass_per_week_writes_both_tables(tmp_path: Path) -> None:
+    """(e) does the work of the two weekly tables, so that its time means something: each
+    week's basket items with file and line, and its counts with the idle customers."""
+    source = tmp_path / "source"
+    (source / "transactions").mkdir(parents=True)
+    (source / "customers.csv").write_text("customer_id,loyalty_score\nC1,3\nC2,5\nC3,1\n")
+    (source / "products.csv").write_text(
+        'product_id,product_description,product_category\nP1,"a, b",food\nP2,c,toys\n'
+    )
+    days = {
+        "2024-01-01": [
+            '{"customer_id": "C1", "basket": [{"product_id": "P1", "price": 2}, '
+            '{"product_id": "P1", "price": 2}], "date_of_purchase": "2024-01-01 10:00:00"}'
+        ],
+        "2024-01-03": [
+            '{"customer_id": "C2", "basket": [{"product_id": "P2", "price": 7}], '
+            '"date_of_purchase": "2024-01-03 11:00:00"}'
+        ]
+        * 2,
+        "2024-01-08": [
+            '{"customer_id": "C1", "basket": [{"product_id": "P9", "price": 1}], '
+            '"date_of_purchase": "2024-01-08 09:30:00"}'
+        ],
+    }
+    for day, lines in days.items():
+        (source / "transactions" / f"d={day}").mkdir()
+        (source / "transactions" / f"d={day}" / "transactions.json").write_text(
+            "\n".join(lines) + "\n"
+        )
+
+    written = duckdb_per_week.run_weeks(
+        source, tmp_path / "out", dt.date(2024, 1, 1), dt.date(2024, 1, 8)
+    )
+
+    assert written == 2
+    first = pl.read_parquet(tmp_path / "out" / "week=2024-01-01" / "exploded.parquet")
+    assert first.sort("source_file", "line_number").select(
+        "customer_id", "product_id", "price", "line_number", "folder_day"
+    ).rows() == [
+        ("C1", "P1", 2, 1, dt.date(2024, 1, 1)),
+        ("C1", "P1", 2, 1, dt.date(2024, 1, 1)),
+        ("C2", "P2", 7, 1, dt.date(2024, 1, 3)),
+        ("C2", "P2", 7, 2, dt.date(2024, 1, 3)),
+    ]
+    assert first.get_column("date_of_purchase").min() == dt.datetime(2024, 1, 1, 10)
+    counts = {
+        week: pl.read_parquet(tmp_path / "out" / f"week={week}" / "counts.parquet")
+        .sort("customer_id", "product_id", nulls_last=True)
+        .rows()
+        for week in ("2024-01-01", "2024-01-08")
+    }
+    assert counts["2024-01-01"] == [
+        (dt.date(2024, 1, 1), "C1", 3, "P1", "food", 2),
+        (dt.date(2024, 1, 1), "C2", 5, "P2", "toys", 2),
+        (dt.date(2024, 1, 1), "C3", 1, None, None, 0),
+    ]
+    assert counts["2024-01-08"] == [
+        (dt.date(2024, 1, 8), "C1", 3, "P9", None, 1),
+        (dt.date(2024, 1, 8), "C2", 5, None, None, 0),
+        (dt.date(2024, 1, 8), "C3", 1, None, None, 0),
+    ]

@@ -1,7 +1,7 @@
 """The command line of the purchase counts bench: ``python -m bench.purchases``.
 
 Options: ``--scale`` (large, medium or small; default ``$SCALE`` or large), ``--repeats``
-(default 3), ``--parts`` (a subset of a,b,c,d,f,a_half,b_short), ``--curve`` (the other scales
+(default 3), ``--parts`` (a subset of a,b,c,d,e,f,a_half,b_short), ``--curve`` (the other scales
 at which (a) and (c) run for the cost curve; default small,medium for the large scale, none
 otherwise; ``''`` for none), ``--keep`` (keep warehouses and outputs) and ``--module``
 (another definitions module, only to test the harness). It prints the report and writes it
@@ -25,7 +25,7 @@ from bench.purchases.dagster_runs import DEFINITIONS_MODULE
 from bench.purchases.dataset import SCALES
 from bench.purchases.runner import ALL_PARTS, run
 
-DEFAULT_PARTS = "a,b,c,d,f,a_half,b_short"
+DEFAULT_PARTS = "a,b,c,d,e,f,a_half,b_short"
 DEFAULT_CURVE = {"large": "small,medium"}
 """The cost curve's other scales by main scale; none for the others."""
 

@@ -2,13 +2,13 @@
 
 ``run`` gets (or generates) the datasets, then in each repeat runs, in this order and each in
 a scratch folder ``.bench/runs/<scale>-<time>/repeat-N/``: (a) the full backfill, (c) the
-DuckDB job, (d) the scan floor, (f) Dagster's floor (a trivial asset in a fresh instance,
-after one untimed warm-up run), (b) one incremental week on (a)'s warehouse, in the first
-repeat the row-for-row comparison of (a) and (c), then (a') the first half of the weeks,
-(b') one incremental week at short history and, for each scale of the cost curve, (a) and
-(c) at that scale. Warehouses and outputs are removed after use unless ``keep``; the Dagster
-parts are skipped when the definitions module is missing and not repeated once (a) failed.
-It returns the report's text.
+DuckDB job, (e) DuckDB's unchecked pass per week, (d) the scan floor, (f) Dagster's floor (a
+trivial asset in a fresh instance, after one untimed warm-up run), (b) one incremental week
+on (a)'s warehouse, in the first repeat the row-for-row comparison of (a) and (c), then (a')
+the first half of the weeks, (b') one incremental week at short history and, for each scale
+of the cost curve, (a) and (c) at that scale. Warehouses and outputs are removed after use
+unless ``keep``; the Dagster parts are skipped when the definitions module is missing and not
+repeated once (a) failed. It returns the report's text.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from bench.purchases.dataset import (
     short_history,
     week,
 )
+from bench.purchases.duckdb_per_week import run_per_week
 from bench.purchases.duckdb_runs import duckdb_job, floor_sql, run_duckdb
 from bench.purchases.measure import Measurement
 from bench.purchases.report import PARTS, CurvePoint, report
 from bench.purchases.summary import summarise
 
-ALL_PARTS = frozenset({"a", "b", "c", "d", "f", "a_half", "b_short"})
+ALL_PARTS = frozenset({"a", "b", "c", "d", "e", "f", "a_half", "b_short"})
 DAGSTER_PARTS = frozenset({"a", "b", "a_half", "b_short"})
 """The parts that run the project's definitions; (f) runs the bench's own trivial module."""
 
@@ -122,6 +123,12 @@ def run(
             say("(c) DuckDB whole job")
             sql = duckdb_job(source, duckdb_out, first, last, work)
             results["c"].append(run_duckdb(sql, logs / "c.log", say))
+        if "e" in parts:
+            say("(e) DuckDB per week, unchecked: the exploded table and the counts")
+            per_week = work / "per_week_out"
+            results["e"].append(run_per_week(source, per_week, first, last, logs / "e.log", say))
+            if not keep:
+                shutil.rmtree(per_week, ignore_errors=True)
         if "d" in parts:
             say("(d) DuckDB scan floor")
             results["d"].append(run_duckdb(floor_sql(source, work), logs / "d.log", say))
