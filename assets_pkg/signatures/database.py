@@ -67,7 +67,13 @@ class SignatureDatabase:
         except sa.exc.OperationalError as error:
             raise StoreError(
                 f"Cannot reach the signature database at SIGNATURES_DB_URL "
-                f"({self.describe()}): {str(error.orig).strip().splitlines()[0]}"
+                f"({self.describe()}): {_first_line(error)}"
+            ) from None
+        except sa.exc.DBAPIError as error:  # not a database, or tables of another design
+            raise StoreError(
+                f"The signature database at SIGNATURES_DB_URL ({self.describe()}) cannot hold "
+                f"this project's tables ({_first_line(error)}): point SIGNATURES_DB_URL at an "
+                "empty database or at one this project created."
             ) from None
 
     def dispose(self) -> None:

@@ -55,7 +55,23 @@ def supported_url(url: str) -> sa.URL:
             f"SIGNATURES_DB_URL ({shown}) uses {backend}+{driver}, which the signature store "
             f"does not support{_missing(backend, driver)}: use {_SUPPORTED}."
         )
+    if backend == "sqlite" and _in_memory(parsed):
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({shown}) names an in-memory SQLite database, which forgets "
+            f"every registration when the run ends: use {_SUPPORTED}."
+        )
     return parsed
+
+
+def _in_memory(parsed: sa.URL) -> bool:
+    """`sqlite://`, `sqlite:///:memory:` and URI forms such as `file::memory:` or
+    `?mode=memory`."""
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or ":memory:" in database
+        or (parsed.query.get("mode") == "memory")
+    )
 
 
 def _missing(backend: str, driver: str) -> str:
@@ -88,15 +104,14 @@ def open_engine(url: str, **engine_options: Any) -> Engine:
     parsed = supported_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, **engine_options)
-    if parsed.database not in (None, "", ":memory:"):
-        folder = Path(parsed.database).parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(
-                f"SIGNATURES_DB_URL names a SQLite file in {folder}, which cannot be "
-                f"created ({error.strerror}): set WAREHOUSE_DIR or SIGNATURES_DB_URL elsewhere."
-            ) from None
+    folder = Path(parsed.database or "").parent  # a file: supported_url refuses memory
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(
+            f"SIGNATURES_DB_URL names a SQLite file in {folder}, which cannot be "
+            f"created ({error.strerror}): set WAREHOUSE_DIR or SIGNATURES_DB_URL elsewhere."
+        ) from None
     connect_args = engine_options.setdefault("connect_args", {})
     timeout = float(connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S))
     engine = create_engine(parsed, **engine_options)

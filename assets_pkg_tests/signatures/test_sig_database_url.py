@@ -44,6 +44,27 @@ def test_an_unusable_url_is_one_sentence(url: str, message: str) -> None:
         assert str(caught.value) == message
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file::memory:?cache=shared&uri=true",
+        "sqlite:///file:signatures?mode=memory&uri=true",
+    ],
+)
+def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
+    """It would forget every registration, so each run would register everything again."""
+    for attempt in (check_database_url, SignatureDatabase.from_url):
+        with pytest.raises(StoreError) as caught:
+            attempt(url)
+        assert str(caught.value).startswith("SIGNATURES_DB_URL (sqlite://")
+        assert str(caught.value).endswith(
+            ") names an in-memory SQLite database, which forgets every registration when the "
+            f"run ends: {SUPPORTED}"
+        )
+
+
 def test_a_supported_backend_without_its_driver_names_the_package_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -109,6 +109,36 @@ def test_an_unreachable_server_names_the_setting() -> None:
         SignatureDatabase.from_url("not a url")
 
 
+def test_a_sqlite_file_that_is_not_a_database_names_the_setting(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("not a database, only words\n" * 100)
+    database = SignatureDatabase.from_url(f"sqlite:///{tmp_path / 'notes.db'}")
+    with pytest.raises(StoreError) as caught:
+        database.ensure_schema()
+    assert str(caught.value) == (
+        f"The signature database at SIGNATURES_DB_URL (sqlite:///{tmp_path / 'notes.db'}) "
+        "cannot hold this project's tables (file is not a database): point SIGNATURES_DB_URL "
+        "at an empty database or at one this project created."
+    )
+
+
+@pytest.mark.postgres
+def test_a_database_with_a_foreign_signatures_table_names_the_setting(
+    postgres_url: str,
+) -> None:
+    other = sa.create_engine(postgres_url)
+    with other.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE signatures (note TEXT)"))
+    other.dispose()
+    database = SignatureDatabase.from_url(postgres_url)
+    with pytest.raises(StoreError, match=r"^The signature database at SIGNATURES_DB_URL") as caught:
+        database.ensure_schema()
+    database.dispose()
+    assert "cannot hold this project's tables (" in str(caught.value)
+    assert str(caught.value).endswith(
+        ": point SIGNATURES_DB_URL at an empty database or at one this project created."
+    )
+
+
 def test_an_impossible_sqlite_folder_names_the_settings(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(
