@@ -194,6 +194,9 @@ from read_json($files, format = 'newline_delimited', filename = true, columns = 
 """
 
 _PLAIN_STRING = r'^"[^"\\]*"$'
+_NOT_BLANK = r'[^\s\x1c-\x1f"]'
+"""A quoted id holds something `str.strip()` keeps: a character that is neither Unicode white
+space (polars' class for it) nor one of the four separators Python strips too, nor a quote."""
 _INTEGER = r"^-?(0|[1-9][0-9]*)$"
 _PLAIN_DATE = (
     # Years 1..9999 as in Python; hours to 23 and seconds to 59 (no 24:00:00, no leap
@@ -392,7 +395,7 @@ def _fast_parse(
     lines = lines.with_columns(
         line_ok=(
             pl.col("customer_id").str.contains(_PLAIN_STRING)
-            & (pl.col("customer_id").str.strip_chars('" ') != "")
+            & pl.col("customer_id").str.contains(_NOT_BLANK)
             & pl.col("basket").is_not_null()
             & pl.col("date_of_purchase").str.contains(_PLAIN_DATE)
             & pl.col("moment").is_not_null()
@@ -405,7 +408,7 @@ def _fast_parse(
         .with_columns(
             item_ok=(
                 pl.col("product_id").str.contains(_PLAIN_STRING)
-                & (pl.col("product_id").str.strip_chars('" ') != "")
+                & pl.col("product_id").str.contains(_NOT_BLANK)
                 & pl.col("price").str.contains(_INTEGER)
             ).fill_null(False)
         )

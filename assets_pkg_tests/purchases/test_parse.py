@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -261,6 +262,38 @@ def test_fast_path_equals_rule_book_on_one_file(
 ) -> None:
     file = _day_file(tmp_path, "case", CASES[name])
     _assert_same(parse_day_files([file], connection), _reference(file.path, file))
+
+
+UNICODE_SPACES = [chr(code) for code in range(0x20, 0x110000) if chr(code).isspace()]
+"""White space that `str.strip()` removes and a JSON string may hold as it is (no escape)."""
+
+
+@pytest.mark.parametrize("space", UNICODE_SPACES, ids=lambda space: f"U+{ord(space):04X}")
+def test_an_id_of_unicode_white_space_alone_is_blank_on_both_paths(
+    tmp_path: Path, space: str, connection: duckdb.DuckDBPyConnection
+) -> None:
+    """Such an id is refused by the rule book, so the fast path must not take its file, or the
+    same line would count or not depending on the rest of the file."""
+    blank, padded = (
+        json.dumps(space * 2, ensure_ascii=False),
+        json.dumps(f"{space}C1{space}", ensure_ascii=False),
+    )
+    data = b"\n".join(
+        [
+            _line(customer=blank),
+            _line(basket=f'[{{"product_id": {blank}, "price": 5}}]'),
+            _line(customer=padded),  # an id with white space around it is an id
+            b"",
+        ]
+    )
+    file = _day_file(tmp_path, "spaces", data)
+    expected = _reference(file.path, file)
+    assert expected.rejects.get_column("reason").to_list() == [
+        "customer_id is not a non-empty string",
+        "basket item 1 has a product_id that is not a non-empty string",
+    ]
+    assert expected.items.get_column("customer_id").to_list() == [f"{space}C1{space}"]
+    _assert_same(parse_day_files([file], connection), expected)
 
 
 def test_fast_path_equals_rule_book_on_a_batch_mixing_good_and_bad_files(tmp_path: Path) -> None:

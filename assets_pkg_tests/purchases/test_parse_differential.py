@@ -37,6 +37,7 @@ FOLDER_DAY = dt.date(2024, 1, 3)
 _ODD_TEXT = st.one_of(
     st.text(max_size=5),
     st.sampled_from(["", " ", "C 1", "Cé", "P€", 'a"b', "a\\b", "\u2028", "\x00", "\x7f", "\t"]),
+    st.sampled_from(["\u3000", "\xa0 ", "\x85", "\u2003C\u2003"]),  # Unicode white space
     st.sampled_from(["é" * 40, "€" * 30, "C" * 200]),  # long: DuckDB's messages cut them
 )
 
