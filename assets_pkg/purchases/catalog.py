@@ -109,13 +109,23 @@ def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
         frame = pl.read_csv(source, infer_schema=False, encoding="utf8")
     except pl.exceptions.PolarsError as error:
         raise SourceError(_why_unreadable(path, error)) from None
+    except OSError as error:  # permissions, a read error
+        raise SourceError(
+            f"{path} cannot be read ({error.strerror or error}): make it readable to the user "
+            "running Dagster, or point PURCHASES_SOURCE_DIR at a readable copy."
+        ) from None
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise SourceError(
             f"{path} must have the header {','.join(columns)}; "
             f"it lacks {', '.join(missing)} (found {','.join(frame.columns)})."
         )
-    return frame.select(columns)
+    # A line without a single value (blank, white space, separators only) holds no row: it is
+    # skipped like a blank line, where a row with any value but no id is refused by the checks.
+    has_a_value = pl.any_horizontal(
+        pl.col(name).str.strip_chars().fill_null("") != "" for name in frame.columns
+    )
+    return frame.filter(has_a_value).select(columns)
 
 
 def _why_unreadable(path: Path | UPath, error: Exception) -> str:

@@ -139,17 +139,33 @@ def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayList
         if isinstance(checked, str):
             listing.refused.append(RefusedEntry(day, name, checked))
             continue
-        parts = sorted(entry.name for entry in checked.iterdir() if entry.name.endswith(".json"))
+        try:
+            parts = sorted(e.name for e in checked.iterdir() if e.name.endswith(".json"))
+        except OSError as error:  # permissions
+            reason = f"folder that cannot be listed ({error.strerror}): never read"
+            listing.refused.append(RefusedEntry(day, name, reason))
+            continue
         if not parts:
             listing.missing.append(day)
         for part in parts:
-            source_file = f"{name}/{part}"
+            source_file = f"{name}/{shown_name(part)}"
+            if shown_name(part) != part:
+                reason = "name that is not valid UTF-8 (shown with \\x escapes): never read"
+                listing.refused.append(RefusedEntry(day, source_file, reason))
+                continue
             checked = _check_entry(folder / part, root, stat.S_ISREG, "a regular file")
             if isinstance(checked, str):
                 listing.refused.append(RefusedEntry(day, source_file, checked))
             else:
                 listing.files.append(DayFile(day, checked, source_file))
     return listing
+
+
+def shown_name(name: str) -> str:
+    """A file name as text: itself when it is valid UTF-8, else its bytes with `\\xNN`
+    escapes for those that are not (Python hands such bytes over as lone surrogates, which no
+    UTF-8 column or message can hold)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 _KINDS = {

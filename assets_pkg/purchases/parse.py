@@ -28,9 +28,10 @@ from typing import Any
 
 import duckdb
 import polars as pl
+from upath import UPath
 
 from assets_pkg.purchases import schemas
-from assets_pkg.purchases.feed import DayFile, read_day_file
+from assets_pkg.purchases.feed import DayFile, RefusedEntry, read_day_file
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -214,7 +215,7 @@ def parse_day_files(files: Sequence[DayFile], connection: duckdb.DuckDBPyConnect
         return Parsed.concat([])
     # Two day files may be one file on disk (symlinks): it is read, and handed to DuckDB, once.
     paths = {str(f.path): f.path for f in files}
-    contents = {key: read_day_file(path) for key, path in paths.items()}
+    contents, unreadable = _read_files(paths)
     if all(isinstance(path, Path) for path in paths.values()):
         facts = _file_facts(contents)
         fast = _fast_parse(facts.filter(~pl.col("doubtful")).drop("doubtful"), connection)
@@ -223,10 +224,35 @@ def parse_day_files(files: Sequence[DayFile], connection: duckdb.DuckDBPyConnect
     parts = [
         _with_provenance(fast[key], f)
         if (key := str(f.path)) in fast
+        else refused_rejects([RefusedEntry(f.day, f.source_file, unreadable[key])])
+        if key in unreadable
         else parse_reference(contents[key], f)
         for f in files
     ]
     return Parsed.concat(parts)
+
+
+def _read_files(paths: dict[str, Path | UPath]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The bytes of each file, and why each file that the user running Dagster may not read
+    could not be read (such a file goes to the quarantine, like any entry never read)."""
+    contents: dict[str, bytes] = {}
+    unreadable: dict[str, str] = {}
+    for key, path in paths.items():
+        try:
+            contents[key] = read_day_file(path)
+        except PermissionError as error:
+            unreadable[key] = f"file that cannot be read ({error.strerror}): never read"
+    return contents, unreadable
+
+
+def refused_rejects(refused: Sequence[RefusedEntry]) -> Parsed:
+    """Entries that are never read, as rejects of their day: file, no line, no text."""
+    rejects = pl.DataFrame(
+        [(r.source_file, None, None, r.reason, r.day) for r in refused],
+        schema=schemas.REJECTS,
+        orient="row",
+    )
+    return Parsed(items=schemas.ITEMS.to_frame(), rejects=rejects)
 
 
 def _fast_parse_copies(

@@ -26,7 +26,6 @@ from assets_pkg.purchases.feed import (
     DayFile,
     DayListing,
     Fingerprint,
-    RefusedEntry,
     days_read_for_week,
     find_day_files,
     fingerprint,
@@ -34,7 +33,7 @@ from assets_pkg.purchases.feed import (
     read_day_file,
     week_days,
 )
-from assets_pkg.purchases.parse import Parsed, parse_day_files
+from assets_pkg.purchases.parse import Parsed, parse_day_files, refused_rejects
 
 
 class NoDataError(LookupError):
@@ -195,16 +194,6 @@ def _parse_by_day(files: Sequence[DayFile]) -> dict[dt.date, Parsed]:
         )
         for day in {f.day for f in files}
     }
-
-
-def refused_rejects(refused: Sequence[RefusedEntry]) -> Parsed:
-    """Entries that are never read, as rejects of their day: file, no line, no text."""
-    rejects = pl.DataFrame(
-        [(r.source_file, None, None, r.reason, r.day) for r in refused],
-        schema=schemas.REJECTS,
-        orient="row",
-    )
-    return Parsed(items=schemas.ITEMS.to_frame(), rejects=rejects)
 
 
 def _fill_raw_text(

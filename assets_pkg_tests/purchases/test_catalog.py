@@ -104,6 +104,49 @@ def test_products_keep_commas_inside_quotes(tmp_path: Path) -> None:
     assert duplicate_or_empty_ids(products, "product_id") == ["<empty>"]
 
 
+@pytest.mark.parametrize(
+    "ending", ["\n\n", "\r\n\r\n", "\n   \n", "\n,\n", "\n \t , \n\n"], ids=repr
+)
+def test_a_line_without_a_single_value_is_no_row(tmp_path: Path, ending: str) -> None:
+    """Blank lines, white space and separators alone hold no row: they neither block the
+    counts as a customer without an id nor count as a bad loyalty score."""
+    text = f"customer_id,loyalty_score\nC1,5{ending}C2,7{ending}"
+    written = read_customers_file(_write(tmp_path, "customers.csv", text))
+    customers = customers_from(written)
+    assert customers.rows() == [("C1", 5), ("C2", 7)]
+    assert duplicate_or_empty_ids(customers, "customer_id") == []
+    assert invalid_loyalty(written).is_empty()
+
+
+def test_a_row_with_a_value_but_no_id_is_still_a_row_without_an_id(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "products.csv",
+        "product_id,product_description,product_category\n,red,socks\nP2,,\n",
+    )
+    products = read_products(path)
+    assert products.rows() == [(None, "red", "socks"), ("P2", None, None)]
+    assert duplicate_or_empty_ids(products, "product_id") == ["<empty>"]
+
+
+def test_an_unreadable_file_names_the_file_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As root the test cannot take a permission away: the refusal is simulated."""
+    path = _write(tmp_path, "customers.csv", "customer_id,loyalty_score\nC1,5\n")
+
+    def refuse(*args: object, **kwargs: object) -> pl.DataFrame:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(pl, "read_csv", refuse)
+    with pytest.raises(SourceError) as raised:
+        read_customers_file(path)
+    assert str(raised.value) == (
+        f"{path} cannot be read (Permission denied): make it readable to the user running "
+        "Dagster, or point PURCHASES_SOURCE_DIR at a readable copy."
+    )
+
+
 def test_a_missing_file_names_the_file_and_the_setting(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as raised:
         read_customers_file(tmp_path / "customers.csv")

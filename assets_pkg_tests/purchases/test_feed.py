@@ -4,10 +4,14 @@ other entry is reported with its reason; folders that no week reads are named.""
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from upath import UPath
 
+from assets_pkg.purchases import parse
 from assets_pkg.purchases.feed import (
     DayListing,
     RefusedEntry,
@@ -147,6 +151,57 @@ def test_a_week_with_refused_entries_is_still_built(feed: Feed, tmp_path: Path) 
     ]
     assert read.quarantine.get_column("reason").str.ends_with(": never read").all()
     assert read.files_read == 9
+
+
+def test_a_name_that_is_not_utf8_and_entries_that_cannot_be_read_are_quarantined(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither stops the week. As root the test cannot take a permission away: the refusals
+    are simulated where the feed lists a folder and reads a file."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    feed.write_day("2024-01-09", GOOD)
+    folder = _folder(feed)
+    (folder / os.fsdecode(b"a-\xff.json")).write_text(GOOD + "\n")
+    (folder / "b-locked.json").write_text(GOOD + "\n")
+    listed, read_bytes = Path.iterdir, parse.read_day_file
+
+    def iterdir(path: Path) -> Iterator[Path]:
+        if path.name == "d=2024-01-10":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listed(path)
+
+    def read(path: Path | UPath) -> bytes:
+        if path.name == "b-locked.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    monkeypatch.setattr(parse, "read_day_file", read)
+    with WeekReader(feed.root, 1) as reader:
+        week = reader.read(WEEK)
+    assert week.quarantine.select("source_file", "line_number", "raw_text", "reason").rows() == [
+        (
+            "transactions/d=2024-01-09/a-\\xff.json",
+            None,
+            None,
+            "name that is not valid UTF-8 (shown with \\x escapes): never read",
+        ),
+        (
+            "transactions/d=2024-01-09/b-locked.json",
+            None,
+            None,
+            "file that cannot be read (Permission denied): never read",
+        ),
+        (
+            "transactions/d=2024-01-10",
+            None,
+            None,
+            "folder that cannot be listed (Permission denied): never read",
+        ),
+    ]
+    assert week.exploded.select("customer_id", "source_file").rows() == [
+        ("C1", source_file("2024-01-09"))
+    ]
 
 
 def test_refused_entries_of_a_neighbour_folder_belong_to_its_own_week(feed: Feed) -> None:
