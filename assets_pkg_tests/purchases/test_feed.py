@@ -17,6 +17,7 @@ from assets_pkg.purchases.feed import (
     RefusedEntry,
     badly_named_day_folders,
     find_day_files,
+    read_day_file,
     weeks_with_data,
     weeks_without_data,
 )
@@ -163,7 +164,7 @@ def test_a_name_that_is_not_utf8_and_entries_that_cannot_be_read_are_quarantined
     folder = _folder(feed)
     (folder / os.fsdecode(b"a-\xff.json")).write_text(GOOD + "\n")
     (folder / "b-locked.json").write_text(GOOD + "\n")
-    listed, read_bytes = Path.iterdir, parse.read_day_file
+    listed, read_bytes = Path.iterdir, read_day_file
 
     def iterdir(path: Path) -> Iterator[Path]:
         if path.name == "d=2024-01-10":
