@@ -49,7 +49,8 @@ large part of history."""
 
 EARLIEST_START = dt.date(1970, 1, 5)
 LATEST_START = dt.date(2199, 12, 30)
-"""The range of PURCHASES_START_DATE (Mondays): anything outside is a typing mistake."""
+"""The range of PURCHASES_START_DATE and PURCHASES_END_DATE (Mondays): anything outside is a
+typing mistake."""
 
 
 EXECUTORS = ("in_process", "celery")
@@ -98,6 +99,11 @@ class Settings:
             )
         if self.purchases_end_date is not None:
             end = parse_monday(self.purchases_end_date, "PURCHASES_END_DATE")
+            if not EARLIEST_START <= end <= LATEST_START:
+                raise ConfigurationError(
+                    f"PURCHASES_END_DATE must lie between {EARLIEST_START} and {LATEST_START}, "
+                    f"got {self.purchases_end_date}."
+                )
             if end < start:
                 raise ConfigurationError(
                     f"PURCHASES_END_DATE ({end}) comes before PURCHASES_START_DATE ({start}): "
@@ -244,7 +250,11 @@ def _weeks_per_run(env: Mapping[str, str]) -> int | None:
 
 
 def _parse_date(text: str, setting: str) -> dt.date:
+    """A `YYYY-MM-DD` date; the other spellings `date.fromisoformat` takes (`20240101`,
+    `2024-W01-1`) are refused as the contract names only this one."""
     try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ConfigurationError(f"{setting} must be a date YYYY-MM-DD, got {text!r}.") from None

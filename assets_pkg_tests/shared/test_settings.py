@@ -84,6 +84,8 @@ def test_every_variable_is_read() -> None:
     [
         ("2024-13-01", "PURCHASES_START_DATE must be a date YYYY-MM-DD, got '2024-13-01'."),
         ("next monday", "PURCHASES_START_DATE must be a date YYYY-MM-DD, got 'next monday'."),
+        ("20240101", "PURCHASES_START_DATE must be a date YYYY-MM-DD, got '20240101'."),
+        ("2024-W01-1", "PURCHASES_START_DATE must be a date YYYY-MM-DD, got '2024-W01-1'."),
     ],
 )
 def test_a_bad_start_date_is_named(start: str, message: str) -> None:
@@ -158,6 +160,15 @@ def test_a_start_date_far_outside_any_feed_is_refused(start: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
         Settings.from_env({"PURCHASES_START_DATE": start})
     assert str(raised.value).startswith("PURCHASES_START_DATE must lie between 1970-01-05 and ")
+
+
+@pytest.mark.parametrize("end", ["2200-01-06", "9999-12-27", "9999-12-31"])
+def test_an_end_date_far_outside_any_feed_is_refused(end: str) -> None:
+    """Not a traceback when the partitions are made: 9999-12-27's week would end in year
+    10000."""
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"PURCHASES_END_DATE": end})
+    assert str(raised.value).startswith("PURCHASES_END_DATE must lie between 1970-01-05 and ")
 
 
 def test_an_unwritable_warehouse_is_named(tmp_path: Path) -> None:
