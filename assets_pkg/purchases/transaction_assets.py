@@ -24,7 +24,7 @@ from assets_pkg.purchases.feed import (
     weeks_without_data,
 )
 from assets_pkg.purchases.resources import PurchasesSource
-from assets_pkg.purchases.weeks import WeekRead, WeekReader
+from assets_pkg.purchases.weeks import WeekRange, WeekRead, WeekReader
 from assets_pkg.shared.io_manager import FramesOnDemand
 from assets_pkg.shared.metadata import column_schema, preview
 
@@ -86,7 +86,7 @@ def transaction_assets(
                     context.add_asset_metadata(metadata, asset_key=asset, partition_key=key)
             return week.exploded
 
-        with WeekReader(source, tolerance, weeks) as reader:
+        with WeekReader(source, tolerance, weeks, partitions=_week_range(partitions)) as reader:
             if dg.AssetKey("exploded_transactions") in context.selected_asset_keys:
                 # The IO manager asks for, and writes, one week at a time.
                 yield dg.Output(
@@ -106,6 +106,13 @@ def transaction_assets(
             yield summary.check_result(check.name)
 
     return transactions
+
+
+def _week_range(partitions: dg.WeeklyPartitionsDefinition) -> WeekRange:
+    """The weeks that are partitions: an explicit end is the Monday after the last week."""
+    end = partitions.end
+    last = None if end is None else (end - dt.timedelta(weeks=1)).date()
+    return WeekRange(partitions.start.date(), last)
 
 
 FINGERPRINT = "feed fingerprint"

@@ -4,8 +4,10 @@ The event-time rule (docs/purchases.md): a purchase belongs to the week of its
 `date_of_purchase`. A purchase in folder `d` is valid when its date is within
 `tolerance_days` of `d`; so week W reads its own 7 folders plus `tolerance_days` folders on
 each side, and keeps the valid purchases dated inside W. A purchase dated further from its
-folder is quarantined once, in the week of its folder. Each purchase is therefore counted in
-exactly one week, whichever weeks are run and in whatever order.
+folder, or dated in a week that is not a partition (before PURCHASES_START_DATE's week, or
+after PURCHASES_END_DATE's), is quarantined once, in the week of its folder. Each purchase is
+therefore counted in exactly one week or quarantined in one, whichever weeks are run and in
+whatever order.
 """
 
 from __future__ import annotations
@@ -45,14 +47,53 @@ def week_of(column: str) -> pl.Expr:
     return pl.col(column).dt.truncate("1w").cast(pl.Date)
 
 
+@dataclass(frozen=True)
+class WeekRange:
+    """The weeks that exist as partitions: from `first` to `last` (Mondays), or with no last
+    week when the range stays open (the next week will exist once it has ended)."""
+
+    first: dt.date
+    last: dt.date | None = None
+
+    def outside(self, moment: pl.Expr) -> pl.Expr:
+        """Why a purchase at `moment` falls in no week of the range; null when it does not."""
+        week = moment.dt.truncate("1w").cast(pl.Date)
+        when = moment.dt.strftime("%Y-%m-%d %H:%M:%S")
+        before = pl.format(
+            "date_of_purchase {} falls in the week of {}, before the first week {} "
+            "(PURCHASES_START_DATE)",
+            when,
+            week.dt.strftime("%Y-%m-%d"),
+            pl.lit(self.first.isoformat()),
+        )
+        nothing = pl.lit(None, pl.String)
+        if self.last is None:
+            return pl.when(week < self.first).then(before).otherwise(nothing)
+        after = pl.format(
+            "date_of_purchase {} falls in the week of {}, after the last week {} "
+            "(PURCHASES_END_DATE)",
+            when,
+            week.dt.strftime("%Y-%m-%d"),
+            pl.lit(self.last.isoformat()),
+        )
+        return (
+            pl.when(week < self.first)
+            .then(before)
+            .when(week > self.last)
+            .then(after)
+            .otherwise(nothing)
+        )
+
+
 def split_week(
-    parsed: Parsed, week: dt.date, tolerance_days: int
+    parsed: Parsed, week: dt.date, tolerance_days: int, weeks: WeekRange | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Items and rejects of the folders `days_read_for_week(week)` → (exploded, quarantine).
 
     exploded: the valid items dated inside `week`, schema `schemas.EXPLODED`.
-    quarantine: rejects and out-of-tolerance items of the week's own folders,
-    schema `schemas.QUARANTINE`.
+    quarantine: rejects, out-of-tolerance items and items dated in a week outside `weeks` (the
+    partitions; so that no week would ever count them) of the week's own folders, schema
+    `schemas.QUARANTINE`.
     """
     own_days = pl.col("folder_day").is_between(week, week + dt.timedelta(days=6))
     distance = (pl.col("date_of_purchase").cast(pl.Date) - pl.col("folder_day")).dt.total_days()
@@ -63,19 +104,31 @@ def split_week(
         .with_columns(week=pl.lit(week))
         .select(schemas.EXPLODED.names())
     )
-    strays = items.filter(~in_tolerance & own_days)
+    outside = (
+        pl.lit(None, pl.String) if weeks is None else weeks.outside(pl.col("date_of_purchase"))
+    )
+    reason = (
+        pl.when(~in_tolerance)
+        .then(
+            pl.format(
+                "date_of_purchase {} is {} days from its folder d={} (tolerance {} days)",
+                pl.col("date_of_purchase").dt.strftime("%Y-%m-%d %H:%M:%S"),
+                distance.abs(),
+                pl.col("folder_day").dt.strftime("%Y-%m-%d"),
+                pl.lit(tolerance_days),
+            )
+        )
+        .otherwise(outside)
+    )
+    strays = (
+        items.filter(own_days).with_columns(reason=reason).filter(pl.col("reason").is_not_null())
+    )
     stray_lines = strays.unique(["source_file", "line_number"], keep="first", maintain_order=True)
     stray_rejects = stray_lines.select(
         "source_file",
         "line_number",
         raw_text=pl.lit(None, pl.String),
-        reason=pl.format(
-            "date_of_purchase {} is {} days from its folder d={} (tolerance {} days)",
-            pl.col("date_of_purchase").dt.strftime("%Y-%m-%d %H:%M:%S"),
-            distance.abs(),
-            pl.col("folder_day").dt.strftime("%Y-%m-%d"),
-            pl.lit(tolerance_days),
-        ),
+        reason="reason",
         folder_day="folder_day",
     )
     quarantine = (
@@ -116,9 +169,11 @@ class WeekReader:
         tolerance_days: int,
         weeks: Sequence[dt.date] = (),
         read_bytes: Callable[[Path | UPath], bytes] = read_day_file,
+        partitions: WeekRange | None = None,
     ) -> None:
         self.source_dir = source_dir
         self.tolerance_days = tolerance_days
+        self.partitions = partitions
         self.read_bytes = read_bytes
         self._next_week = dict(zip(sorted(weeks), sorted(weeks)[1:], strict=False))
         # The worker thread owns its DuckDB connection: it lives and dies with the thread.
@@ -164,7 +219,7 @@ class WeekReader:
             [self._days[day].result()[day] for day in sorted({f.day for f in files})]
             + [refused_rejects(listing.refused)]
         )
-        exploded, quarantine = split_week(parsed, week, self.tolerance_days)
+        exploded, quarantine = split_week(parsed, week, self.tolerance_days, self.partitions)
         quarantine = _fill_raw_text(quarantine, files, self.read_bytes)
         return WeekRead(
             week, exploded, quarantine, listing.missing, len(files), fingerprint(listing)

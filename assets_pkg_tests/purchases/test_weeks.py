@@ -15,7 +15,7 @@ from assets_pkg.purchases.feed import (
     week_days,
     weeks_with_data,
 )
-from assets_pkg.purchases.weeks import NoDataError, WeekReader
+from assets_pkg.purchases.weeks import NoDataError, WeekRange, WeekReader
 from assets_pkg.shared.partitions import monday_of
 
 from .feed_builder import Feed, day, moment, purchase, source_file
@@ -189,6 +189,53 @@ def test_a_wider_tolerance_keeps_what_a_narrow_one_quarantines(feed: Feed) -> No
         wide.exploded, _exploded(W, [("2024-01-12 08:00:00", "C1", "P1", "2024-01-10", 1)])
     )
     assert wide.quarantine.height == 0
+
+
+def test_a_purchase_dated_in_a_week_that_is_no_partition_is_quarantined_in_its_folders(
+    feed: Feed,
+) -> None:
+    """The partitions are the one week W: a purchase of W's folders dated in the week before
+    or after it would be counted by no week, so it goes to W's quarantine, with its text."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    before = purchase("C1", "2024-01-07 23:58:00", "P1")
+    inside = purchase("C2", "2024-01-08 00:01:00", "P1")
+    after = purchase("C3", "2024-01-15 00:01:00", "P2")
+    feed.write_day("2024-01-08", before, inside)
+    feed.write_day("2024-01-14", after)
+    feed.write_day("2024-01-15", purchase("C4", "2024-01-14 23:59:00", "P2"))  # a neighbour's
+    read = WeekReader(feed.root, 1, partitions=WeekRange(W, W)).read(W)
+    assert read.exploded.select("customer_id", "source_file").rows() == [
+        ("C2", source_file("2024-01-08")),
+        ("C4", source_file("2024-01-15")),
+    ]
+    assert_frame_equal(
+        read.quarantine,
+        _quarantine(
+            W,
+            [
+                (
+                    "2024-01-08",
+                    1,
+                    before,
+                    "date_of_purchase 2024-01-07 23:58:00 falls in the week of 2024-01-01, "
+                    "before the first week 2024-01-08 (PURCHASES_START_DATE)",
+                ),
+                (
+                    "2024-01-14",
+                    1,
+                    after,
+                    "date_of_purchase 2024-01-15 00:01:00 falls in the week of 2024-01-15, "
+                    "after the last week 2024-01-08 (PURCHASES_END_DATE)",
+                ),
+            ],
+        ),
+    )
+    # Without a last week the next week will exist once it has ended, and will count it.
+    open_end = WeekReader(feed.root, 1, partitions=WeekRange(W)).read(W)
+    assert open_end.quarantine.get_column("source_file").to_list() == [source_file("2024-01-08")]
+    # Inside the partitions the same purchases belong to their own weeks.
+    wide = WeekReader(feed.root, 1, partitions=WeekRange(day("2024-01-01"), NEXT)).read(W)
+    assert wide.quarantine.is_empty()
 
 
 def test_raw_text_of_a_far_purchase_comes_without_its_carriage_return(feed: Feed) -> None:
