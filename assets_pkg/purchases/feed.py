@@ -116,7 +116,7 @@ def day_folder(source_dir: Path, day: dt.date) -> Path:
 def source_root(location: str) -> Path | UPath:
     """The source folder PURCHASES_SOURCE_DIR names: a `Path` for a local folder (the
     local rules), a UPath with the storage options for an object store."""
-    return Path(location) if storage.is_local(location) else storage.upath(location)
+    return storage.local_folder(location) if storage.is_local(location) else storage.upath(location)
 
 
 def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayListing:
@@ -148,8 +148,8 @@ def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayList
         if not parts:
             listing.missing.append(day)
         for part in parts:
-            source_file = f"{name}/{shown_name(part)}"
-            if shown_name(part) != part:
+            source_file = f"{name}/{storage.printable_name(part)}"
+            if storage.printable_name(part) != part:
                 reason = "name that is not valid UTF-8 (shown with \\x escapes): never read"
                 listing.refused.append(RefusedEntry(day, source_file, reason))
                 continue
@@ -159,13 +159,6 @@ def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayList
             else:
                 listing.files.append(DayFile(day, checked, source_file))
     return listing
-
-
-def shown_name(name: str) -> str:
-    """A file name as text: itself when it is valid UTF-8, else its bytes with `\\xNN`
-    escapes for those that are not (Python hands such bytes over as lone surrogates, which no
-    UTF-8 column or message can hold)."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 _KINDS = {

@@ -31,8 +31,11 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
             message = describe_error(error, self.source_dir, "PURCHASES_SOURCE_DIR")
             raise dg.Failure(message, allow_retries=False) from None
         if not present:
+            what = (
+                "is not a folder" if isinstance(path, Path) and path.exists() else "does not exist"
+            )
             raise dg.Failure(
-                f"The purchase source folder {path} does not exist: set PURCHASES_SOURCE_DIR "
+                f"The purchase source folder {path} {what}: set PURCHASES_SOURCE_DIR "
                 "to the folder holding customers.csv, products.csv and transactions/.",
                 allow_retries=False,
             )

@@ -25,6 +25,7 @@ from assets_pkg.shared.storage import (
     check_object_store,
     check_readable,
     is_local,
+    local_folder,
 )
 from assets_pkg.shared.storage import scheme as storage_scheme
 
@@ -185,7 +186,7 @@ def check_writable(location: str, setting: str) -> None:
         except StorageError as error:
             raise ConfigurationError(str(error)) from None
         return
-    folder = Path(location.removeprefix("file://"))
+    folder = local_folder(location)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -221,7 +222,7 @@ def default_db_url(warehouse_dir: str) -> str:
             f"WAREHOUSE_DIR is remote ({warehouse_dir}), so SQLite cannot live there: "
             "set SIGNATURES_DB_URL to a database URL."
         )
-    local = Path(warehouse_dir.removeprefix("file://")).absolute()
+    local = local_folder(warehouse_dir).absolute()
     return f"sqlite:///{local / 'signatures.db'}"
 
 

@@ -191,3 +191,17 @@ def check_object_store(location: str, setting: str) -> None:
 def local_path(path: UPath) -> Path:
     """The local path of a local UPath."""
     return Path(path.path if path.protocol else str(path))
+
+
+def local_folder(location: str) -> Path:
+    """The folder a local location names: a plain path, or a `file://` or `local://` URL
+    (`file:///data/src` is `/data/src`)."""
+    return Path(location.partition("://")[2]) if scheme(location) else Path(location)
+
+
+def printable_name(name: str) -> str:
+    """A name read from a local file system as valid text: itself when its bytes are UTF-8,
+    else with `\\xNN` for each byte that is not (Python hands such bytes over as lone
+    surrogates, which no UTF-8 column, database or message can hold). A name is valid UTF-8
+    exactly when this returns it unchanged."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")

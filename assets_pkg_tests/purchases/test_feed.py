@@ -18,6 +18,7 @@ from assets_pkg.purchases.feed import (
     badly_named_day_folders,
     find_day_files,
     read_day_file,
+    source_root,
     weeks_with_data,
     weeks_without_data,
 )
@@ -232,3 +233,8 @@ def test_a_feed_without_transactions_has_no_badly_named_folders(feed: Feed) -> N
     assert badly_named_day_folders(feed.root) == []
     (feed.root / "transactions").mkdir()
     assert badly_named_day_folders(feed.root) == []
+
+
+@pytest.mark.parametrize("location", ["file:///data/feed", "local:///data/feed", "/data/feed"])
+def test_a_local_source_may_be_named_by_a_file_url(location: str) -> None:
+    assert source_root(location) == Path("/data/feed")

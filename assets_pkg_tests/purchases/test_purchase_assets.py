@@ -372,6 +372,12 @@ def test_a_missing_source_folder_or_csv_stops_with_one_sentence(feed: Feed, tmp_
         f"The purchase source folder {gone.root} does not exist: set PURCHASES_SOURCE_DIR to "
         "the folder holding customers.csv, products.csv and transactions/."
     ]
+    a_file = Feed(feed.root / "customers.csv")
+    result = materialize(a_file, tmp_path / "wh", None, selection=["raw_customers"])
+    assert failure_messages(result) == [
+        f"The purchase source folder {a_file.root} is not a folder: set PURCHASES_SOURCE_DIR "
+        "to the folder holding customers.csv, products.csv and transactions/."
+    ]
     (feed.root / "customers.csv").unlink()
     result = materialize(feed, tmp_path / "wh", None, selection=["raw_customers", "products"])
     assert failure_messages(result) == [
