@@ -36,9 +36,11 @@ class SignatureSourcesResource(dg.ConfigurableResource["SignatureSourcesResource
 
     @property
     def path(self) -> Path | UPath:
-        if storage.is_local(self.source_dir):
-            return Path(self.source_dir)
-        return storage.upath(self.source_dir)
+        """A local folder as a `Path`: a plain path, or a `file://` (`local://`) URL naming one,
+        as WAREHOUSE_DIR accepts (`file:///data/src` is `/data/src`); else the store's UPath."""
+        if not storage.is_local(self.source_dir):
+            return storage.upath(self.source_dir)
+        return storage.local_folder(self.source_dir)
 
 
 class SignatureAssetStoreResource(dg.ConfigurableResource["SignatureAssetStoreResource"]):

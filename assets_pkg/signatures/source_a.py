@@ -37,6 +37,7 @@ from assets_pkg.signatures.records import (
     shown,
 )
 from assets_pkg.signatures.source_files import (
+    DIRECTORY,
     ObjectSourceFolder,
     SourceFolder,
     UnsafeFileError,
@@ -131,6 +132,10 @@ def read_source_a(root: Path | UPath, known: KnownHashes | None = None) -> ReadR
     tree = folder.walk()
     for path, reason in tree.refused.items():
         result.rejects.append(Reject(SOURCE_A, path, None, reason))
+    for path in tree.directories:  # a directory where a file belongs, empty or not
+        parts = PurePosixPath(path).parts
+        if len(parts) == 3 and parts[0] in MEDIA and parts[1] in SUBSETS:
+            result.rejects.append(Reject(SOURCE_A, path, None, DIRECTORY))
     for relative in tree.files:
         outcome = _read_file(folder, PurePosixPath(relative), known)
         if isinstance(outcome, Reject):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,27 +71,51 @@ def signee_key(uuid_key: str) -> SigneeKey:
     return SigneeKey(source=SOURCE_B, directory="", writer_id=uuid_key)
 
 
+@dataclass
+class ParsedIndex:
+    entries: list[IndexEntry]
+    """The well-formed signature lines."""
+    rejects: list[Reject]
+    """Malformed lines and a wrong declared count."""
+    claims: list[IndexEntry]
+    """Malformed lines whose id is still a UUID (a bad parent, too many fields): rejected
+    themselves, they still claim their id and its file, for the duplicate and shared-prefix
+    checks of the well-formed lines."""
+
+
 def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
     """INDEX lines as entries; malformed lines and a wrong declared count as rejects."""
+    parsed = parse_index_lines(text)
+    return parsed.entries, parsed.rejects
+
+
+def parse_index_lines(text: str) -> ParsedIndex:
+    """INDEX lines as entries, rejects, and the ids malformed lines still claim."""
     lines = text.split("\n")
     rejects: list[Reject] = []
     entries: list[IndexEntry] = []
+    claims: list[IndexEntry] = []
     for number, raw in enumerate(lines[1:], start=2):
         fields = raw.split()
         if not fields:
             continue
+        if not _UUID_RE.fullmatch(fields[0]):
+            reason = (
+                "expected '<id>    <parent id>': too many fields"
+                if len(fields) > 2
+                else f"id is not a UUID: {shown(fields[0])}"
+            )
+            rejects.append(Reject(SOURCE_B, INDEX, number, reason))
+            continue
         if len(fields) > 2:
-            rejects.append(
-                Reject(SOURCE_B, INDEX, number, "expected '<id>    <parent id>': too many fields")
-            )
-        elif not _UUID_RE.fullmatch(fields[0]):
-            rejects.append(Reject(SOURCE_B, INDEX, number, f"id is not a UUID: {shown(fields[0])}"))
+            reason = "expected '<id>    <parent id>': too many fields"
         elif len(fields) == 2 and not _UUID_RE.fullmatch(fields[1]):
-            rejects.append(
-                Reject(SOURCE_B, INDEX, number, f"parent id is not a UUID: {shown(fields[1])}")
-            )
+            reason = f"parent id is not a UUID: {shown(fields[1])}"
         else:
             entries.append(IndexEntry(number, fields[0], fields[1] if len(fields) == 2 else None))
+            continue
+        rejects.append(Reject(SOURCE_B, INDEX, number, reason))
+        claims.append(IndexEntry(number, fields[0], None))
     listed = len(entries) + len(rejects)
     declared = lines[0].strip()
     if not declared.isascii() or not declared.isdigit() or len(declared) > MAX_COUNT_DIGITS:
@@ -114,16 +139,19 @@ def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
                 "warning",
             )
         )
-    return entries, rejects
+    return ParsedIndex(entries, rejects, claims)
 
 
 def find_problems(
-    entries: list[IndexEntry], folder: SourceFolder | ObjectSourceFolder
+    entries: list[IndexEntry],
+    folder: SourceFolder | ObjectSourceFolder,
+    claims: Sequence[IndexEntry] = (),
 ) -> dict[int, list[str]]:
-    """Reasons to reject each entry, by INDEX line number (entries absent here are fine)."""
+    """Reasons to reject each entry, by INDEX line number (entries absent here are fine).
+    `claims` (malformed lines, already rejected) count as occurrences of their ids."""
     problems: dict[int, list[str]] = defaultdict(list)
     by_key: dict[str, list[IndexEntry]] = defaultdict(list)
-    for entry in entries:
+    for entry in sorted([*entries, *claims], key=lambda e: e.line_number):
         by_key[entry.key].append(entry)
     by_prefix: dict[str, set[str]] = defaultdict(set)
     for key in by_key:
@@ -140,7 +168,12 @@ def find_problems(
         missing = _file_problem(folder, entry.path)
         if missing is not None:
             problems[entry.line_number].append(missing)
-    unique = {key: group[0] for key, group in by_key.items() if len(group) == 1}
+    claimed = {claim.line_number for claim in claims}
+    unique = {
+        key: group[0]
+        for key, group in by_key.items()
+        if len(group) == 1 and group[0].line_number not in claimed
+    }
     for cycle in _cycles(unique):
         shown = " -> ".join([*cycle, cycle[0]])
         for key in cycle:
@@ -185,9 +218,10 @@ def read_source_b(root: Path | UPath, known: KnownHashes | None = None) -> ReadR
     entry in `known` becomes an `Unchanged` instead of a candidate."""
     # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
     folder = source_folder(root)
-    entries, rejects = parse_index(read_index(folder).decode("utf-8-sig", errors="replace"))
-    problems = find_problems(entries, folder)
-    result = ReadResult(rejects=rejects)
+    parsed = parse_index_lines(read_index(folder).decode("utf-8-sig", errors="replace"))
+    entries = parsed.entries
+    problems = find_problems(entries, folder, parsed.claims)
+    result = ReadResult(rejects=parsed.rejects)
     accepted = [entry for entry in entries if entry.line_number not in problems]
     for entry in entries:
         if entry.line_number in problems:

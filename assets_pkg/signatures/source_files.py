@@ -11,7 +11,10 @@ devices, or a directory where a file is expected. The rules:
   for a link or a FIFO between the check and the open is refused too, and nothing ever blocks;
 - a link to a regular file inside the folder is read like the file itself, under the link's name;
 - the walk never descends into a linked directory (inside the folder or not): its files are read
-  at their real place, and a link cannot make the walk loop or leave the folder.
+  at their real place, and a link cannot make the walk loop or leave the folder;
+- a name that is not valid UTF-8 is refused by the walk, the one place names are read from the
+  file system (and so is every file in a folder so named), shown with `\\xNN` escapes: no such
+  string reaches a reader, a table or the database.
 
 `SourceFolder(root).walk()` lists a tree; `.read(relative)` returns the bytes of one file or
 raises `UnsafeFileError` with the reason, ready for `signature_rejects`. Only links cost a full
@@ -35,6 +38,8 @@ from typing import Any
 
 from upath import UPath
 
+from assets_pkg.shared.storage import printable_name
+
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -49,11 +54,18 @@ class Walk:
     files: list[str] = field(default_factory=list)
     """Paths relative to the root, `/`-separated, sorted."""
     refused: dict[str, str] = field(default_factory=dict)
-    """Relative path -> reason (a link leaving the folder, a FIFO, a linked directory ...)."""
+    """Relative path -> reason (a link leaving the folder, a FIFO, a linked directory, a name
+    that is not valid UTF-8 ...)."""
+    directories: list[str] = field(default_factory=list)
+    """The real directories entered (not links), relative, sorted: one where a file belongs is
+    the reader's to reject."""
 
 
 OUTSIDE = "symbolic link to a path outside the source folder: not followed"
 LINKED_DIRECTORY = "symbolic link to a directory: not followed (its files are read where they are)"
+NOT_UTF8 = "the name is not valid UTF-8 (shown with \\x escapes): not read"
+FOLDER_NOT_UTF8 = "a folder name on the path is not valid UTF-8 (shown with \\x escapes): not read"
+DIRECTORY = "a directory, not a file"
 
 
 class SourceFolder:
@@ -65,27 +77,42 @@ class SourceFolder:
         self._real_directories: dict[Path, Path] = {}
 
     def walk(self) -> Walk:
-        """Every entry under the folder; linked directories are listed as refused, not entered."""
+        """Every entry under the folder; linked directories are listed as refused, not entered.
+        A name that is not valid UTF-8 (the file system allows any bytes) is refused here, where
+        names are first read, so no such string reaches a reader, a table or the database: every
+        file whose path holds one is refused, shown with `\\xNN` escapes."""
         found = Walk()
-        pending = [PurePosixPath()]
+        pending: list[tuple[PurePosixPath, bool]] = [(PurePosixPath(), True)]
         while pending:
-            directory = pending.pop()
+            directory, readable_path = pending.pop()
             try:
                 with os.scandir(self.root / directory) as listing:
                     entries = list(listing)
             except OSError as error:
-                found.refused[str(directory)] = f"unreadable directory: {error.strerror}"
+                found.refused[printable_name(str(directory))] = (
+                    f"unreadable directory: {error.strerror}"
+                )
                 continue
             for entry in entries:
                 relative = directory / entry.name
-                if entry.is_symlink():
+                readable = printable_name(entry.name) == entry.name
+                if not (readable and readable_path):
+                    if entry.is_dir(follow_symlinks=False):  # entered: its files are refused
+                        found.directories.append(printable_name(str(relative)))
+                        pending.append((relative, False))
+                    else:
+                        found.refused[printable_name(str(relative))] = (
+                            NOT_UTF8 if not readable else FOLDER_NOT_UTF8
+                        )
+                elif entry.is_symlink():
                     reason = self.check(str(relative))
                     if reason is None:
                         found.files.append(str(relative))
                     else:
                         found.refused[str(relative)] = reason
                 elif entry.is_dir(follow_symlinks=False):
-                    pending.append(relative)
+                    found.directories.append(str(relative))
+                    pending.append((relative, True))
                 elif entry.is_file(follow_symlinks=False):
                     found.files.append(str(relative))
                 else:
@@ -93,6 +120,7 @@ class SourceFolder:
                         entry.stat(follow_symlinks=False).st_mode
                     )
         found.files.sort()
+        found.directories.sort()
         return found
 
     def lexists(self, relative: str) -> bool:
@@ -148,7 +176,7 @@ class SourceFolder:
             if not real.is_relative_to(self.real_root):
                 return OUTSIDE  # a linked directory on the way
             if stat.S_ISDIR(info.st_mode):
-                return "a directory, not a file"
+                return DIRECTORY
         if not stat.S_ISREG(info.st_mode):
             return _not_regular(info.st_mode)
         return real, info
@@ -192,7 +220,7 @@ class ObjectSourceFolder:
         objects, folders = self._objects()
         found = Walk(files=sorted(objects - folders))
         for relative in sorted(objects & folders):
-            found.refused[relative] = "a directory, not a file"
+            found.refused[relative] = DIRECTORY
         return found
 
     def lexists(self, relative: str) -> bool:
@@ -202,7 +230,7 @@ class ObjectSourceFolder:
     def check(self, relative: str) -> str | None:
         objects, folders = self._objects()
         if relative in folders:
-            return "a directory, not a file"
+            return DIRECTORY
         if relative not in objects:
             return "unreadable file: No such file or directory"
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +20,7 @@ from assets_pkg.signatures.resources import (
     SignatureDatabaseResource,
     SignatureSourcesResource,
 )
+from assets_pkg.signatures.source_files import NOT_UTF8
 from assets_pkg.signatures.tables import REGISTERED_SCHEMA, REJECTS_SCHEMA, registered_frame
 
 from .helpers import BUNDLED, write_tree
@@ -142,6 +145,35 @@ def test_a_missing_source_dir_stops_the_run_naming_the_setting(tmp_path: Path) -
         f"SIGNATURES_SOURCE_DIR ({tmp_path / 'absent'}) is not a directory: point it at the "
         "folder holding SOURCE_A/ and SOURCE_B/."
     )
+
+
+def test_a_file_url_names_the_local_source_dir(tmp_path: Path) -> None:
+    assert SignatureSourcesResource(source_dir=f"file://{BUNDLED}").path == BUNDLED
+    assert SignatureSourcesResource(source_dir=f"local://{BUNDLED}").path == BUNDLED
+    assert SignatureSourcesResource(source_dir=str(BUNDLED)).path == BUNDLED
+    warehouse = tmp_path / "wh"
+    sources = resources(warehouse) | {
+        "signature_sources": SignatureSourcesResource(source_dir=f"file://{BUNDLED}")
+    }
+    assert dg.materialize([signature_warehouse], resources=sources).success
+    assert pl.read_parquet(warehouse / REGISTERED / "data.parquet").height == 20
+
+
+def test_names_that_are_not_utf8_are_rejects_and_the_run_succeeds(tmp_path: Path) -> None:
+    source = Path(shutil.copytree(BUNDLED, tmp_path / "src"))
+    (source / "SOURCE_A/Online/Genuine" / os.fsdecode(b"x\xff.HWR")).touch()
+    (source / "SOURCE_B" / os.fsdecode(b"z\xff")).touch()
+    warehouse = tmp_path / "wh"
+    for _ in range(2):  # the run after it as well
+        result = dg.materialize([signature_warehouse], resources=resources(warehouse, source))
+        assert result.success
+        rejects = pl.read_parquet(warehouse / REJECTS / "data.parquet")
+        assert rejects.height == 19 + 2
+        assert rejects.filter(pl.col("source_path").str.contains("xff")).rows() == [
+            ("SOURCE_A", "Online/Genuine/x\\xff.HWR", None, NOT_UTF8, "rejected"),
+            ("SOURCE_B", "z\\xff", None, NOT_UTF8, "rejected"),
+        ]
+        assert pl.read_parquet(warehouse / REGISTERED / "data.parquet").height == 20
 
 
 def test_an_unreachable_database_stops_the_run_naming_the_setting(tmp_path: Path) -> None:

@@ -184,6 +184,7 @@ def test_files_become_candidates_per_signee_directory_and_rejects(tmp_path: Path
     assert image.local_uri == str(root / "Offline/Genuine/001_01.png")
     where = "unexpected location: files belong in {Offline,Online}/{Genuine,Forgeries}/"
     assert result.rejects == [
+        Reject("SOURCE_A", "Online/Genuine/sub", None, "a directory, not a file"),
         Reject(
             "SOURCE_A",
             "Online/Forgeries/0120002_1.HWR",

@@ -103,6 +103,8 @@ def test_every_hostile_case_is_rejected_or_reported_with_its_line(tmp_path: Path
     cycle = f"parent cycle: {i['cycle_a']} -> {i['cycle_b']} -> {i['cycle_a']}"
     ambiguous = "shares its first 8 characters with {}: the file is ambiguous"
     assert sorted(result.rejects) == [
+        # Line 13 is malformed but still names `ok`: every occurrence of a duplicate id goes.
+        Reject("SOURCE_B", "1/11111111", 2, "duplicate id (also on line 13)"),
         Reject("SOURCE_B", "2/2aaaaaaa", 4, cycle),
         Reject("SOURCE_B", "2/2bbbbbbb", 5, cycle),
         Reject("SOURCE_B", "2/2ccccccc", 6, f"parent cycle: {i['self']} -> {i['self']}"),
@@ -126,10 +128,7 @@ def test_every_hostile_case_is_rejected_or_reported_with_its_line(tmp_path: Path
     # The child of a rejected cycle is still a candidate: its reference will be missing.
     assert [
         (c.signee.writer_id, c.signature.forgery_of is not None) for c in result.candidates
-    ] == [
-        (i["ok"], False),
-        (i["child_of_cycle"], True),
-    ]
+    ] == [(i["child_of_cycle"], True)]
     assert not (tmp_path / "x").exists()
 
 
@@ -195,3 +194,31 @@ def test_an_index_with_a_byte_order_mark_reads_its_count(tmp_path: Path) -> None
     result = read_source_b(root)
     assert result.rejects == []
     assert [c.signee.writer_id for c in result.candidates] == [G1]
+
+
+@pytest.mark.parametrize(
+    ("malformed", "reason"),
+    [
+        ("    not-a-uuid", "parent id is not a UUID: 'not-a-uuid'"),
+        (f"    {G1}    extra", "expected '<id>    <parent id>': too many fields"),
+    ],
+)
+def test_a_malformed_line_still_claims_its_id_and_file(
+    tmp_path: Path, malformed: str, reason: str
+) -> None:
+    first = "aaaaaaaa-1111-4000-8000-000000000001"
+    second = "aaaaaaaa-1111-4000-8000-000000000002"
+    index = f"4\n{first}\n{second}{malformed}\n{G1}\n{G1.upper()}{malformed}\n"
+    result = read_source_b(source_b(tmp_path, index, [path_of(first), path_of(G1)]))
+    assert sorted(result.rejects) == [
+        Reject("SOURCE_B", path_of(G1), 4, "duplicate id (also on line 5)"),
+        Reject("SOURCE_B", "INDEX", 3, reason),
+        Reject("SOURCE_B", "INDEX", 5, reason),
+        Reject(
+            "SOURCE_B",
+            path_of(first),
+            2,
+            f"shares its first 8 characters with {second}: the file is ambiguous",
+        ),
+    ]
+    assert result.candidates == []

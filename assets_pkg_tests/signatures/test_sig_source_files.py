@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import polars as pl
 import pytest
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
@@ -19,15 +20,17 @@ from assets_pkg.signatures.records import Reject, SourceLayoutError, sha256_hex
 from assets_pkg.signatures.source_a import read_source_a
 from assets_pkg.signatures.source_b import read_source_b
 from assets_pkg.signatures.source_files import SourceFolder, UnsafeFileError
-from assets_pkg.signatures.tables import registered_frame
+from assets_pkg.signatures.tables import registered_frame, rejects_frame
 
-from .helpers import write_tree
+from .helpers import SOURCE_A_FILES, write_tree
 
 T = TypeVar("T")
 OUTSIDE = "symbolic link to a path outside the source folder: not followed"
 G1 = "3f2a9c1e-5b7d-4e21-9a8b-0c1d2e3f4a5b"
 G2 = "a7c41d09-2e6f-4b38-8d15-6f7e8a9b0c1d"
 G3 = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+NOT_UTF8 = "the name is not valid UTF-8 (shown with \\x escapes): not read"
+FOLDER_NOT_UTF8 = "a folder name on the path is not valid UTF-8 (shown with \\x escapes): not read"
 
 
 def secrets(tmp_path: Path) -> Path:
@@ -108,6 +111,7 @@ def test_source_a_reads_only_regular_files_inside_its_folder(tmp_path: Path) -> 
         Reject(
             "SOURCE_A", "Online/Genuine/007_01.HWR", None, "not a regular file (a FIFO): not opened"
         ),
+        Reject("SOURCE_A", "Online/Genuine/008_01.HWR", None, "a directory, not a file"),
     ]
     accepted = {c.signature.origin.source_path: c.signature for c in result.candidates}
     assert sorted(accepted) == [
@@ -200,3 +204,75 @@ def test_the_asset_service_stores_the_bytes_it_is_given(tmp_path: Path) -> None:
 
 def _assets(root: Path, database: SignatureDatabase) -> ContentAddressedAssetService:
     return ContentAddressedAssetService(root, database)
+
+
+def non_utf8(name: bytes) -> str:
+    """A file name made of `name`'s bytes, as Python reads it from the file system."""
+    return os.fsdecode(name)
+
+
+def source_with_names_that_are_not_utf8(root: Path) -> Path:
+    """Valid SOURCE_A and SOURCE_B files, and valid-looking ones whose name (or a folder's) is
+    not UTF-8: a file, a link, a folder, an orphan."""
+    write_tree(root, SOURCE_A_FILES | {"SOURCE_B/INDEX": f"1\n{G1}\n".encode()})
+    write_tree(root / "SOURCE_B", {f"3/{G1[:8]}": b"one"})
+    a = root / "SOURCE_A"
+    (a / "Online/Genuine" / non_utf8(b"003_01\xff.HWR")).write_bytes(b"1,2,3\n")
+    (a / "Offline/Genuine" / non_utf8(b"004_\xe9.png")).symlink_to(a / "Offline/Genuine/001_01.png")
+    write_tree(a / non_utf8(b"Online\xff") / "Genuine", {"005_01.HWR": b"1,2,3\n"})
+    write_tree(a / "Online/Genuine" / non_utf8(b"\xc3("), {})  # a directory where a file belongs
+    b = root / "SOURCE_B"
+    (b / non_utf8(b"z\xff")).write_bytes(b"orphan")
+    write_tree(b / non_utf8(b"3\xff"), {G1[:8]: b"looks listed"})
+    return root
+
+
+def test_names_that_are_not_utf8_are_refused_where_they_are_listed(tmp_path: Path) -> None:
+    root = source_with_names_that_are_not_utf8(tmp_path / "src")
+    tree = SourceFolder(root / "SOURCE_A").walk()
+    assert tree.refused == {
+        "Offline/Genuine/004_\\xe9.png": NOT_UTF8,
+        "Online/Genuine/003_01\\xff.HWR": NOT_UTF8,
+        "Online\\xff/Genuine/005_01.HWR": FOLDER_NOT_UTF8,
+    }
+    assert all(path.isascii() for path in [*tree.files, *tree.directories])
+    assert "Online/Genuine/\\xc3(" in tree.directories
+    a = read_source_a(root / "SOURCE_A")
+    assert sorted(r for r in a.rejects if "\\x" in r.source_path) == [
+        Reject("SOURCE_A", "Offline/Genuine/004_\\xe9.png", None, NOT_UTF8),
+        Reject("SOURCE_A", "Online/Genuine/003_01\\xff.HWR", None, NOT_UTF8),
+        Reject("SOURCE_A", "Online/Genuine/\\xc3(", None, "a directory, not a file"),
+        Reject("SOURCE_A", "Online\\xff/Genuine/005_01.HWR", None, FOLDER_NOT_UTF8),
+    ]
+    assert len(a.candidates) == len(SOURCE_A_FILES)
+    b = read_source_b(root / "SOURCE_B")
+    assert sorted(b.rejects) == [
+        Reject("SOURCE_B", f"3\\xff/{G1[:8]}", None, FOLDER_NOT_UTF8),
+        Reject("SOURCE_B", "z\\xff", None, NOT_UTF8),
+    ]
+    assert [c.signature.origin.source_path for c in b.candidates] == [f"3/{G1[:8]}"]
+    assert rejects_frame([*a.rejects, *b.rejects]).height == len(a.rejects) + 2
+
+
+def test_names_that_are_not_utf8_never_reach_the_database(
+    database: SignatureDatabase, tmp_path: Path
+) -> None:
+    root = source_with_names_that_are_not_utf8(tmp_path / "src")
+    report = run_etl(root, database, _assets(tmp_path / "assets", database))
+    frame = registered_frame(database)
+    assert sorted(frame["source_path"]) == sorted(
+        [path.removeprefix("SOURCE_A/") for path in SOURCE_A_FILES] + [f"3/{G1[:8]}"]
+    )
+    rejects = rejects_frame(report.rejects)  # the run's crash: a path that is not text
+    assert rejects.filter(pl.col("source_path").str.contains("\\\\x")).height == 6
+
+
+def test_an_empty_directory_where_a_source_a_file_belongs_is_rejected(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "src", SOURCE_A_FILES) / "SOURCE_A"
+    (root / "Offline/Genuine/005_01.png").mkdir()
+    (root / "Offline/Extra").mkdir()  # not where a file belongs: nothing to say
+    result = read_source_a(root)
+    assert result.rejects == [
+        Reject("SOURCE_A", "Offline/Genuine/005_01.png", None, "a directory, not a file")
+    ]
+    assert len(result.candidates) == len(SOURCE_A_FILES)
