@@ -28,7 +28,8 @@ ASSET = "weekly_purchase_counts"
 
 
 class PeriodError(ValueError):
-    """The range of weeks cannot be summed: it is inverted, or some weeks are not built."""
+    """The range of weeks cannot be summed (it is inverted, or some weeks are not built), or
+    the result cannot be written where --out says."""
 
 
 class MissingWeeksError(PeriodError, LookupError):
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     first = parse_monday(args.first_week, "first_week")
     last = parse_monday(args.last_week, "last_week")
+    if args.out is not None:
+        _check_out(args.out)
     warehouse = args.warehouse or Settings.from_env().warehouse_dir
     result = counts_between(warehouse, first, last)
     if args.out is None:
@@ -88,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         print(f"{result.height} rows written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """Before any work: --out names a .parquet or .csv file in a folder that exists."""
+    if out.suffix not in (".parquet", ".csv"):
+        raise PeriodError(f"--out must name a .parquet or .csv file, got {out}.")
+    if not out.parent.is_dir():
+        raise PeriodError(f"--out {out}: the folder {out.parent} does not exist; create it first.")
 
 
 def cli(argv: list[str] | None = None) -> NoReturn:

@@ -84,6 +84,15 @@ def test_the_cli_names_what_to_fix(
     )
     _exits_with(2, [LAST, FIRST, "--warehouse", str(warehouse)])
     assert "comes before the first week" in capsys.readouterr().err
+    missing = warehouse / "no-such-folder" / "counts.csv"
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(missing)])
+    assert capsys.readouterr().err == (
+        f"error: --out {missing}: the folder {missing.parent} does not exist; create it first.\n"
+    )
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", "counts.txt"])
+    assert capsys.readouterr().err == (
+        "error: --out must name a .parquet or .csv file, got counts.txt.\n"
+    )
     with pytest.raises(MissingWeeksError):
         counts_between(str(warehouse), day("2023-12-25"), day(FIRST))
 
