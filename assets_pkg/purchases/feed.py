@@ -73,6 +73,9 @@ class DayListing:
     refused: list[RefusedEntry] = field(default_factory=list)
     missing: list[dt.date] = field(default_factory=list)
     """Days whose folder is absent or holds no `*.json` entry at all."""
+    ignored: list[str] = field(default_factory=list)
+    """Entries of the day folders that are not `*.json` parts (`transactions.jsonl`,
+    `part.JSON`, `transactions.json.gz`): never read, named for a warning."""
 
     @property
     def days_with_entries(self) -> set[dt.date]:
@@ -140,11 +143,17 @@ def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayList
             listing.refused.append(RefusedEntry(day, name, checked))
             continue
         try:
-            parts = sorted(e.name for e in checked.iterdir() if e.name.endswith(".json"))
+            names = sorted(entry.name for entry in checked.iterdir())
         except OSError as error:  # permissions
             reason = f"folder that cannot be listed ({error.strerror}): never read"
             listing.refused.append(RefusedEntry(day, name, reason))
             continue
+        parts = [part for part in names if part.endswith(".json")]
+        listing.ignored.extend(
+            f"{name}/{storage.printable_name(other)}"
+            for other in names
+            if not other.endswith(".json")
+        )
         if not parts:
             listing.missing.append(day)
         for part in parts:
@@ -320,7 +329,9 @@ def _find_object_day_files(root: UPath, days: Iterable[dt.date]) -> DayListing:
                 folders.add(head)
             else:
                 objects[head] = info
-        parts = sorted(p for p in set(objects) | folders if p.endswith(".json"))
+        names = sorted(set(objects) | folders)
+        parts = [part for part in names if part.endswith(".json")]
+        listing.ignored.extend(f"{name}/{other}" for other in names if not other.endswith(".json"))
         if not parts:
             listing.missing.append(day)
         for part in parts:

@@ -56,8 +56,9 @@ def transaction_assets(
             dg.AssetCheckSpec(
                 "day_folders_well_named",
                 asset="exploded_transactions",
-                description="Every entry of transactions/ is a day folder named d=YYYY-MM-DD; "
-                "any other is never read by any week.",
+                description="Every entry of transactions/ is a day folder named d=YYYY-MM-DD, "
+                "and every entry of a day folder read is a *.json part; any other is never "
+                "read by any week.",
             ),
             dg.AssetCheckSpec("quarantine_is_empty", asset="transaction_quarantine"),
         ],
@@ -173,6 +174,10 @@ class _TransactionsSummary:
         return sorted({day for week in self.weeks for day in week.missing_days})
 
     @property
+    def ignored(self) -> list[str]:
+        return sorted({name for week in self.weeks for name in week.ignored})
+
+    @property
     def quarantined(self) -> int:
         return sum(week.quarantine.height for week in self.weeks)
 
@@ -192,7 +197,7 @@ class _TransactionsSummary:
                 metadata={"missing days": [d.isoformat() for d in missing]},
             )
         if name == "day_folders_well_named":
-            return _well_named_check(self.badly_named)
+            return _well_named_check(self.badly_named, self.ignored)
         return dg.AssetCheckResult(
             asset_key="transaction_quarantine",
             check_name=name,
@@ -206,21 +211,40 @@ class _TransactionsSummary:
         )
 
 
-def _well_named_check(badly_named: list[str]) -> dg.AssetCheckResult:
-    shown = ", ".join(badly_named[:10])
-    more = f" and {len(badly_named) - 10} more" if len(badly_named) > 10 else ""
+def _well_named_check(badly_named: list[str], ignored: list[str]) -> dg.AssetCheckResult:
+    """Entries of transactions/ that are no day folder, and entries of the day folders read
+    that are no `*.json` part: no week reads either."""
+    problems = []
+    if badly_named:
+        problems.append(
+            f"{len(badly_named)} entry(ies) of transactions/ are not named d=YYYY-MM-DD, so "
+            f"no week reads them: {_first_ten(badly_named)}. Rename each to the day it holds "
+            "(e.g. d=2024-01-05) or move it out of transactions/."
+        )
+    if ignored:
+        problems.append(
+            f"{len(ignored)} file(s) in the day folders read are not *.json parts, so no week "
+            f"reads them: {_first_ten(ignored)}. Give each part a name ending in .json "
+            "(uncompressed JSON Lines) or move it out of the day folder."
+        )
     return dg.AssetCheckResult(
         asset_key="exploded_transactions",
         check_name="day_folders_well_named",
-        passed=not badly_named,
+        passed=not problems,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None
-        if not badly_named
-        else f"{len(badly_named)} entry(ies) of transactions/ are not named d=YYYY-MM-DD, so "
-        f"no week reads them: {shown}{more}. Rename each to the day it holds "
-        "(e.g. d=2024-01-05) or move it out of transactions/.",
-        metadata={"entries": badly_named[:100], "count": len(badly_named)},
+        description=" ".join(problems) or None,
+        metadata={
+            "entries": badly_named[:100],
+            "count": len(badly_named),
+            "files not read": ignored[:100],
+            "files not read count": len(ignored),
+        },
     )
+
+
+def _first_ten(names: list[str]) -> str:
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return ", ".join(names[:10]) + more
 
 
 def _fail_on_weeks_without_data(source: Path | UPath, weeks: list[dt.date]) -> None:

@@ -16,7 +16,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -151,6 +151,8 @@ class WeekRead:
     """Regular files parsed; refused entries are in the quarantine instead."""
     fingerprint: Fingerprint
     """What the week's folders held when they were listed, before any was parsed."""
+    ignored: list[str] = field(default_factory=list)
+    """Entries of the folders read that are not `*.json` parts (`DayListing.ignored`)."""
 
 
 class WeekReader:
@@ -222,7 +224,13 @@ class WeekReader:
         exploded, quarantine = split_week(parsed, week, self.tolerance_days, self.partitions)
         quarantine = _fill_raw_text(quarantine, files, self.read_bytes)
         return WeekRead(
-            week, exploded, quarantine, listing.missing, len(files), fingerprint(listing)
+            week,
+            exploded,
+            quarantine,
+            listing.missing,
+            len(files),
+            fingerprint(listing),
+            listing.ignored,
         )
 
     def _parse_soon(self, files: Sequence[DayFile]) -> None:

@@ -477,3 +477,30 @@ def test_entries_of_transactions_that_no_week_reads_are_a_warning(
         f"{', '.join(names)}. Rename each to the day it holds (e.g. d=2024-01-05) or move it "
         "out of transactions/."
     )
+
+
+def test_files_of_a_day_folder_that_are_not_json_parts_are_a_warning(
+    feed: Feed, warehouse: Path
+) -> None:
+    """A compressed or differently named part holds purchases no week reads: named, not
+    quarantined (a marker such as _SUCCESS in every folder would fill the quarantine)."""
+    _scenario(feed)
+    folder = feed.root / "transactions" / "d=2024-01-09"
+    for name in ["transactions.json.gz", "part-2.JSON", "_SUCCESS"]:
+        (folder / name).write_text("")
+    result = materialize(feed, warehouse, W, selection=FEED_ASSETS)
+    assert result.success
+    check = check_results(result)["day_folders_well_named"]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    names = [
+        f"transactions/d=2024-01-09/{n}"
+        for n in ["_SUCCESS", "part-2.JSON", "transactions.json.gz"]
+    ]
+    assert check.metadata["files not read"] == dg.JsonMetadataValue(names)
+    assert check.description == (
+        f"3 file(s) in the day folders read are not *.json parts, so no week reads them: "
+        f"{', '.join(names)}. Give each part a name ending in .json (uncompressed JSON Lines) "
+        "or move it out of the day folder."
+    )
+    quarantined = read_week(warehouse, "transaction_quarantine", W).get_column("source_file")
+    assert not quarantined.is_in(names).any()
