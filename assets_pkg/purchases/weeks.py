@@ -37,6 +37,8 @@ from assets_pkg.purchases.feed import (
 )
 from assets_pkg.purchases.parse import Parsed, parse_day_files, refused_rejects
 
+WEEK = dt.timedelta(weeks=1)
+
 
 class NoDataError(LookupError):
     """A week has none of its own day folders: its data has not arrived."""
@@ -55,33 +57,36 @@ class WeekRange:
     first: dt.date
     last: dt.date | None = None
 
-    def outside(self, moment: pl.Expr) -> pl.Expr:
-        """Why a purchase at `moment` falls in no week of the range; null when it does not."""
-        week = moment.dt.truncate("1w").cast(pl.Date)
+    def excludes(self, moment: pl.Expr) -> pl.Expr:
+        """Whether a purchase at `moment` falls in no week of the range (cheap: two
+        comparisons, for every item)."""
+        first = dt.datetime.combine(self.first, dt.time())
+        if self.last is None:
+            return moment < first
+        return (moment < first) | (moment >= dt.datetime.combine(self.last, dt.time()) + WEEK)
+
+    def why_excluded(self, moment: pl.Expr) -> pl.Expr:
+        """The reason for a purchase at `moment` that `excludes` (for those rows only)."""
+        week = moment.dt.truncate("1w").dt.strftime("%Y-%m-%d")
         when = moment.dt.strftime("%Y-%m-%d %H:%M:%S")
         before = pl.format(
             "date_of_purchase {} falls in the week of {}, before the first week {} "
             "(PURCHASES_START_DATE)",
             when,
-            week.dt.strftime("%Y-%m-%d"),
+            week,
             pl.lit(self.first.isoformat()),
         )
-        nothing = pl.lit(None, pl.String)
-        if self.last is None:
-            return pl.when(week < self.first).then(before).otherwise(nothing)
         after = pl.format(
             "date_of_purchase {} falls in the week of {}, after the last week {} "
             "(PURCHASES_END_DATE)",
             when,
-            week.dt.strftime("%Y-%m-%d"),
-            pl.lit(self.last.isoformat()),
+            week,
+            pl.lit(str(self.last)),
         )
         return (
-            pl.when(week < self.first)
+            pl.when(moment < dt.datetime.combine(self.first, dt.time()))
             .then(before)
-            .when(week > self.last)
-            .then(after)
-            .otherwise(nothing)
+            .otherwise(after)
         )
 
 
@@ -104,24 +109,20 @@ def split_week(
         .with_columns(week=pl.lit(week))
         .select(schemas.EXPLODED.names())
     )
-    outside = (
-        pl.lit(None, pl.String) if weeks is None else weeks.outside(pl.col("date_of_purchase"))
+    moment = pl.col("date_of_purchase")
+    excluded = pl.lit(False) if weeks is None else weeks.excludes(moment)
+    far = pl.format(
+        "date_of_purchase {} is {} days from its folder d={} (tolerance {} days)",
+        moment.dt.strftime("%Y-%m-%d %H:%M:%S"),
+        distance.abs(),
+        pl.col("folder_day").dt.strftime("%Y-%m-%d"),
+        pl.lit(tolerance_days),
     )
-    reason = (
-        pl.when(~in_tolerance)
-        .then(
-            pl.format(
-                "date_of_purchase {} is {} days from its folder d={} (tolerance {} days)",
-                pl.col("date_of_purchase").dt.strftime("%Y-%m-%d %H:%M:%S"),
-                distance.abs(),
-                pl.col("folder_day").dt.strftime("%Y-%m-%d"),
-                pl.lit(tolerance_days),
-            )
-        )
-        .otherwise(outside)
-    )
-    strays = (
-        items.filter(own_days).with_columns(reason=reason).filter(pl.col("reason").is_not_null())
+    # The reasons are made for the few strays only, after the filter.
+    strays = items.filter(own_days & (~in_tolerance | excluded)).with_columns(
+        reason=far
+        if weeks is None
+        else pl.when(~in_tolerance).then(far).otherwise(weeks.why_excluded(moment))
     )
     stray_lines = strays.unique(["source_file", "line_number"], keep="first", maintain_order=True)
     stray_rejects = stray_lines.select(
