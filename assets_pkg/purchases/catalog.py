@@ -129,8 +129,9 @@ def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
 
 
 def _why_unreadable(path: Path | UPath, error: Exception) -> str:
-    """One sentence naming the first line that has more fields than the header, when that is
-    what polars refused; polars' own message otherwise."""
+    """One sentence naming the first line that has more fields than the header, or a quote
+    inside a value that does not start with one, when that is what polars refused; polars'
+    own message otherwise."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = csv.reader(handle)
@@ -142,7 +143,37 @@ def _why_unreadable(path: Path | UPath, error: Exception) -> str:
                         f"has {len(header)}: quote a value that holds a comma, or remove the "
                         "extra field."
                     )
+        with path.open(newline="", encoding="utf-8") as handle:
+            stray = _first_stray_quote(handle.read())
+        if stray is not None:
+            return (
+                f"{path} line {stray} has a quote inside a value that does not start with "
+                'one: quote the whole value and double the quote inside ("27"" monitor"), '
+                "or remove it."
+            )
     except (OSError, UnicodeDecodeError, csv.Error):
         pass
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"{path} is not a readable CSV file: {first_line}"
+
+
+def _first_stray_quote(text: str) -> int | None:
+    """The line of the first `"` inside a value that does not start with one (RFC 4180 allows
+    quotes only around a whole value, doubled inside it), or None."""
+    line, quoted, at_start = 1, False, True
+    characters = iter(text)
+    for character in characters:
+        if quoted:
+            if character == '"':
+                quoted = False  # the closing quote, or the first of a doubled one
+            elif character == "\n":
+                line += 1
+            continue
+        if character == '"':
+            if not at_start:
+                return line
+            quoted = True
+        elif character == "\n":
+            line += 1
+        at_start = character in ",\n\r" or (at_start and character == '"')
+    return None

@@ -147,6 +147,20 @@ def test_an_unreadable_file_names_the_file_and_the_fix(
     )
 
 
+def test_a_quote_inside_an_unquoted_value_names_the_line(tmp_path: Path) -> None:
+    text = (
+        "product_id,product_description,product_category\n"
+        'P1,"red, big",socks\nP2,"say ""hi""",toys\nP3,27" monitor,tv\n'
+    )
+    path = _write(tmp_path, "products.csv", text)
+    with pytest.raises(SourceError) as raised:
+        read_products(path)
+    assert str(raised.value) == (
+        f"{path} line 4 has a quote inside a value that does not start with one: quote the "
+        'whole value and double the quote inside ("27"" monitor"), or remove it.'
+    )
+
+
 def test_a_missing_file_names_the_file_and_the_setting(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as raised:
         read_customers_file(tmp_path / "customers.csv")
