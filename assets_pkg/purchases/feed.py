@@ -3,13 +3,15 @@
     <source>/transactions/d=YYYY-MM-DD/transactions.json
 
 A folder may hold several `*.json` parts; they are read in name order. A day whose folder
-is absent (or holds no `*.json` entry) is *missing*.
+is absent (or holds no `*.json` entry) is *missing*. Its other entries are *ignored* (never
+read), and named for a warning.
 
 Only regular files inside the source folder are ever opened. An entry that is anything
-else (a folder, a FIFO, a socket, a device, a broken symlink) or that resolves to a place
-outside the source folder (through a symlinked file, day folder or `transactions/`) is
-never opened: it is listed as *refused*, with the reason, for the quarantine of its day.
-A FIFO in particular would block the reader for ever.
+else (a folder, a FIFO, a socket, a device, a broken symlink), that resolves to a place
+outside the source folder (through a symlinked file, day folder or `transactions/`), whose
+name is not valid UTF-8, or a day folder that cannot be listed, is never opened: it is
+listed as *refused*, with the reason, for the quarantine of its day. A FIFO in particular
+would block the reader for ever.
 
 The source may also be an object store (`s3://bucket/prefix`, see docs/storage.md). There
 are no symlinks, FIFOs or devices there: a day folder is a key prefix, and its files are the
@@ -157,8 +159,9 @@ def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayList
         if not parts:
             listing.missing.append(day)
         for part in parts:
-            source_file = f"{name}/{storage.printable_name(part)}"
-            if storage.printable_name(part) != part:
+            shown = storage.printable_name(part)
+            source_file = f"{name}/{shown}"
+            if shown != part:
                 reason = "name that is not valid UTF-8 (shown with \\x escapes): never read"
                 listing.refused.append(RefusedEntry(day, source_file, reason))
                 continue
