@@ -84,7 +84,7 @@ class SourceFolder:
         found = Walk()
         pending: list[tuple[PurePosixPath, bool]] = [(PurePosixPath(), True)]
         while pending:
-            directory, readable_path = pending.pop()
+            directory, utf8_path = pending.pop()
             try:
                 with os.scandir(self.root / directory) as listing:
                     entries = list(listing)
@@ -95,14 +95,14 @@ class SourceFolder:
                 continue
             for entry in entries:
                 relative = directory / entry.name
-                readable = printable_name(entry.name) == entry.name
-                if not (readable and readable_path):
+                utf8_name = printable_name(entry.name) == entry.name
+                if not (utf8_name and utf8_path):
                     if entry.is_dir(follow_symlinks=False):  # entered: its files are refused
                         found.directories.append(printable_name(str(relative)))
                         pending.append((relative, False))
                     else:
                         found.refused[printable_name(str(relative))] = (
-                            NOT_UTF8 if not readable else FOLDER_NOT_UTF8
+                            NOT_UTF8 if not utf8_name else FOLDER_NOT_UTF8
                         )
                 elif entry.is_symlink():
                     reason = self.check(str(relative))
