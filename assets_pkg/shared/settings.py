@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,7 +224,8 @@ def default_db_url(warehouse_dir: str) -> str:
             "set SIGNATURES_DB_URL to a database URL."
         )
     local = local_folder(warehouse_dir).absolute()
-    return f"sqlite:///{local / 'signatures.db'}"
+    # Escaped, so that a `%` or `?` in the path is not read as a URL escape or query.
+    return f"sqlite:///{urllib.parse.quote(str(local / 'signatures.db'), safe='/')}"
 
 
 def _end_date(env: Mapping[str, str]) -> str | None:

@@ -230,6 +230,9 @@ class SignatureDatabase:
                 reference.c.directory == signatures.c.reference_directory,
                 reference.c.writer_id == signatures.c.reference_writer_id,
             )
+            # The row being updated, also inside `signature_id`'s subquery, two levels down
+            # (left to itself SQLAlchemy would join every signature there).
+            .correlate(signatures)
             .scalar_subquery()
         )
         target = signatures.alias("target")
@@ -247,6 +250,7 @@ class SignatureDatabase:
             linked = connection.execute(
                 signatures.update()
                 .where(
+                    current(),  # a superseded version keeps the state it had
                     signatures.c.is_forgery,
                     signatures.c.reference_signee_id.is_(None),
                     signee_id.is_not(None),

@@ -185,6 +185,7 @@ def ensure_schema(connection: Connection, where: str) -> None:
     transaction ends: processes starting together create and upgrade it one after the other,
     and each later one finds it done. `where` names the database in messages."""
     lock_schema(connection)
+    _refuse_foreign_tables(connection, where)
     metadata.create_all(connection)
     found = connection.execute(sa.select(schema_version.c.version)).scalar()
     if found is None:
@@ -199,6 +200,23 @@ def ensure_schema(connection: Connection, where: str) -> None:
     for version in range(found, SCHEMA_VERSION):
         MIGRATIONS[version](connection)
     connection.execute(schema_version.update().values(version=SCHEMA_VERSION))
+
+
+def _refuse_foreign_tables(connection: Connection, where: str) -> None:
+    """StoreError when the database holds a table of this project's names but no
+    `schema_version`: another design's table, which `create_all` would silently keep (and then
+    add the others beside it). A database this project created always has `schema_version`."""
+    existing = set(sa.inspect(connection).get_table_names())
+    if schema_version.name in existing:
+        return
+    foreign = sorted(existing & set(metadata.tables))
+    if foreign:
+        raise StoreError(
+            f"The signature database at SIGNATURES_DB_URL ({where}) cannot hold this project's "
+            f"tables (it already holds {', '.join(foreign)}, which this project did not "
+            "create): point SIGNATURES_DB_URL at an empty database or at one this project "
+            "created."
+        )
 
 
 def lock_schema(connection: Connection) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from assets_pkg.shared.settings import (
     PROJECT_ROOT,
@@ -283,3 +284,13 @@ def test_an_unknown_executor_is_named() -> None:
     assert str(raised.value) == (
         "DAGSTER_EXECUTOR must be one of in_process, celery, got 'multiprocess'."
     )
+
+
+@pytest.mark.parametrize("name", ["wh%41", "wh?x", "wh#1", "w h"])
+def test_the_default_database_lies_in_the_warehouse_whatever_its_name(
+    tmp_path: Path, name: str
+) -> None:
+    """The path is escaped in the URL: `%41` is not read as `A`, nor `?` as a query."""
+    warehouse = tmp_path / name
+    url = Settings.from_env({"WAREHOUSE_DIR": str(warehouse)}).signatures_db_url
+    assert sa.make_url(url).database == str(warehouse / "signatures.db")

@@ -121,22 +121,29 @@ def test_a_sqlite_file_that_is_not_a_database_names_the_setting(tmp_path: Path) 
     )
 
 
-@pytest.mark.postgres
-def test_a_database_with_a_foreign_signatures_table_names_the_setting(
-    postgres_url: str,
+@pytest.mark.parametrize("table", ["signatures", "signees", "assets", "points"])
+def test_a_database_with_another_designs_table_is_refused_untouched(
+    database_url: str, table: str
 ) -> None:
-    other = sa.create_engine(postgres_url)
+    """Another project's table of one of these names would be kept by `create_all`, which
+    would then add the others beside it: the database is refused before anything is written."""
+    other = sa.create_engine(database_url)
     with other.begin() as connection:
-        connection.execute(sa.text("CREATE TABLE signatures (note TEXT)"))
-    other.dispose()
-    database = SignatureDatabase.from_url(postgres_url)
-    with pytest.raises(StoreError, match=r"^The signature database at SIGNATURES_DB_URL") as caught:
+        connection.execute(sa.text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, note TEXT)"))
+    database = SignatureDatabase.from_url(database_url)
+    with pytest.raises(StoreError) as caught:
         database.ensure_schema()
     database.dispose()
-    assert "cannot hold this project's tables (" in str(caught.value)
+    shown = database_url.split("?")[0].removeprefix("postgresql+psycopg://")
+    assert str(caught.value).startswith("The signature database at SIGNATURES_DB_URL (")
+    assert shown.split("/")[-1] in str(caught.value)
     assert str(caught.value).endswith(
-        ": point SIGNATURES_DB_URL at an empty database or at one this project created."
+        f"cannot hold this project's tables (it already holds {table}, which this project did "
+        "not create): point SIGNATURES_DB_URL at an empty database or at one this project "
+        "created."
     )
+    assert sa.inspect(other).get_table_names() == [table]
+    other.dispose()
 
 
 def test_an_impossible_sqlite_folder_names_the_settings(tmp_path: Path) -> None:
@@ -344,6 +351,53 @@ def test_a_reference_that_appears_later_is_linked_then(
     assert warning not in second.rejects
     frame = registered_frame(database).sort("source_path")
     assert frame["reference_signee_id"].to_list() == [frame["signee_id"][1], None]
+
+
+def test_a_late_link_counts_and_changes_only_current_signatures(
+    database: SignatureDatabase, tmp_path: Path
+) -> None:
+    """A forgery changed before its reference arrives has a superseded first version: that
+    history row keeps its state, and the late link counts the one current forgery."""
+    forgery = "SOURCE_A/Online/Forgeries/0120005_1.HWR"
+    source_dir = write_tree(tmp_path / "sources", {forgery: b"1,1,1\n", "SOURCE_B/INDEX": b"0\n"})
+    run(source_dir, database, tmp_path)
+    write_tree(source_dir, {forgery: b"1,1,1\n3,3,3\n"})  # a second version supersedes it
+    run(source_dir, database, tmp_path)
+    write_tree(source_dir, {"SOURCE_A/Online/Genuine/005_01.HWR": b"2,2,2\n"})
+    late = run(source_dir, database, tmp_path)
+    assert late.linked_late == 1
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(signatures.c.is_current, signatures.c.reference_signee_id)
+            .where(signatures.c.is_forgery)
+            .order_by(signatures.c.is_current)
+        ).all()
+    assert [(current, linked is not None) for current, linked in rows] == [
+        (False, False),
+        (True, True),
+    ]
+
+
+def test_two_forgeries_of_a_reference_that_appears_later_are_both_linked(
+    database: SignatureDatabase, tmp_path: Path
+) -> None:
+    """On PostgreSQL the late link once failed here ("more than one row returned by a
+    subquery"): its inner query was not tied to the row being updated."""
+    source_dir = write_tree(
+        tmp_path / "sources",
+        {
+            "SOURCE_A/Online/Forgeries/0120005_1.HWR": b"1,1,1\n",
+            "SOURCE_A/Online/Forgeries/0130005_1.HWR": b"4,4,4\n",
+            "SOURCE_B/INDEX": b"0\n",
+        },
+    )
+    run(source_dir, database, tmp_path)
+    write_tree(source_dir, {"SOURCE_A/Online/Genuine/005_01.HWR": b"2,2,2\n"})
+    late = run(source_dir, database, tmp_path)
+    assert late.linked_late == 2
+    frame = registered_frame(database).filter(pl.col("is_forgery"))
+    genuine = _signee_of(database, "Online/Genuine/005_01.HWR")
+    assert frame["reference_signee_id"].to_list() == [genuine, genuine]
 
 
 def _signee_of(database: SignatureDatabase, path: str) -> str:
