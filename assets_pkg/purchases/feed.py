@@ -294,7 +294,10 @@ def _object_entries(folder: UPath) -> list[tuple[str, bool]]:
         return []
     entries = []
     for info in listed:
-        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+        key = str(info["name"]).rstrip("/")
+        if key == folder.path.rstrip("/"):
+            continue  # the folder's own marker object (`transactions/`)
+        name = key.rsplit("/", 1)[-1]
         if name:
             entries.append((name, info.get("type") == "file"))
     return entries
@@ -313,7 +316,9 @@ def _find_object_day_files(root: UPath, days: Iterable[dt.date]) -> DayListing:
         except FileNotFoundError:
             found = {}
         prefix = folder.path.rstrip("/") + "/"
-        if folder.path.rstrip("/") in {str(key).rstrip("/") for key in found}:
+        # An object named like the folder itself, not the folder's marker (`d=.../`, which
+        # the AWS console and other tools write): that key keeps its slash.
+        if folder.path.rstrip("/") in {str(key) for key in found}:
             reason = "not a folder (regular file): never read"
             listing.refused.append(RefusedEntry(day, name, reason))
             continue

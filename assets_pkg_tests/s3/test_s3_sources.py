@@ -59,15 +59,32 @@ def odd_feed(folder: Path) -> Path:
     return folder
 
 
+def add_folder_markers(url: str, folders: list[str]) -> None:
+    """The empty `folder/` objects that the AWS console's "Create folder" and other tools
+    write: a folder's marker, not an object where the folder belongs."""
+    root = storage.upath(url)
+    bucket, _, prefix = root.path.partition("/")
+    for folder in folders:
+        key = f"{prefix}/{folder}/" if prefix else f"{folder}/"
+        root.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=b"")
+
+
 def test_the_day_listing_on_s3_follows_the_local_rules(s3_bucket: str, tmp_path: Path) -> None:
     local = odd_feed(tmp_path / "feed")
     remote = source_root(upload(local, f"{s3_bucket}/feed"))
+    add_folder_markers(
+        f"{s3_bucket}/feed",
+        ["transactions", "transactions/d=2024-01-02", "transactions/d=2024-01-05"],
+    )
     local_listing, remote_listing = find_day_files(local, DAYS), find_day_files(remote, DAYS)
     assert [(f.day, f.source_file) for f in remote_listing.files] == [
         (f.day, f.source_file) for f in local_listing.files
     ]
     assert remote_listing.refused == local_listing.refused
     assert remote_listing.missing == local_listing.missing
+    assert (
+        remote_listing.ignored == local_listing.ignored == ["transactions/d=2024-01-02/notes.txt"]
+    )
     assert weeks_with_data(remote) == weeks_with_data(local)
     assert badly_named_day_folders(remote) == badly_named_day_folders(local)
 
