@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -44,24 +45,35 @@ def late_data_sensor(
         tolerance = purchases_source.date_tolerance_days
         asked: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         requests = []
-        for key, built in sorted(built_fingerprints(context.instance).items()):
+        for key, built in sorted(built_weeks(context.instance).items()):
             if not partitions.has_partition_key(key):
                 continue
             days = days_read_for_week(dt.date.fromisoformat(key), tolerance)
             now = fingerprint(find_day_files(source, days)).digest
-            if now == built:
+            if now == built.fingerprint:
                 asked.pop(key, None)  # built as it is now: nothing pending
             elif asked.get(key) != now:
                 asked[key] = now
-                requests.append(dg.RunRequest(run_key=f"{key}:{now[:16]}", partition_key=key))
+                # Dagster makes one run per run key, ever: the key names the build it repairs
+                # too, or a folder changed back and forth (A, B, A, B) would not be rebuilt.
+                run_key = f"{key}:{built.storage_id}:{now[:16]}"
+                requests.append(dg.RunRequest(run_key=run_key, partition_key=key))
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(asked, sort_keys=True))
 
     return late_purchases_sensor
 
 
-def built_fingerprints(instance: dg.DagsterInstance) -> dict[str, str]:
-    """The fingerprint recorded by the latest materialisation of each week."""
-    latest: dict[str, str] = {}
+@dataclass(frozen=True)
+class BuiltWeek:
+    fingerprint: str
+    """The fingerprint its latest materialisation recorded."""
+    storage_id: int
+    """That materialisation's event id in the instance: a later build has a larger one."""
+
+
+def built_weeks(instance: dg.DagsterInstance) -> dict[str, BuiltWeek]:
+    """What the latest materialisation of each week recorded."""
+    latest: dict[str, BuiltWeek] = {}
     cursor = None
     while True:
         page = instance.fetch_materializations(EXPLODED, limit=PAGE, cursor=cursor)
@@ -71,7 +83,7 @@ def built_fingerprints(instance: dg.DagsterInstance) -> dict[str, str]:
                 continue
             value = materialization.metadata.get(FINGERPRINT)
             if materialization.partition not in latest and value is not None:
-                latest[materialization.partition] = str(value.value)
+                latest[materialization.partition] = BuiltWeek(str(value.value), record.storage_id)
         if not page.has_more:
             return latest
         cursor = page.cursor

@@ -4,6 +4,7 @@ again, once per change."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,8 @@ class Deployment:
     defs: dg.Definitions
     instance: dg.DagsterInstance
     cursor: str | None = None
+    run_keys: list[str | None] = dataclasses.field(default_factory=list)
+    """Every run key the sensor asked for, in order."""
 
     def build(self, first: str, last: str) -> None:
         job = self.defs.resolve_job_def("weekly_purchases")
@@ -47,6 +50,7 @@ class Deployment:
         )
         result = sensor.evaluate_tick(context)
         self.cursor = result.cursor
+        self.run_keys += [request.run_key for request in result.run_requests or []]
         return [request.partition_key for request in result.run_requests or []]
 
 
@@ -81,6 +85,26 @@ def test_a_late_or_changed_file_requests_its_week_once(deployment: Deployment, f
     changed.write_text(changed.read_text() + purchase("C4", "2024-01-16 11:00:00", "P1") + "\n")
     assert deployment.tick() == [NEXT]
     assert deployment.tick() == []
+
+
+def test_a_file_changed_back_and_forth_is_requested_each_time(
+    deployment: Deployment, feed: Feed
+) -> None:
+    """A, B, A, B with the same sizes and times each time (as `cp -p` or an object store's
+    ETag give): the fingerprints repeat, yet each change needs a run, and Dagster makes one
+    run per run key, ever."""
+    deployment.build(W, W)
+    path = feed.root / "transactions" / "d=2024-01-09" / "transactions.json"
+    first = path.read_bytes()
+    second = first.replace(b'"P1"', b'"P2"')
+    for content, moment in [(second, 2_000), (first, 1_000), (second, 2_000)]:
+        path.write_bytes(content)
+        os.utime(path, ns=(moment * 10**9, moment * 10**9))
+        assert deployment.tick() == [W]
+        assert deployment.tick() == []
+        deployment.build(W, W)
+        assert deployment.tick() == []
+    assert len(set(deployment.run_keys)) == 3
 
 
 def test_a_folder_the_week_reads_beside_its_own_counts_too(
