@@ -79,6 +79,27 @@ class DayListing:
     """Entries of the day folders that are not `*.json` parts (`transactions.jsonl`,
     `part.JSON`, `transactions.json.gz`): never read, named for a warning."""
 
+    def of_day(self, day: dt.date) -> DayListing:
+        """What this listing found for `day` alone."""
+        folder = f"transactions/{day_folder_name(day)}/"
+        return DayListing(
+            files=[f for f in self.files if f.day == day],
+            refused=[r for r in self.refused if r.day == day],
+            missing=[d for d in self.missing if d == day],
+            ignored=[name for name in self.ignored if name.startswith(folder)],
+        )
+
+    @staticmethod
+    def joined(listings: Iterable[DayListing]) -> DayListing:
+        """Listings of distinct days as one, in the order given (ascending days)."""
+        joined = DayListing()
+        for listing in listings:
+            joined.files.extend(listing.files)
+            joined.refused.extend(listing.refused)
+            joined.missing.extend(listing.missing)
+            joined.ignored.extend(listing.ignored)
+        return joined
+
     @property
     def days_with_entries(self) -> set[dt.date]:
         """Days whose folder holds something, readable or refused: their data has arrived."""

@@ -184,7 +184,7 @@ class WeekReader:
             max_workers=1, thread_name_prefix="parse-days", initializer=_open_connection
         )
         self._days: dict[dt.date, Future[dict[dt.date, Parsed]]] = {}
-        self._listings: dict[dt.date, DayListing] = {}
+        self._day_listings: dict[dt.date, DayListing] = {}
 
     def __enter__(self) -> WeekReader:
         return self
@@ -197,9 +197,7 @@ class WeekReader:
 
     def read(self, week: dt.date) -> WeekRead:
         days = days_read_for_week(week, self.tolerance_days)
-        # The listing made when this week was parsed ahead, if it was: what the week reports
-        # (files, fingerprint) is then what its parse read, and its folders are listed once.
-        listing = self._listings.pop(week, None) or find_day_files(self.source_dir, days)
+        listing = self._list(days)
         files = listing.files
         if not has_data(listing, week):
             raise NoDataError(
@@ -208,16 +206,13 @@ class WeekReader:
                 + f" under {self.source_dir}). The data has not arrived yet, or "
                 "PURCHASES_SOURCE_DIR points at the wrong folder."
             )
-        for day in [d for d in self._days if d < days[0]]:
-            del self._days[day]
+        for day in [d for d in self._day_listings if d < days[0]]:
+            del self._day_listings[day]
+            self._days.pop(day, None)
         self._parse_soon(files)
         upcoming = self._next_week.get(week)
         if upcoming is not None:
-            ahead = find_day_files(
-                self.source_dir, days_read_for_week(upcoming, self.tolerance_days)
-            )
-            self._listings[upcoming] = ahead
-            self._parse_soon(ahead.files)
+            self._parse_soon(self._list(days_read_for_week(upcoming, self.tolerance_days)).files)
         parsed = Parsed.concat(
             [self._days[day].result()[day] for day in sorted({f.day for f in files})]
             + [refused_rejects(listing.refused)]
@@ -233,6 +228,18 @@ class WeekReader:
             fingerprint(listing),
             listing.ignored,
         )
+
+    def _list(self, days: Sequence[dt.date]) -> DayListing:
+        """The listing of `days`. A day listed before keeps the entries it was listed, and
+        parsed, with: what a week reports (files, fingerprint) is what its data was read from,
+        even when a file arrived in a shared folder between two weeks of a range (the sensor
+        then sees the change). The other days are listed now, each folder once per range."""
+        new = [day for day in days if day not in self._day_listings]
+        if new:
+            fresh = find_day_files(self.source_dir, new)
+            for day in new:
+                self._day_listings[day] = fresh.of_day(day)
+        return DayListing.joined(self._day_listings[day] for day in days)
 
     def _parse_soon(self, files: Sequence[DayFile]) -> None:
         new = [f for f in files if f.day not in self._days]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases import schemas
+from assets_pkg.purchases import schemas, weeks
 from assets_pkg.purchases.feed import (
+    DayListing,
     days_read_for_week,
     find_day_files,
+    fingerprint,
     week_days,
     weeks_with_data,
 )
@@ -236,6 +239,33 @@ def test_a_purchase_dated_in_a_week_that_is_no_partition_is_quarantined_in_its_f
     # Inside the partitions the same purchases belong to their own weeks.
     wide = WeekReader(feed.root, 1, partitions=WeekRange(day("2024-01-01"), NEXT)).read(W)
     assert wide.quarantine.is_empty()
+
+
+def test_a_file_arriving_during_a_range_is_not_in_the_fingerprint_of_a_week_without_it(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Week NEXT shares its Monday folder with W, which parsed it ahead. A file that arrives
+    there later is not in NEXT's data, so it must not be in NEXT's fingerprint either: the
+    sensor then sees the folder changed and builds NEXT again."""
+    feed.fill_days("2023-12-31", "2024-01-22")
+    for folder in ["2024-01-09", "2024-01-15", "2024-01-16"]:
+        feed.write_day(folder, purchase("C1", f"{folder} 10:00:00", "P1"))
+    late = feed.root / "transactions" / "d=2024-01-15" / "late.json"
+    listed = find_day_files
+
+    def listing_with_a_late_arrival(root: Path, days: list[dt.date]) -> DayListing:
+        if min(days) > day("2024-01-15") and not late.exists():  # after the Monday was read
+            late.write_text(purchase("C9", "2024-01-15 09:00:00", "P2") + "\n")
+        return listed(root, days)
+
+    monkeypatch.setattr(weeks, "find_day_files", listing_with_a_late_arrival)
+    with WeekReader(feed.root, 1, [day("2024-01-01"), W, NEXT]) as reader:
+        read = [reader.read(w) for w in [day("2024-01-01"), W, NEXT]]
+    assert late.exists()
+    assert "C9" not in read[2].exploded.get_column("customer_id").to_list()
+    now = fingerprint(find_day_files(feed.root, days_read_for_week(NEXT, 1)))
+    assert read[2].fingerprint != now  # the sensor will ask for NEXT again
+    assert read[2].fingerprint.files == now.files - 1
 
 
 def test_raw_text_of_a_far_purchase_comes_without_its_carriage_return(feed: Feed) -> None:
