@@ -288,7 +288,7 @@ def badly_named_day_folders(source_dir: Path | UPath) -> list[str]:
     paths relative to `source_dir` (e.g. `transactions/d=2024-13-45`): no week ever reads
     them."""
     return [
-        f"transactions/{name}"
+        f"transactions/{storage.printable_name(name)}"
         for name in _transactions_entries(source_dir)
         if _folder_day(name) is None
     ]

@@ -84,10 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         with pl.Config(tbl_rows=40, tbl_cols=-1):
             print(result)
-    elif args.out.suffix == ".csv":
-        result.write_csv(args.out)
     else:
-        result.write_parquet(args.out)
+        try:
+            if args.out.suffix == ".csv":
+                result.write_csv(args.out)
+            else:
+                result.write_parquet(args.out)
+        except OSError as error:
+            raise PeriodError(
+                f"--out {args.out} cannot be written ({error.strerror or error})."
+            ) from None
     if args.out is not None:
         print(f"{result.height} rows written to {args.out}", file=sys.stderr)
     return 0
@@ -99,6 +105,8 @@ def _check_out(out: Path) -> None:
         raise PeriodError(f"--out must name a .parquet or .csv file, got {out}.")
     if not out.parent.is_dir():
         raise PeriodError(f"--out {out}: the folder {out.parent} does not exist; create it first.")
+    if out.is_dir():
+        raise PeriodError(f"--out {out} is a folder: name a file inside it.")
 
 
 def cli(argv: list[str] | None = None) -> NoReturn:

@@ -229,6 +229,14 @@ def test_entries_of_transactions_that_no_week_reads_are_named(feed: Feed, name: 
     assert weeks_with_data(feed.root) == [WEEK]
 
 
+def test_an_entry_of_transactions_named_in_bytes_that_are_not_utf8_is_named_escaped(
+    feed: Feed,
+) -> None:
+    feed.write_day("2024-01-09", GOOD)
+    (feed.root / "transactions" / os.fsdecode(b"d=2024-01-1\xff")).mkdir()
+    assert badly_named_day_folders(feed.root) == ["transactions/d=2024-01-1\\xff"]
+
+
 def test_a_feed_without_transactions_has_no_badly_named_folders(feed: Feed) -> None:
     assert badly_named_day_folders(feed.root) == []
     (feed.root / "transactions").mkdir()

@@ -89,6 +89,12 @@ def test_the_cli_names_what_to_fix(
     assert capsys.readouterr().err == (
         f"error: --out {missing}: the folder {missing.parent} does not exist; create it first.\n"
     )
+    folder = warehouse / "a-folder.parquet"
+    folder.mkdir()
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(folder)])
+    assert capsys.readouterr().err == f"error: --out {folder} is a folder: name a file inside it.\n"
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", "/proc/counts.csv"])
+    assert capsys.readouterr().err.startswith("error: --out /proc/counts.csv cannot be written (")
     _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", "counts.txt"])
     assert capsys.readouterr().err == (
         "error: --out must name a .parquet or .csv file, got counts.txt.\n"
