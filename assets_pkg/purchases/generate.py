@@ -512,6 +512,31 @@ def _warn_stray_folders(
         )
 
 
+MAX_CUSTOMERS = 10_000_000
+MAX_PRODUCTS = 1_000_000
+MAX_DAYS = 36_600
+
+
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments, in one sentence, or None."""
+    for name, value, most in [
+        ("--customers", args.customers, MAX_CUSTOMERS),
+        ("--products", args.products, MAX_PRODUCTS),
+        ("--days", args.days, MAX_DAYS),
+    ]:
+        if not 1 <= value <= most:
+            return f"{name} must be a whole number from 1 to {most:,}, got {value}"
+    if args.seed < 0:
+        return f"--seed must be a whole number from 0, got {args.seed}"
+    if args.start > dt.date.max - dt.timedelta(days=args.days):
+        return f"--start {args.start} and --days {args.days} run past the year 9999"
+    if args.out.exists() and not args.out.is_dir():
+        return f"--out {args.out} is a file: name a folder (it is created if missing)"
+    if args.manifest is not None and not args.manifest.parent.is_dir():
+        return f"--manifest {args.manifest}: the folder {args.manifest.parent} does not exist"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m assets_pkg.purchases.generate",
@@ -529,6 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--manifest", type=Path, help="write the summary and plants as JSON")
     args = parser.parse_args(argv)
+    problem = _argument_problem(args)
+    if problem is not None:
+        parser.error(problem)  # before anything is written
 
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

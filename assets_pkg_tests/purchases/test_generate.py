@@ -178,3 +178,36 @@ def test_cli_writes_the_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert data["days"] == 8
     assert {p["kind"] for p in data["planted"]} >= {"not_json", "empty_file", "crlf_file"}
     assert "wrote" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--start", "9999-12-30", "--days", "5"], "--start 9999-12-30 and --days 5 run past"),
+        (["--products", "100000000000"], "--products must be a whole number from 1 to 1,000,000"),
+        (["--seed", "-1"], "--seed must be a whole number from 0, got -1"),
+        (["--customers", "0"], "--customers must be a whole number from 1 to 10,000,000"),
+        (["--manifest", "/no/such/folder/m.json"], "the folder /no/such/folder does not exist"),
+    ],
+)
+def test_cli_refuses_impossible_arguments_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    out = tmp_path / "feed"
+    argv = ["--customers", "3", "--start", "2024-01-01", "--days", "2", "--seed", "1"]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--out", str(out), *extra])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_refuses_an_out_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    argv = ["--customers", "3", "--start", "2024-01-01", "--days", "2", "--seed", "1"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--out", str(a_file)])
+    assert f"--out {a_file} is a file: name a folder" in capsys.readouterr().err
