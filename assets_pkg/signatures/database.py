@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from assets_pkg.signatures.asset_service import StoredAsset
 from assets_pkg.signatures.engines import open_engine
-from assets_pkg.signatures.model import Signee, SigneeKey
+from assets_pkg.signatures.model import Reference, Signee, SigneeKey
 from assets_pkg.signatures.schema import (
     assets,
     current,
@@ -31,7 +31,7 @@ from assets_pkg.signatures.schema import (
     signees,
     supersessions,
 )
-from assets_pkg.signatures.service import CurrentSignature, StoreError
+from assets_pkg.signatures.service import CurrentSignature, RegistrationIdentity, StoreError
 
 
 class WriteConflictError(StoreError):
@@ -47,6 +47,8 @@ class SignatureDatabase:
         self._connection: Connection | None = None
         self._after_commit: list[Callable[[], None]] = []
         self._signees: dict[SigneeKey, Signee] | None = None
+        self._signee_keys: dict[str, SigneeKey] = {}
+        """Signee id -> key of every signee seen (ids and keys never change once stored)."""
         self._current: dict[tuple[str, str], CurrentSignature] | None = None
         self._assets: set[str] | None = None
 
@@ -133,31 +135,37 @@ class SignatureDatabase:
         if self._signees is None:
             with self.reading() as connection:
                 rows = connection.execute(sa.select(signees)).all()
-            self._signees = {
-                SigneeKey(source=r.source, directory=r.directory, writer_id=r.writer_id): Signee(
-                    id=r.id,
-                    created=r.created,
-                    key=SigneeKey(source=r.source, directory=r.directory, writer_id=r.writer_id),
-                )
-                for r in rows
-            }
+            self._signees = {}
+            for r in rows:
+                key = SigneeKey(source=r.source, directory=r.directory, writer_id=r.writer_id)
+                self._signees[key] = Signee(id=r.id, created=r.created, key=key)
+                self._signee_keys[r.id] = key
         return self._signees
 
-    def current_signatures(self) -> dict[tuple[str, str], CurrentSignature]:
-        if self._current is None:
-            query = sa.select(
-                signatures.c.id,
-                signatures.c.signee_id,
-                signatures.c.source,
-                signatures.c.source_path,
-                signatures.c.content_sha256,
-            ).where(current())
+    def remember_signee(self, signee: Signee) -> None:
+        """Add a committed signee to the cache (its signatures are not kept)."""
+        self.known_signees()[signee.key] = signee.model_copy(update={"signatures": []})
+        self._signee_keys[signee.id] = signee.key
+
+    def signee_key(self, signee_id: str) -> SigneeKey:
+        """The key of a stored signee, from the cache (read from the database if unseen)."""
+        self.known_signees()
+        key = self._signee_keys.get(signee_id)
+        if key is None:
             with self.reading() as connection:
-                rows = connection.execute(query).all()
-            self._current = {
-                (r.source, r.source_path): CurrentSignature(r.id, r.signee_id, r.content_sha256)
-                for r in rows
-            }
+                row = connection.execute(sa.select(signees).where(signees.c.id == signee_id)).one()
+            key = SigneeKey(source=row.source, directory=row.directory, writer_id=row.writer_id)
+            self._signee_keys[signee_id] = key
+        return key
+
+    def current_signatures(self) -> dict[tuple[str, str], CurrentSignature]:
+        """(source, source_path) -> its current signature, with the `RegistrationIdentity` it was
+        registered with (bytes, signee key, reference): one query for every file."""
+        if self._current is None:
+            with self.reading() as connection:
+                rows = connection.execute(_current_query()).all()
+            keys: dict[tuple[str, str, str], SigneeKey] = {}
+            self._current = {(r.source, r.source_path): _current_signature(r, keys) for r in rows}
         return self._current
 
     def refresh(self, keys: Iterable[SigneeKey], paths: Iterable[tuple[str, str]]) -> None:
@@ -179,22 +187,17 @@ class SignatureDatabase:
                     known.pop(key, None)
                 else:
                     known[key] = Signee(id=row.id, created=row.created, key=key)
+                    self._signee_keys[row.id] = key
             for source, source_path in paths:
                 found = connection.execute(
-                    sa.select(
-                        signatures.c.id, signatures.c.signee_id, signatures.c.content_sha256
-                    ).where(
-                        signatures.c.source == source,
-                        signatures.c.source_path == source_path,
-                        current(),
+                    _current_query().where(
+                        signatures.c.source == source, signatures.c.source_path == source_path
                     )
                 ).first()
                 if found is None:
                     by_path.pop((source, source_path), None)
                 else:
-                    by_path[(source, source_path)] = CurrentSignature(
-                        found.id, found.signee_id, found.content_sha256
-                    )
+                    by_path[(source, source_path)] = _current_signature(found, {})
 
     def known_assets(self) -> set[str]:
         if self._assets is None:
@@ -286,6 +289,52 @@ class SignatureDatabase:
                 ).scalar_one()
                 for table in tables
             }
+
+
+def _current_query() -> sa.Select[Any]:
+    """Current signatures with what their identity needs: the signee's key (from `signees`)
+    and the reference as the source named it."""
+    return (
+        sa.select(
+            signatures.c.id,
+            signatures.c.signee_id,
+            signatures.c.source,
+            signatures.c.source_path,
+            signatures.c.content_sha256,
+            signatures.c.reference_source,
+            signatures.c.reference_directory,
+            signatures.c.reference_writer_id,
+            signatures.c.reference_signature_path,
+            signees.c.source.label("signee_source"),
+            signees.c.directory.label("signee_directory"),
+            signees.c.writer_id.label("signee_writer_id"),
+        )
+        .join(signees, signees.c.id == signatures.c.signee_id)
+        .where(current())
+    )
+
+
+def _current_signature(row: Any, keys: dict[tuple[str, str, str], SigneeKey]) -> CurrentSignature:
+    """A row of `_current_query` as a CurrentSignature; `keys` shares equal signee keys between
+    rows (many files per writer), so each is built once per load."""
+
+    def key(source: str, directory: str, writer_id: str) -> SigneeKey:
+        found = keys.get((source, directory, writer_id))
+        if found is None:
+            found = SigneeKey(source=source, directory=directory, writer_id=writer_id)
+            keys[(source, directory, writer_id)] = found
+        return found
+
+    reference = None
+    if row.reference_source is not None:
+        reference = Reference(
+            signee=key(row.reference_source, row.reference_directory, row.reference_writer_id),
+            signature_path=row.reference_signature_path,
+        )
+    signee = key(row.signee_source, row.signee_directory, row.signee_writer_id)
+    return CurrentSignature(
+        row.id, row.signee_id, RegistrationIdentity(row.content_sha256, signee, reference)
+    )
 
 
 def _is_conflict(error: BaseException) -> bool:

@@ -1,8 +1,8 @@
 """One ETL pass over SIGNATURES_SOURCE_DIR: read both sources, register, report.
 
 Pure Python over the service and the store; the Dagster assets are a thin shell around `run_etl`.
-A run first loads the content hash of every current registration (one query), and the readers
-skip, without parsing, each file whose bytes hash to its path's current registration.
+A run first loads the identity (content hash, signee, reference) of every current registration
+(one query), and the readers skip, without parsing, each file that is registered as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
 from assets_pkg.signatures.model import NewImageSignature, NewSignature, Reference, SigneeKey
 from assets_pkg.signatures.records import (
     Candidate,
-    KnownHashes,
+    KnownRegistrations,
     ReadResult,
     Reject,
     SourceLayoutError,
@@ -51,10 +51,11 @@ class EtlReport:
     """Valid files found: parsed ones and those skipped as unchanged."""
     new_signatures: int = 0
     unchanged: int = 0
-    """Files already registered with the same bytes (the skipped ones included)."""
+    """Files already registered as they are: same bytes, signee and reference (the skipped ones
+    included)."""
     skipped_unchanged: int = 0
-    """Of `unchanged`, the files skipped before parsing because their content hash was the
-    current registration of their path when the run started."""
+    """Of `unchanged`, the files skipped before parsing because their identity (content
+    hash, signee, reference) was the current registration of their path when the run started."""
     superseded: int = 0
     new_signees: int = 0
     linked_late: int = 0
@@ -75,8 +76,8 @@ def read_sources(source_dir: Path | UPath) -> tuple[list[Candidate], list[Reject
     return found.candidates, found.rejects
 
 
-def scan_sources(source_dir: Path | UPath, known: KnownHashes | None = None) -> ReadResult:
-    """Both sources read; a file whose hash `known` holds for its path is `unchanged`."""
+def scan_sources(source_dir: Path | UPath, known: KnownRegistrations | None = None) -> ReadResult:
+    """Both sources read; a file whose identity `known` holds for its path is `unchanged`."""
     check_layout(source_dir)
     a = read_source_a(source_dir / "SOURCE_A", known)
     b = read_source_b(source_dir / "SOURCE_B", known)
@@ -113,10 +114,11 @@ def run_etl(
 ) -> EtlReport:
     """Register every valid signature under `source_dir`; idempotent (decision 6).
 
-    Files whose bytes are already their path's current registration are skipped unparsed
-    (their hashes come from one query); the rest go through `register_signatures` as before."""
+    Files registered as they are (same bytes, signee and reference as their path's current
+    registration; the identities come from one query) are skipped unparsed; the rest go
+    through `register_signatures` as before."""
     check_layout(source_dir)
-    known = {key: c.content_sha256 for key, c in database.current_signatures().items()}
+    known = {key: c.identity for key, c in database.current_signatures().items()}
     found = scan_sources(source_dir, known)
     return register_candidates(
         found.candidates, found.rejects, database, assets, unchanged=found.unchanged

@@ -1,5 +1,6 @@
-"""What a source reader hands on: candidates to register, files it skipped because their bytes
-are already registered, and rows for `signature_rejects`."""
+"""What a source reader hands on: candidates to register, files it skipped because they are
+already registered as they are (same bytes, signee and reference), and rows for
+`signature_rejects`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from assets_pkg.signatures.model import NewSignature, Reference, SigneeKey
+from assets_pkg.signatures.service import RegistrationIdentity
 
 Severity = Literal["rejected", "warning"]
 SOURCE_A = "SOURCE_A"
@@ -34,16 +36,18 @@ class Candidate:
     signature: NewSignature
 
 
-KnownHashes = Mapping[tuple[str, str], str]
-"""(source, source_path) -> content_sha256 of the file's current registration in the database."""
+KnownRegistrations = Mapping[tuple[str, str], RegistrationIdentity]
+"""(source, source_path) -> the `RegistrationIdentity` (bytes, signee, reference) of the
+file's current registration in the database."""
 
 
 @dataclass(frozen=True)
 class Unchanged:
-    """A file whose bytes (by SHA-256) are already its path's current registration: the reader
-    read and hashed it but did not parse it or build a signature from it. Only what the run's
-    report still needs is kept: which file, and what it imitates (for the missing-reference
-    warning, decision 2), which the file name or the INDEX line says without parsing."""
+    """A file registered exactly as the reader finds it: its bytes (by SHA-256), its signee and
+    what it imitates are its path's current registration (`RegistrationIdentity`). The reader
+    read and hashed it but did not parse it or build a signature from it. Only what the run's report
+    still needs is kept: which file, and what it imitates (for the missing-reference warning,
+    decision 2), which the file name or the INDEX line says without parsing."""
 
     source: str
     source_path: str
@@ -55,12 +59,15 @@ class ReadResult:
     candidates: list[Candidate] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     unchanged: list[Unchanged] = field(default_factory=list)
-    """Files skipped because `known` already holds their bytes (empty without `known`)."""
+    """Files skipped because `known` already holds them as they are (empty without `known`)."""
 
 
-def is_known(known: KnownHashes | None, source: str, source_path: str, sha256: str) -> bool:
-    """Whether `sha256` is the current registration of (source, source_path)."""
-    return known is not None and known.get((source, source_path)) == sha256
+def is_known(
+    known: KnownRegistrations | None, source: str, source_path: str, identity: RegistrationIdentity
+) -> bool:
+    """Whether (source, source_path) is currently registered with this very identity: the
+    service's own idempotence rule (`RegistrationIdentity`), checked before the file is parsed."""
+    return known is not None and known.get((source, source_path)) == identity
 
 
 class SourceLayoutError(Exception):

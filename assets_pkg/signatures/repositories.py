@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
 from assets_pkg.signatures.model import ImageSignature, Signature, Signee, SigneeKey, XYZSignature
 from assets_pkg.signatures.schema import signatures, signees, supersessions
-from assets_pkg.signatures.service import CurrentSignature
+from assets_pkg.signatures.service import CurrentSignature, RegistrationIdentity
 
 
 class SqlSigneeRepository:
@@ -24,7 +24,6 @@ class SqlSigneeRepository:
         return None if found is None else found.model_copy(update={"signatures": []})
 
     def store(self, signee: Signee) -> None:
-        known = self._db.known_signees()
         row = {
             "id": signee.id,
             "source": signee.key.source,
@@ -35,7 +34,7 @@ class SqlSigneeRepository:
         with self._db.transaction() as connection:
             connection.execute(signees.insert(), [row])
             stored = signee.model_copy(update={"signatures": []})
-            self._db.on_commit(lambda: known.__setitem__(signee.key, stored))
+            self._db.on_commit(lambda: self._db.remember_signee(stored))
 
 
 class SqlSignatureRepository:
@@ -76,7 +75,9 @@ class SqlSignatureRepository:
             def remember() -> None:
                 for s in new:
                     key = (s.origin.source, s.origin.source_path)
-                    current[key] = CurrentSignature(s.id, s.signee_id, s.origin.content_sha256)
+                    signee = self._db.signee_key(s.signee_id)
+                    identity = RegistrationIdentity(s.origin.content_sha256, signee, s.forgery_of)
+                    current[key] = CurrentSignature(s.id, s.signee_id, identity)
 
             self._db.on_commit(remember)
 

@@ -49,12 +49,37 @@ class StoreError(SignatureServiceError):
 
 
 @dataclass(frozen=True)
+class RegistrationIdentity:
+    """What one registration of a source file says: the file's bytes (SHA-256), whose signature
+    it is (the signee's key) and what it imitates (the reference as the source names it, or None
+    for a genuine signature).
+
+    The one definition of "the same registration" (decision 6): a file whose identity equals
+    its (source, source_path)'s current registration is unchanged and skipped, by the service
+    and, before parsing, by the readers; any difference (other bytes, or for SOURCE_B another
+    UUID or parent in INDEX) registers the file anew, superseding the current registration."""
+
+    content_sha256: str
+    signee: SigneeKey
+    forgery_of: Reference | None = None
+
+    @classmethod
+    def of(cls, new: NewSignature, signee: SigneeKey) -> RegistrationIdentity:
+        """The identity `new` would be registered with under the signee `signee`."""
+        return cls(new.origin.content_sha256, signee, new.forgery_of)
+
+
+@dataclass(frozen=True)
 class CurrentSignature:
     """The signature now registered for one source file (the newest, not superseded)."""
 
     id: str
     signee_id: str
-    content_sha256: str
+    identity: RegistrationIdentity
+
+    @property
+    def content_sha256(self) -> str:
+        return self.identity.content_sha256
 
 
 class SigneeRepository(Protocol):
@@ -114,16 +139,19 @@ class SignatureApplicationService:
     ) -> Registration:
         """Register the signatures of the signee named by `idempotence_key`.
 
-        A signature already registered with the same bytes (source, source_path,
-        content_sha256) is skipped; one whose bytes changed is registered anew and supersedes
-        the old one. The signee is created on first sight and reused afterwards.
+        A file whose current registration has the same `RegistrationIdentity` (same bytes, same
+        signee, same reference) is skipped; one where any of them differs is registered anew and
+        supersedes the old registration, whichever signee that belonged to. The signee is
+        created on first sight and reused afterwards.
         """
         inputs = _checked(new_signatures, idempotence_key)
         pending: list[tuple[NewSignature, str | None]] = []
         unchanged = 0
         for new in inputs:
             current = self._signatures.find_current(new.origin.source, new.origin.source_path)
-            if current is not None and current.content_sha256 == new.origin.content_sha256:
+            if current is not None and current.identity == RegistrationIdentity.of(
+                new, idempotence_key
+            ):
                 unchanged += 1
             else:
                 pending.append((new, None if current is None else current.id))

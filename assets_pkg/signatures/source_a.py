@@ -27,7 +27,7 @@ from assets_pkg.signatures.model import (
 from assets_pkg.signatures.records import (
     SOURCE_A,
     Candidate,
-    KnownHashes,
+    KnownRegistrations,
     ReadResult,
     Reject,
     SourceLayoutError,
@@ -36,6 +36,7 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
+from assets_pkg.signatures.service import RegistrationIdentity
 from assets_pkg.signatures.source_files import (
     DIRECTORY,
     ObjectSourceFolder,
@@ -108,11 +109,12 @@ def _sample(digits: str, name: str) -> str:
     return digits
 
 
-def read_source_a(root: Path | UPath, known: KnownHashes | None = None) -> ReadResult:
+def read_source_a(root: Path | UPath, known: KnownRegistrations | None = None) -> ReadResult:
     """Every file under SOURCE_A, as candidates (genuine signees first) and rejects.
 
-    A file whose bytes hash to its path's entry in `known` (what the database holds as current)
-    is read and hashed but not parsed: it becomes an `Unchanged`, not a candidate."""
+    A file registered as it is (its path's entry in `known`, what the database holds as current,
+    has its hash, signee and reference) is read and hashed but not parsed: it becomes an
+    `Unchanged`, not a candidate."""
     if not root.is_dir():
         raise SourceLayoutError(f"{root} is not a directory: SOURCE_A is missing")
     result = ReadResult()
@@ -149,7 +151,9 @@ def read_source_a(root: Path | UPath, known: KnownHashes | None = None) -> ReadR
 
 
 def _read_file(
-    folder: SourceFolder | ObjectSourceFolder, relative: PurePosixPath, known: KnownHashes | None
+    folder: SourceFolder | ObjectSourceFolder,
+    relative: PurePosixPath,
+    known: KnownRegistrations | None,
 ) -> Candidate | Reject | Unchanged:
     path = str(relative)
     parts = relative.parts
@@ -178,7 +182,8 @@ def _read_file(
                 source=SOURCE_A, directory=f"{medium}/Genuine", writer_id=parsed.reference_writer_id
             )
         )
-    if is_known(known, SOURCE_A, path, sha256):
+    signee = SigneeKey(source=SOURCE_A, directory=directory, writer_id=parsed.writer_id)
+    if is_known(known, SOURCE_A, path, RegistrationIdentity(sha256, signee, reference)):
         return Unchanged(SOURCE_A, path, reference)
     origin = Origin(source=SOURCE_A, subset=directory, source_path=path, content_sha256=sha256)
     metadata = {"sample_no": parsed.sample}
@@ -199,5 +204,4 @@ def _read_file(
             metadata=metadata,
             forgery_of=reference,
         )
-    signee = SigneeKey(source=SOURCE_A, directory=directory, writer_id=parsed.writer_id)
     return Candidate(signee=signee, signature=signature)

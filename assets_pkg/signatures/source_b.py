@@ -20,7 +20,7 @@ from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, Si
 from assets_pkg.signatures.records import (
     SOURCE_B,
     Candidate,
-    KnownHashes,
+    KnownRegistrations,
     ReadResult,
     Reject,
     SourceLayoutError,
@@ -29,6 +29,7 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
+from assets_pkg.signatures.service import RegistrationIdentity
 from assets_pkg.signatures.source_files import (
     ObjectSourceFolder,
     SourceFolder,
@@ -211,11 +212,13 @@ def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
     return cycles
 
 
-def read_source_b(root: Path | UPath, known: KnownHashes | None = None) -> ReadResult:
+def read_source_b(root: Path | UPath, known: KnownRegistrations | None = None) -> ReadResult:
     """Candidates (parents before their forgeries) and rejects for SOURCE_B.
 
-    INDEX is always parsed and checked in full; a listed file whose bytes hash to its path's
-    entry in `known` becomes an `Unchanged` instead of a candidate."""
+    INDEX is always parsed and checked in full; a listed file registered as it is (its path's
+    entry in `known` has its hash, the UUID its INDEX line gives it and the parent that line
+    names) becomes an `Unchanged` instead of a candidate. A file whose INDEX line changed its
+    UUID or parent is a candidate even with the same bytes."""
     # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
     folder = source_folder(root)
     parsed = parse_index_lines(read_index(folder).decode("utf-8-sig", errors="replace"))
@@ -238,10 +241,12 @@ def read_source_b(root: Path | UPath, known: KnownHashes | None = None) -> ReadR
             result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
             continue
         sha256 = sha256_hex(data)
-        if is_known(known, SOURCE_B, entry.path, sha256):
-            result.unchanged.append(Unchanged(SOURCE_B, entry.path, _reference(entry, paths)))
+        reference = _reference(entry, paths)
+        signee = signee_key(entry.key)
+        if is_known(known, SOURCE_B, entry.path, RegistrationIdentity(sha256, signee, reference)):
+            result.unchanged.append(Unchanged(SOURCE_B, entry.path, reference))
             continue
-        result.candidates.append(_candidate(root, entry, data, sha256, paths))
+        result.candidates.append(_candidate(root, entry, data, sha256, signee, reference))
     return result
 
 
@@ -301,9 +306,13 @@ def _reference(entry: IndexEntry, paths: dict[str, str]) -> Reference | None:
 
 
 def _candidate(
-    root: Path | UPath, entry: IndexEntry, data: bytes, sha256: str, paths: dict[str, str]
+    root: Path | UPath,
+    entry: IndexEntry,
+    data: bytes,
+    sha256: str,
+    signee: SigneeKey,
+    reference: Reference | None,
 ) -> Candidate:
-    reference = _reference(entry, paths)
     origin = Origin(
         source=SOURCE_B,
         subset="Genuine" if reference is None else "Forgeries",
@@ -316,4 +325,4 @@ def _candidate(
         origin=origin,
         forgery_of=reference,
     )
-    return Candidate(signee=signee_key(entry.key), signature=signature)
+    return Candidate(signee=signee, signature=signature)

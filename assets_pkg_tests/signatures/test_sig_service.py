@@ -25,6 +25,7 @@ from assets_pkg.signatures.model import (
 from assets_pkg.signatures.service import (
     CurrentSignature,
     InconsistentRegistrationError,
+    RegistrationIdentity,
     SignatureApplicationService,
     UnsupportedSignatureError,
 )
@@ -43,7 +44,8 @@ class Memory:
         self.transactions = 0
 
     def find_signee(self, key: SigneeKey) -> Signee | None:
-        return self.signees.get(key)
+        found = self.signees.get(key)  # a copy without signatures, as SqlSigneeRepository gives
+        return None if found is None else found.model_copy(update={"signatures": []})
 
     def store_signee(self, signee: Signee) -> None:
         self.signees[signee.key] = signee.model_copy(update={"signatures": []})
@@ -54,7 +56,9 @@ class Memory:
             if (s.origin.source, s.origin.source_path) == (source, source_path):
                 if s.id in superseded:
                     return None
-                return CurrentSignature(s.id, s.signee_id, s.origin.content_sha256)
+                (key,) = [k for k, signee in self.signees.items() if signee.id == s.signee_id]
+                identity = RegistrationIdentity(s.origin.content_sha256, key, s.forgery_of)
+                return CurrentSignature(s.id, s.signee_id, identity)
         return None
 
     def store_signatures(self, signatures: Sequence[Signature]) -> None:
@@ -148,7 +152,50 @@ def test_changed_bytes_supersede_the_old_signature_which_is_kept() -> None:
     assert new.supersedes == old.id
     assert memory.signatures == [old, new]
     assert memory.find_current("SOURCE_A", "g/001_01.HWR") == CurrentSignature(
-        new.id, new.signee_id, "b" * 64
+        new.id, new.signee_id, RegistrationIdentity("b" * 64, GENUINE)
+    )
+
+
+def test_the_same_bytes_under_another_signee_supersede_the_registration() -> None:
+    memory = Memory()
+    first = service(memory).register_signatures([xyz("b/3f2a9c1e")], GENUINE)
+    renamed = GENUINE.model_copy(update={"writer_id": "002"})
+    again = service(memory).register_signatures([xyz("b/3f2a9c1e")], renamed)
+    (new,) = again.registered
+    assert (again.unchanged, again.new_signee, again.superseded) == (
+        0,
+        True,
+        (first.registered[0].id,),
+    )
+    assert new.signee_id == memory.signees[renamed].id != first.signee_id
+    assert memory.find_current("SOURCE_A", "b/3f2a9c1e") == CurrentSignature(
+        new.id, new.signee_id, RegistrationIdentity("a" * 64, renamed)
+    )
+    assert service(memory).register_signatures([xyz("b/3f2a9c1e")], renamed).unchanged == 1
+
+
+def test_the_same_bytes_imitating_something_else_supersede_the_registration() -> None:
+    memory = Memory()
+    service(memory).register_signatures([xyz("p")], GENUINE)
+    other = GENUINE.model_copy(update={"writer_id": "002"})
+    versions = [
+        None,
+        Reference(signee=GENUINE, signature_path="p"),
+        Reference(signee=other),
+        Reference(signee=other, signature_path="q"),
+        None,
+    ]
+    ids: list[str] = []
+    for reference in versions:
+        result = service(memory).register_signatures([xyz("c", forgery_of=reference)], FORGER)
+        (new,) = result.registered
+        assert result.superseded == tuple(ids[-1:])
+        assert (new.forgery_of, new.is_forgery) == (reference, reference is not None)
+        same = service(memory).register_signatures([xyz("c", forgery_of=reference)], FORGER)
+        assert (same.registered, same.unchanged) == ((), 1)
+        ids.append(new.id)
+    assert memory.find_current("SOURCE_A", "c") == CurrentSignature(
+        ids[-1], memory.signees[FORGER].id, RegistrationIdentity("a" * 64, FORGER)
     )
 
 
