@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +20,13 @@ from assets_pkg.purchases.catalog import (
     read_products,
     require_unique_ids,
 )
+
+
+def _refusal(read: Callable[[Path], object], path: Path) -> str:
+    """The one sentence `read` refuses `path` with."""
+    with pytest.raises(SourceError) as raised:
+        read(path)
+    return str(raised.value)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -64,9 +72,7 @@ def test_a_row_with_an_extra_field_names_the_file_and_line(tmp_path: Path) -> No
         'product_id,product_description,product_category\nP1,"red, long",trousers\n'
         "P2,blue,shirts\nP3,green, short,hats\n",
     )
-    with pytest.raises(SourceError) as raised:
-        read_products(path)
-    assert str(raised.value) == (
+    assert _refusal(read_products, path) == (
         f"{path} line 4 has 4 fields but the header has 3: quote a value that holds a comma, "
         "or remove the extra field."
     )
@@ -139,9 +145,7 @@ def test_an_unreadable_file_names_the_file_and_the_fix(
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(pl, "read_csv", refuse)
-    with pytest.raises(SourceError) as raised:
-        read_customers_file(path)
-    assert str(raised.value) == (
+    assert _refusal(read_customers_file, path) == (
         f"{path} cannot be read (Permission denied): make it readable to the user running "
         "Dagster, or point PURCHASES_SOURCE_DIR at a readable copy."
     )
@@ -153,18 +157,14 @@ def test_a_quote_inside_an_unquoted_value_names_the_line(tmp_path: Path) -> None
         'P1,"red, big",socks\nP2,"say ""hi""",toys\nP3,27" monitor,tv\n'
     )
     path = _write(tmp_path, "products.csv", text)
-    with pytest.raises(SourceError) as raised:
-        read_products(path)
-    assert str(raised.value) == (
+    assert _refusal(read_products, path) == (
         f"{path} line 4 has a quote inside a value that does not start with one: quote the "
         'whole value and double the quote inside ("27"" monitor"), or remove it.'
     )
 
 
 def test_a_missing_file_names_the_file_and_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(SourceError) as raised:
-        read_customers_file(tmp_path / "customers.csv")
-    assert str(raised.value) == (
+    assert _refusal(read_customers_file, tmp_path / "customers.csv") == (
         f"{tmp_path / 'customers.csv'} does not exist: put customers.csv there or point "
         "PURCHASES_SOURCE_DIR at the folder that holds it."
     )
@@ -172,9 +172,7 @@ def test_a_missing_file_names_the_file_and_the_setting(tmp_path: Path) -> None:
 
 def test_a_wrong_header_names_the_missing_columns(tmp_path: Path) -> None:
     path = _write(tmp_path, "products.csv", "id,description\nP1,red\n")
-    with pytest.raises(SourceError) as raised:
-        read_products(path)
-    assert str(raised.value) == (
+    assert _refusal(read_products, path) == (
         f"{path} must have the header product_id,product_description,product_category; "
         "it lacks product_id, product_description, product_category (found id,description)."
     )
