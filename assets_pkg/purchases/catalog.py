@@ -134,17 +134,17 @@ def _why_unreadable(path: Path | UPath, error: Exception) -> str:
     own message otherwise."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = csv.reader(handle)
-            header = next(rows, [])
-            for row in rows:
-                if len(row) > len(header):
-                    return (
-                        f"{path} line {rows.line_num} has {len(row)} fields but the header "
-                        f"has {len(header)}: quote a value that holds a comma, or remove the "
-                        "extra field."
-                    )
-        with path.open(newline="", encoding="utf-8") as handle:
-            stray = _first_stray_quote(handle.read())
+            text = handle.read()
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(rows, [])
+        for row in rows:
+            if len(row) > len(header):
+                return (
+                    f"{path} line {rows.line_num} has {len(row)} fields but the header "
+                    f"has {len(header)}: quote a value that holds a comma, or remove the "
+                    "extra field."
+                )
+        stray = _first_stray_quote(text)
         if stray is not None:
             return (
                 f"{path} line {stray} has a quote inside a value that does not start with "
@@ -161,8 +161,7 @@ def _first_stray_quote(text: str) -> int | None:
     """The line of the first `"` inside a value that does not start with one (RFC 4180 allows
     quotes only around a whole value, doubled inside it), or None."""
     line, quoted, at_start = 1, False, True
-    characters = iter(text)
-    for character in characters:
+    for character in text:
         if quoted:
             if character == '"':
                 quoted = False  # the closing quote, or the first of a doubled one

@@ -57,13 +57,17 @@ class WeekRange:
     first: dt.date
     last: dt.date | None = None
 
+    @property
+    def start(self) -> dt.datetime:
+        """Monday 00:00 of the first week: a purchase before it is in no week of the range."""
+        return dt.datetime.combine(self.first, dt.time())
+
     def excludes(self, moment: pl.Expr) -> pl.Expr:
         """Whether a purchase at `moment` falls in no week of the range (cheap: two
         comparisons, for every item)."""
-        first = dt.datetime.combine(self.first, dt.time())
         if self.last is None:
-            return moment < first
-        return (moment < first) | (moment >= dt.datetime.combine(self.last, dt.time()) + WEEK)
+            return moment < self.start
+        return (moment < self.start) | (moment >= dt.datetime.combine(self.last, dt.time()) + WEEK)
 
     def why_excluded(self, moment: pl.Expr) -> pl.Expr:
         """The reason for a purchase at `moment` that `excludes` (for those rows only)."""
@@ -83,11 +87,7 @@ class WeekRange:
             week,
             pl.lit(str(self.last)),
         )
-        return (
-            pl.when(moment < dt.datetime.combine(self.first, dt.time()))
-            .then(before)
-            .otherwise(after)
-        )
+        return pl.when(moment < self.start).then(before).otherwise(after)
 
 
 def split_week(
