@@ -10,6 +10,7 @@ lines.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -152,6 +153,7 @@ def page() -> str:
         "a_weeks": summarise([Measurement(compute_s=8.0)]),
         "b": summarise([Measurement(wall_s=4.0, peak_mib=320, compute_s=0.1)]),
         "f": summarise([Measurement(wall_s=3.6, peak_mib=200, max_process_mib=150)]),
+        "f_frozen": summarise([Measurement(wall_s=3.0, peak_mib=200, max_process_mib=150)]),
         "c": summarise([Measurement(wall_s=24.0, peak_mib=900, max_process_mib=900)]),
         "e": summarise([Measurement(wall_s=6.0, peak_mib=300, max_process_mib=300)]),
         "d": summarise([Measurement(error="exit status 2, log d.log")]),
@@ -170,6 +172,7 @@ def test_report_renders_the_table(page: str) -> None:
         "|   (a2) of which the weekly assets' steps | | | 8.00 | | | 1 |",
         "| (b) Dagster one incremental week, 4 weeks history | 4.0 | 320 | 0.10 | 3.9 | 0 | 1 |",
         "| (f) Dagster floor: a trivial asset, same CLI | 3.6 | 200 | — | — | 150 | 1 |",
+        "| (f*) the same floor, frozen as the project is | 3.0 | 200 | — | — | 150 | 1 |",
         "| (c) DuckDB whole job | 24.0 | 900 | — | — | 900 | 1 |",
         "| (e) DuckDB per week, unchecked: exploded table + counts | 6.0 | 300 | — | — | 300 | 1 |",
         "| (d) DuckDB scan floor | FAILED | | | | | 0 |",
@@ -189,6 +192,7 @@ def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     )
     assert "- b - f (wall): 0.40 s" in page
     assert "- b/f (wall): 1.11" in page
+    assert "- b - f* (wall): 1.00 s" in page
     assert "- cost curve, a/c by scale (x growth over the next smaller scale): not run" in page
     assert "| scale |" not in page  # no curve table without a curve
     assert "The targets are set for the large scale (104 weeks); here they only smoke-test." in page
@@ -201,9 +205,13 @@ def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     assert target(page, "the same ±15 %").startswith(
         "- **n/a ** backfill peak memory the same ±15 % for 2 and 4 weeks"
     )
-    assert target(page, "floor") == (
+    assert target(page, "Dagster's floor") == (
         "- **PASS** one incremental week within 0.5 s of Dagster's floor: "
         "b - f = 0.40 s (4.00 s vs 3.60 s)"
+    )
+    assert target(page, "floor frozen") == (
+        "- **FAIL** one incremental week within 0.5 s of the floor frozen as the project is: "
+        "b - f* = 1.00 s (4.00 s vs 3.00 s)"
     )
     assert target(page, "±20 %").startswith("- **n/a ** incremental week's compute the same")
     assert target(page, "grow with scale") == (
@@ -252,10 +260,14 @@ def test_backfill_memory_target_is_512_mib(peak: float, verdict: str) -> None:
 def test_incremental_week_target_is_half_a_second_over_the_floor(
     b_wall: float, verdict: str, detail: str
 ) -> None:
-    page = render({"b": one(b_wall, compute_s=0.2), "f": one(3.0)})
+    page = render({"b": one(b_wall, compute_s=0.2), "f": one(3.0), "f_frozen": one(3.0)})
 
-    assert target(page, "floor") == (
+    assert target(page, "Dagster's floor") == (
         f"- **{verdict}** one incremental week within 0.5 s of Dagster's floor: {detail}"
+    )
+    assert target(page, "floor frozen") == (
+        f"- **{verdict}** one incremental week within 0.5 s of the floor frozen as the project "
+        f"is: {detail.replace('f =', 'f* =')}"
     )
     assert f"- b/f (wall): {b_wall / 3:.2f}" in page
 
@@ -263,7 +275,8 @@ def test_incremental_week_target_is_half_a_second_over_the_floor(
 def test_incremental_week_target_is_na_without_the_floor() -> None:
     page = render({"b": one(3.4), "f": summarise([Measurement(error="warm-up: boom")])})
 
-    assert target(page, "floor").startswith("- **n/a ** ")
+    assert target(page, "Dagster's floor").startswith("- **n/a ** ")
+    assert target(page, "floor frozen").startswith("- **n/a ** ")
     assert "- b - f (wall): — s" in page
     assert "| (f) Dagster floor: a trivial asset, same CLI | FAILED | | | | | 0 |" in page
     assert "- (f) Dagster floor: a trivial asset, same CLI: warm-up: boom" in page
@@ -388,22 +401,35 @@ def test_floor_definitions_are_one_trivial_asset_run_as_the_project_runs() -> No
     assert defs.executor is build_executor(Settings.from_env({})) is dg.in_process_executor
 
 
+def test_the_frozen_floor_is_the_same_floor_frozen_as_the_project_freezes() -> None:
+    gc.unfreeze()
+    try:
+        assert floor_definitions.frozen_defs() is floor_definitions.defs
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 class FakeSetup:
     """Stands in for DagsterSetup: records each CLI run instead of running it."""
 
     events: list[tuple[str, ...]]
 
-    def __init__(self, name: str, module: str) -> None:
+    def __init__(self, name: str, module: str, attribute: str | None) -> None:
         self.name, self.module, self.warehouse = name, module, Path(name)
+        self.attribute = attribute
 
     @classmethod
-    def fresh(cls, work: Path, name: str, source: Path, module: str) -> FakeSetup:
-        return cls(name, module)
+    def fresh(
+        cls, work: Path, name: str, source: Path, module: str, attribute: str | None = None
+    ) -> FakeSetup:
+        return cls(name, module, attribute)
 
     def materialize(
         self, selection: str, partitions: Sequence[str], log: Path, say: Callable[[str], None]
     ) -> Measurement:
-        self.events.append(("materialize", self.name, self.module, selection, *partitions))
+        module = self.module if self.attribute is None else f"{self.module}:{self.attribute}"
+        self.events.append(("materialize", self.name, module, selection, *partitions))
         return Measurement(wall_s=1.0)
 
 
@@ -459,8 +485,10 @@ def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
         ("duckdb", "repeat-1", "job-2024-01-22.sql"),  # (c)
         ("per_week", "per_week_out", "2024-01-01", "2024-01-22"),  # (e)
         ("duckdb", "repeat-1", "floor.sql"),  # (d)
-        ("materialize", "floor", FLOOR_MODULE, FLOOR_ASSET),  # (f)'s untimed warm-up
-        ("materialize", "floor", FLOOR_MODULE, FLOOR_ASSET),  # (f)
+        ("materialize", "floor-defs", f"{FLOOR_MODULE}:defs", FLOOR_ASSET),  # (f)'s warm-up
+        ("materialize", "floor-defs", f"{FLOOR_MODULE}:defs", FLOOR_ASSET),  # (f)
+        ("materialize", "floor-frozen_defs", f"{FLOOR_MODULE}:frozen_defs", FLOOR_ASSET),
+        ("materialize", "floor-frozen_defs", f"{FLOOR_MODULE}:frozen_defs", FLOOR_ASSET),  # (f*)
         ("materialize", "full", "stand.in", weekly, "2024-01-22"),  # (b)
         ("backfill", "half", "2024-01-01", "2024-01-08"),  # (a')
         ("backfill", "short", "2024-01-01", "2024-01-22"),  # (b')'s history

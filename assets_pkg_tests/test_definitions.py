@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import gc
 import os
 import shutil
 import subprocess
@@ -160,6 +161,24 @@ def test_the_module_loads_from_the_environment(
         current_time=dt.datetime(2024, 1, 30, tzinfo=dt.UTC)
     )
     assert keys == ["2024-01-08", "2024-01-15", "2024-01-22"]
+
+
+def test_loading_the_module_freezes_what_it_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What was loaded is left out of later garbage collections, the one at exit included
+    (about 0.6 s of every `dagster` command, docs/performance.md)."""
+    monkeypatch.setenv("WAREHOUSE_DIR", str(tmp_path / "warehouse"))
+    monkeypatch.delenv("SIGNATURES_DB_URL", raising=False)
+    gc.unfreeze()
+    loaded_before: list[object] = []
+    assert gc.get_freeze_count() == 0
+    try:
+        defs()
+        assert gc.get_freeze_count() > 0
+        assert not any(found is loaded_before for found in gc.get_objects())
+    finally:
+        gc.unfreeze()
 
 
 def test_a_bad_setting_stops_loading_with_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,8 @@ Generates the dataset once with the project's generator (cached under
      fresh process;
 (d)  the DuckDB scan floor: read every JSON line and count the basket items;
 (f)  Dagster's floor: one trivial asset (``floor_definitions``) through the same CLI, in a
-     fresh instance after one untimed warm-up run, just before (b);
+     fresh instance after one untimed warm-up run, just before (b); and (f*), the same floor
+     frozen once loaded as the project's definitions are (``-a frozen_defs``);
 (b)  one incremental week through Dagster at full history (the last week again, same
      warehouse);
 (a') the backfill over the first half of the weeks only (52 of 104 at large scale), to

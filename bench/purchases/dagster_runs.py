@@ -46,9 +46,12 @@ class DagsterSetup:
     warehouse: Path
     env: dict[str, str]
     module: str = DEFINITIONS_MODULE
+    attribute: str | None = None
 
     @classmethod
-    def fresh(cls, work: Path, name: str, source: Path, module: str) -> DagsterSetup:
+    def fresh(
+        cls, work: Path, name: str, source: Path, module: str, attribute: str | None = None
+    ) -> DagsterSetup:
         home, warehouse = work / name / "dagster_home", work / name / "warehouse"
         home.mkdir(parents=True)
         warehouse.mkdir(parents=True)
@@ -61,13 +64,15 @@ class DagsterSetup:
             PURCHASES_START_DATE=START.isoformat(),
             PURCHASES_DATE_TOLERANCE_DAYS=str(TOLERANCE_DAYS),
         )
-        return cls(home, warehouse, env, module)
+        return cls(home, warehouse, env, module, attribute)
 
     def materialize(
         self, selection: str, partitions: Sequence[str], log: Path, say: Callable[[str], None]
     ) -> Measurement:
         command = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize"]
         command += ["-m", self.module, "--select", selection]
+        if self.attribute is not None:
+            command += ["-a", self.attribute]
         if len(partitions) == 1:
             command += ["--partition", partitions[0]]
         elif partitions:
