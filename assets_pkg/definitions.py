@@ -45,6 +45,9 @@ def defs() -> dg.Definitions:
     # Everything loaded so far (Dagster, polars, DuckDB, these modules) lives as long as the
     # process. Frozen, it is left out of every later garbage collection, and above all out
     # of the one Python makes at exit, which otherwise walks and frees it all: about 0.6 s
-    # of every `dagster` command that loads this location (docs/performance.md).
-    gc.freeze()
+    # of every `dagster` command that loads this location (docs/performance.md). Only the
+    # first load freezes: a long-lived process (a Celery worker) that loads the location
+    # again must not freeze the garbage of the work it did in between.
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
     return definitions
