@@ -141,7 +141,7 @@ def run(
                 say(f"    counted (transactions, basket items): {' '.join(counted)}")
         if "f" in parts:  # next to (b) in time, as its floor
             for key, attribute in FLOORS.items():
-                say(f"({key.replace('_frozen', '*')}) Dagster floor: {FLOOR_MODULE}:{attribute}")
+                say(f"Dagster floor {key}: {FLOOR_MODULE}:{attribute}")
                 results[key].append(floor(work, source, logs, attribute))
                 if not keep:
                     shutil.rmtree(work / f"floor-{attribute}", ignore_errors=True)
