@@ -54,10 +54,17 @@ class Parsed:
 # ---- the rule book ---------------------------------------------------------------------
 
 
+_DATE_THEN_TIME = re.compile(r"[0-9W-]+[T ][0-9]")
+"""A date, a space or `T`, a time: Python's `fromisoformat` takes any one character between
+date and time, so that `2024-01-03-05:00` (a bare date and an offset) would read as 05:00."""
+
+
 def parse_purchase_time(value: Any) -> dt.datetime | None:
     """An ISO 8601 date *and* time (`2018-09-01 11:09:00`, `T` separator, fractions and UTC
     offsets allowed; offsets are converted to UTC), or None when it does not parse."""
     if not isinstance(value, str) or len(value.strip()) < len("YYYY-MM-DD HH:MM"):
+        return None
+    if not _DATE_THEN_TIME.match(value.strip()):
         return None
     try:
         moment = dt.datetime.fromisoformat(value.strip())

@@ -153,6 +153,12 @@ def test_a_clean_file_gives_typed_items_in_line_order(tmp_path: Path) -> None:
         ("2018-09-01 11:09", dt.datetime(2018, 9, 1, 11, 9)),
         ("2018-09-01T01:09:00+02:00", dt.datetime(2018, 8, 31, 23, 9)),
         ("2018-09-01", None),
+        # A bare date and an offset, or another separator, is no time of day.
+        ("2018-09-01-05:00", None),
+        ("2018-09-01+01:00:00", None),
+        ("2018-09-01/11:09:00", None),
+        ("2018-09-01_11:09:00", None),
+        ("2018-09-01\u300011:09:00", None),
         ("2018-02-30 11:09:00", None),
         ("yesterday", None),
         (20180901, None),
