@@ -13,18 +13,25 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
+import shlex
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import polars as pl
+from upath import UPath
 
+from assets_pkg.purchases import schemas
 from assets_pkg.purchases.counts import period_counts
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
 from assets_pkg.shared.settings import Settings, parse_monday
 
 ASSET = "weekly_purchase_counts"
+BUILD = "raw_customers,products,exploded_transactions,transaction_quarantine," + ASSET
+"""What a run must select to build weeks of ASSET from the source alone, as `make run` does."""
+STORED = pl.Schema({name: dtype for name, dtype in schemas.COUNTS.items() if name != "week"})
+"""A week's file as the IO manager writes it: the week is in its folder's name."""
 
 
 class PeriodError(ValueError):
@@ -50,19 +57,50 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
         shown = ", ".join(str(w) for w in missing[:10])
         raise MissingWeeksError(
             f"{len(missing)} week(s) of {ASSET} are not in {warehouse_dir}: {shown}. "
-            f"Materialise them first: dagster asset materialize -m assets_pkg.definitions "
-            f"--select {ASSET} --partition-range {missing[0]}...{missing[-1]}"
+            f"Materialise them first: WAREHOUSE_DIR={shlex.quote(warehouse_dir)} dagster asset "
+            f"materialize -m assets_pkg.definitions --select {BUILD} --partition-range "
+            f"{missing[0]}...{missing[-1]}"
         )
-    weekly = pl.concat(
-        [storage.scan_parquet(path).with_columns(week=pl.lit(w)) for w, path in paths.items()]
-    )
-    return (
-        period_counts(weekly)
-        .select(
-            pl.lit(first_week).alias("first_week"), pl.lit(last_week).alias("last_week"), pl.all()
+    weekly = pl.concat([_week(path, week) for week, path in paths.items()])
+    try:
+        return (
+            period_counts(weekly)
+            .select(
+                pl.lit(first_week).alias("first_week"),
+                pl.lit(last_week).alias("last_week"),
+                pl.all(),
+            )
+            .collect()
         )
-        .collect()
-    )
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise PeriodError(
+            f"The weeks {first_week}...{last_week} of {ASSET} in {warehouse_dir} cannot be "
+            f"read ({_first_line(error)}): materialise them again."
+        ) from None
+
+
+def _week(path: UPath, week: dt.date) -> pl.LazyFrame:
+    """One week's stored counts, refused in one sentence when the file is not what the
+    asset writes (damaged, a folder, another table's file)."""
+    again = f"materialise the week {week} of {ASSET} again"
+    if not path.is_file():
+        raise PeriodError(f"{path} is not a file: remove it and {again}.")
+    try:
+        frame = storage.scan_parquet(path)
+        schema = frame.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise PeriodError(
+            f"{path} is not a readable Parquet file ({_first_line(error)}): {again}."
+        ) from None
+    if schema != STORED:
+        raise PeriodError(
+            f"{path} does not hold {ASSET} (its columns are {', '.join(schema.names())}): {again}."
+        )
+    return frame.with_columns(week=pl.lit(week))
+
+
+def _first_line(error: Exception) -> str:
+    return next(iter(str(error).strip().splitlines()), type(error).__name__)
 
 
 def main(argv: list[str] | None = None) -> int:

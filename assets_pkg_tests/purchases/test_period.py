@@ -4,6 +4,7 @@ source files by plain Python (rules_oracle.py), not a recomputation from the out
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -73,8 +74,9 @@ def test_the_cli_names_what_to_fix(
     _exits_with(2, [FIRST, "2024-01-29", "--warehouse", str(warehouse)])
     assert capsys.readouterr().err == (
         f"error: 2 week(s) of weekly_purchase_counts are not in {warehouse}: 2024-01-22, "
-        "2024-01-29. Materialise them first: dagster asset materialize -m "
-        "assets_pkg.definitions --select weekly_purchase_counts --partition-range "
+        f"2024-01-29. Materialise them first: WAREHOUSE_DIR={warehouse} dagster asset "
+        "materialize -m assets_pkg.definitions --select raw_customers,products,"
+        "exploded_transactions,transaction_quarantine,weekly_purchase_counts --partition-range "
         "2024-01-22...2024-01-29\n"
     )
     _exits_with(2, ["2024-01-02", LAST, "--warehouse", str(warehouse)])
@@ -101,6 +103,31 @@ def test_the_cli_names_what_to_fix(
     )
     with pytest.raises(MissingWeeksError):
         counts_between(str(warehouse), day("2023-12-25"), day(FIRST))
+
+
+@pytest.mark.parametrize("damage", ["empty", "folder", "another table"])
+def test_a_damaged_week_file_is_named_in_one_sentence(
+    built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    _, built_warehouse = built
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(built_warehouse, warehouse)
+    week_file = warehouse / "weekly_purchase_counts" / "week=2024-01-08" / "data.parquet"
+    other = warehouse / "exploded_transactions" / "week=2024-01-08" / "data.parquet"
+    if damage == "empty":
+        week_file.write_bytes(b"")
+    elif damage == "folder":
+        week_file.unlink()
+        week_file.mkdir()
+    else:
+        shutil.copyfile(other, week_file)
+
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse)])
+
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {week_file} ")
+    assert error.endswith(" the week 2024-01-08 of weekly_purchase_counts again.\n")
+    assert error.count("\n") == 1  # one sentence, no traceback
 
 
 def test_a_range_of_weeks_without_purchases_gives_zero_rows(feed: Feed, warehouse: Path) -> None:
