@@ -98,22 +98,29 @@ def _valid_score() -> pl.Expr:
 
 
 def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
-    if not path.is_file():
+    if not path.exists():
         raise SourceError(
             f"{path} does not exist: put {path.name} there or point PURCHASES_SOURCE_DIR "
             "at the folder that holds it."
         )
+    if not path.is_file():  # a folder, a FIFO, a device: never opened
+        raise SourceError(f"{path} is not a regular file: put the {path.name} file there.")
     try:
-        # An object is fetched with one request; polars parses its bytes as it would a file.
-        source = path if isinstance(path, Path) else io.BytesIO(path.read_bytes())
-        frame = pl.read_csv(source, infer_schema=False, encoding="utf8")
+        # Read once: the checks below read the text, polars parses the same bytes.
+        data = path.read_bytes()
+        text = _utf8(data)
+        if text is not None:
+            _check_text(path, text)
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8")
     except pl.exceptions.PolarsError as error:
-        raise SourceError(_why_unreadable(path, error)) from None
+        raise SourceError(_why_unreadable(path, text, error)) from None
     except OSError as error:  # permissions, a read error
         raise SourceError(
             f"{path} cannot be read ({error.strerror or error}): make it readable to the user "
             "running Dagster, or point PURCHASES_SOURCE_DIR at a readable copy."
         ) from None
+    # Header cells are trimmed like every other cell (`customer_id, loyalty_score`).
+    frame = frame.rename({name: name.strip() for name in frame.columns})
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise SourceError(
@@ -128,51 +135,93 @@ def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
     return frame.filter(has_a_value).select(columns)
 
 
-def _why_unreadable(path: Path | UPath, error: Exception) -> str:
-    """One sentence naming the first line that has more fields than the header, or a quote
-    inside a value that does not start with one, when that is what polars refused; polars'
-    own message otherwise."""
+def _utf8(data: bytes) -> str | None:
+    """The file's text without a byte order mark, or None if it is not UTF-8 (polars then
+    says so)."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            text = handle.read()
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+
+
+def _check_text(path: Path | UPath, text: str) -> None:
+    """Refuse, naming the line, what polars would misread or refuse without saying where:
+    a quote RFC 4180 does not allow, lines ended by a carriage return alone, a column named
+    twice."""
+    misplaced = _misplaced_quote(text)
+    if misplaced is not None:
+        line, problem = misplaced
+        raise SourceError(f"{path} line {line} {problem}")
+    if "\r" in text and "\n" not in text:
+        raise SourceError(
+            f"{path} ends its lines with a carriage return alone (an old Mac format): save it "
+            "with Unix (LF) or Windows (CRLF) line endings."
+        )
+    header = [name.strip() for name in next(csv.reader(io.StringIO(text, newline="")), [])]
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise SourceError(
+            f"{path} names the column(s) {', '.join(twice)} more than once in its header: keep "
+            "one column of each name."
+        )
+
+
+def _why_unreadable(path: Path | UPath, text: str | None, error: Exception) -> str:
+    """One sentence naming the first line that has more fields than the header, when that is
+    what polars refused; polars' own message otherwise."""
+    if text is not None:
         rows = csv.reader(io.StringIO(text, newline=""))
         header = next(rows, [])
-        for row in rows:
-            if len(row) > len(header):
-                return (
-                    f"{path} line {rows.line_num} has {len(row)} fields but the header "
-                    f"has {len(header)}: quote a value that holds a comma, or remove the "
-                    "extra field."
-                )
-        stray = _first_stray_quote(text)
-        if stray is not None:
-            return (
-                f"{path} line {stray} has a quote inside a value that does not start with "
-                'one: quote the whole value and double the quote inside ("27"" monitor"), '
-                "or remove it."
-            )
-    except (OSError, UnicodeDecodeError, csv.Error):
-        pass
+        try:
+            for row in rows:
+                if len(row) > len(header):
+                    return (
+                        f"{path} line {rows.line_num} has {len(row)} fields but the header "
+                        f"has {len(header)}: quote a value that holds a comma, or remove the "
+                        "extra field."
+                    )
+        except csv.Error:
+            pass
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"{path} is not a readable CSV file: {first_line}"
 
 
-def _first_stray_quote(text: str) -> int | None:
-    """The line of the first `"` inside a value that does not start with one (RFC 4180 allows
-    quotes only around a whole value, doubled inside it), or None."""
-    line, quoted, at_start = 1, False, True
+_QUOTE_INSIDE = (
+    "has a quote inside a value that does not start with one: quote the whole value and "
+    'double the quote inside ("27"" monitor"), or remove it.'
+)
+_TEXT_AFTER = (
+    "has text after the closing quote of a value: put all of the value inside the quotes, or "
+    "remove what follows them."
+)
+_UNCLOSED = "opens a quoted value that is never closed: add the closing quote."
+
+
+def _misplaced_quote(text: str) -> tuple[int, str] | None:
+    """The line of the first quote RFC 4180 does not allow (quotes only around a whole value,
+    doubled inside it) and what is wrong with it, or None if every quote is in place."""
+    if '"' not in text:
+        return None
+    line, opened_on, quoted, closed, at_start = 1, 1, False, False, True
     for character in text:
         if quoted:
             if character == '"':
-                quoted = False  # the closing quote, or the first of a doubled one
+                quoted, closed = False, True  # the closing quote, or the first of a doubled one
             elif character == "\n":
                 line += 1
             continue
+        if closed:
+            closed = False
+            if character == '"':
+                quoted = True  # a doubled quote: the value goes on
+                continue
+            if character not in ",\r\n":
+                return line, _TEXT_AFTER
         if character == '"':
             if not at_start:
-                return line
-            quoted = True
+                return line, _QUOTE_INSIDE
+            quoted, opened_on = True, line
         elif character == "\n":
             line += 1
-        at_start = character in ",\n\r" or (at_start and character == '"')
-    return None
+        at_start = character in ",\r\n"
+    return (opened_on, _UNCLOSED) if quoted else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,6 +161,62 @@ def test_a_quote_inside_an_unquoted_value_names_the_line(tmp_path: Path) -> None
     assert _refusal(read_products, path) == (
         f"{path} line 4 has a quote inside a value that does not start with one: quote the "
         'whole value and double the quote inside ("27"" monitor"), or remove it.'
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        # Polars read these without a word, keeping the quotes in the value.
+        ('P2,27"" monitor,tv', "has a quote inside a value that does not start with one"),
+        ('P2, "blue",shirts', "has a quote inside a value that does not start with one"),
+        # Polars refused these without naming the line.
+        ('P2,"red" ,socks', "has text after the closing quote of a value"),
+        ('"P2"8,red,socks', "has text after the closing quote of a value"),
+        ('P2,"red,socks', "opens a quoted value that is never closed"),
+    ],
+)
+def test_every_misplaced_quote_is_refused_naming_its_line(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    header = "product_id,product_description,product_category\r\n"
+    path = _write(tmp_path, "products.csv", f'{header}P1,"a ""b"", c",toys\r\n{line}\r\n')
+    assert _refusal(read_products, path).startswith(f"{path} line 3 {problem}: ")
+
+
+def test_a_quoted_header_after_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = _write(tmp_path, "customers.csv", '\ufeff"customer_id","loyalty_score"\nC1,5\n')
+    assert read_customers_file(path).rows() == [("C1", "5")]
+
+
+def test_header_names_are_trimmed_and_a_repeated_one_is_refused(tmp_path: Path) -> None:
+    spaced = _write(tmp_path, "customers.csv", "customer_id , loyalty_score\nC1,5\n")
+    assert read_customers_file(spaced).rows() == [("C1", "5")]
+    twice = _write(tmp_path, "twice.csv", "customer_id,loyalty_score, customer_id\nC1,5,C9\n")
+    assert _refusal(read_customers_file, twice) == (
+        f"{twice} names the column(s) customer_id more than once in its header: keep one "
+        "column of each name."
+    )
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "customers.csv", "customer_id,loyalty_score\rC1,5\rC2,6\r")
+    assert _refusal(read_customers_file, path) == (
+        f"{path} ends its lines with a carriage return alone (an old Mac format): save it with "
+        "Unix (LF) or Windows (CRLF) line endings."
+    )
+
+
+def test_a_folder_or_fifo_in_the_place_of_the_file_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "products.csv"
+    folder.mkdir()
+    assert _refusal(read_products, folder) == (
+        f"{folder} is not a regular file: put the products.csv file there."
+    )
+    fifo = tmp_path / "customers.csv"
+    os.mkfifo(fifo)
+    assert _refusal(read_customers_file, fifo) == (
+        f"{fifo} is not a regular file: put the customers.csv file there."
     )
 
 
