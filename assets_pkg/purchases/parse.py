@@ -9,8 +9,9 @@ Two paths give the same result; the tests hold them to it:
   typed columns; polars then checks every value. A file is taken from the fast path only
   when *every* line of it is plainly valid (as many rows as lines, ids are plain JSON
   strings, the date has the `YYYY-MM-DD HH:MM:SS` form with a real date and time, prices
-  are JSON integers) and its bytes hold nothing that DuckDB reads more leniently than
-  Python's `json` (see `_doubtful`); any doubt sends the whole file to `parse_reference`.
+  are JSON integers, no key it reads is given twice) and its bytes hold nothing that DuckDB
+  reads more leniently than Python's `json` (see `_file_facts`); any doubt sends the whole
+  file to `parse_reference`.
   Bad files are rare, so almost all bytes go through DuckDB, and every refusal is decided
   by the rule book.
 """
@@ -100,7 +101,7 @@ def parse_reference(data: bytes, file: DayFile) -> Parsed:
             if product_id is None:
                 rejects.append((file.source_file, number, text, reason, file.day))
                 continue
-            price = item.get("price")
+            price = item.get("price") if "price" not in _repeated(item) else None
             price = price if _is_int64(price) else None
             items.append(
                 (moment, customer_id, product_id, price, file.source_file, number, file.day)
@@ -111,13 +112,38 @@ def parse_reference(data: bytes, file: DayFile) -> Parsed:
     )
 
 
+RECORD_KEYS = ("customer_id", "basket", "date_of_purchase")
+ITEM_KEYS = ("product_id", "price")
+
+
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers the keys written more than once in it (`json` keeps the
+    last value of each silently)."""
+
+    repeated: frozenset[str] = frozenset()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    found = _JsonObject(pairs)
+    if len(found) < len(pairs):
+        keys = [key for key, _ in pairs]
+        found.repeated = frozenset(key for key in found if keys.count(key) > 1)
+    return found
+
+
+def _repeated(value: Any) -> frozenset[str]:
+    return value.repeated if isinstance(value, _JsonObject) else frozenset()
+
+
 def _read_record(text: str) -> tuple[tuple[str, dt.datetime, list[Any]] | None, str]:
     try:
-        record = json.loads(text, parse_int=_parse_int)
+        record = json.loads(text, parse_int=_parse_int, object_pairs_hook=_json_object)
     except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         return None, f"line is not valid JSON ({error.__class__.__name__}: {error})"
     if not isinstance(record, dict):
         return None, "line is not a JSON object"
+    if repeated := [key for key in RECORD_KEYS if key in _repeated(record)]:
+        return None, f"{', '.join(repeated)} given more than once: which value is meant is unknown"
     customer_id = record.get("customer_id")
     if customer_id is None:
         return None, "customer_id is missing"
@@ -142,6 +168,8 @@ def _read_record(text: str) -> tuple[tuple[str, dt.datetime, list[Any]] | None, 
 def _read_product_id(item: Any, position: int) -> tuple[str | None, str]:
     if not isinstance(item, dict):
         return None, f"basket item {position} is not a JSON object"
+    if "product_id" in _repeated(item):
+        return None, f"basket item {position} gives product_id more than once"
     product_id = item.get("product_id")
     if product_id is None:
         return None, f"basket item {position} has no product_id"
@@ -185,9 +213,8 @@ def _is_int64(value: Any) -> bool:
 
 
 def _json_kind(value: Any) -> str:
-    return {dict: "object", str: "string", bool: "boolean", int: "number", float: "number"}.get(
-        type(value), "value"
-    )
+    kinds = {_JsonObject: "object", str: "string", bool: "boolean", int: "number", float: "number"}
+    return kinds.get(type(value), "value")
 
 
 # ---- the fast path ---------------------------------------------------------------------
@@ -341,7 +368,12 @@ def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
     - `nan`, `inf`, `infinity` in any case (Python takes only `NaN`, `Infinity` and
       `-Infinity`);
     - a path with a glob character (`*`, `?`, `[`): DuckDB would expand it and could open
-      files that were never checked.
+      files that were never checked;
+    - a `\\u` escape anywhere, since a key may be spelt with one (`"bask\\u0065t"`).
+
+    It also counts each key the fast path reads (`RECORD_KEYS`, `ITEM_KEYS`): once DuckDB
+    has counted the records and items, more occurrences than those mean a key given twice
+    in one object (or a value spelt like a key: the rule book decides either way).
 
     Deep nesting, which Python refuses beyond its recursion limit, is bounded once DuckDB
     has counted the records and items (`_EXTRA_BRACKETS`). Polars computes all of it in
@@ -365,7 +397,11 @@ def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
         doubtful=~pl.col("utf8")
         | data.bin.starts_with(_BOM)
         | pl.col("filename").str.contains(r"[*?\[]")
-        | text.str.contains(r"(?i)nan|inf"),
+        | text.str.contains(r"(?i)nan|inf")
+        | text.str.contains("\\u", literal=True),
+        # Each key the fast path reads, at most once per record or item (more: repeated).
+        record_keys=pl.max_horizontal(_key_count(text, key) for key in RECORD_KEYS),
+        item_keys=pl.max_horizontal(_key_count(text, key) for key in ITEM_KEYS),
         before_a_closer=pl.any_horizontal(data.bin.contains(pair) for pair in _BEFORE_A_CLOSER),
     )
     suspects = facts.filter(pl.col("before_a_closer") & ~pl.col("doubtful"))
@@ -377,6 +413,10 @@ def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
     return facts.with_columns(
         doubtful=pl.col("doubtful") | pl.col("filename").is_in(trailing_comma)
     ).drop("before_a_closer")
+
+
+def _key_count(text: pl.Expr, key: str) -> pl.Expr:
+    return text.str.count_matches(f'"{key}"', literal=True).cast(pl.Int64)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -469,6 +509,8 @@ def _fast_parse(
         & pl.col("lines_ok").fill_null(True)
         & pl.col("items_ok").fill_null(True)
         & (pl.col("brackets") <= record_brackets + _EXTRA_BRACKETS)
+        & (pl.col("record_keys") <= pl.col("rows").fill_null(0))
+        & (pl.col("item_keys") <= pl.col("items").fill_null(0))
     ).select("filename")
     good_items = items.join(verdict, on="filename", how="semi", maintain_order="left").select(
         date_of_purchase=pl.col("moment"),
