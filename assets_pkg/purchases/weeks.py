@@ -282,6 +282,8 @@ def _fill_raw_text(
     for (source,), rows in wanted.partition_by("source_file", as_dict=True).items():
         lines = read_bytes(by_source[str(source)]).split(b"\n")
         for number in rows.get_column("line_number").to_list():
+            if number > len(lines):  # the file was cut short since it was parsed
+                continue  # the row keeps no text rather than another line's
             raw = lines[number - 1].removesuffix(b"\r")
             texts.append((str(source), number, raw.decode("utf-8", errors="replace")))
     found = pl.DataFrame(

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from upath import UPath
 
 from assets_pkg.purchases import schemas, weeks
 from assets_pkg.purchases.feed import (
@@ -273,6 +274,21 @@ def test_raw_text_of_a_far_purchase_comes_without_its_carriage_return(feed: Feed
     feed.write_day("2024-01-09", raw=f"\r\n{FAR}\r\n".encode())
     read = WeekReader(feed.root, 1).read(W)
     assert read.quarantine.select("line_number", "raw_text").rows() == [(2, FAR)]
+
+
+def test_a_far_purchase_keeps_no_text_when_its_file_was_cut_short_after_parsing(
+    feed: Feed,
+) -> None:
+    """Its text is fetched again after the parse: a file cut short meanwhile gives no text,
+    not another line's and not a crash."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    feed.write_day("2024-01-09", raw=f"\n\n{FAR}\n".encode())
+
+    def cut_short(path: Path | UPath) -> bytes:
+        return b"\n"
+
+    read = WeekReader(feed.root, 1, read_bytes=cut_short).read(W)
+    assert read.quarantine.select("line_number", "raw_text").rows() == [(3, None)]
 
 
 def test_missing_days_include_the_tolerance_neighbours(feed: Feed) -> None:
