@@ -32,10 +32,24 @@ class ScaleSpec:
     seed: int = 7
 
     def __post_init__(self) -> None:
-        if not 1 <= self.genuine_writers <= 1000:
-            raise ValueError("genuine_writers must be within 1..1000 (3-digit ids)")
-        if not 0 <= self.forgers <= 10000:
-            raise ValueError("forgers must be within 0..10000 (4-digit ids)")
+        """ValueError naming the field (and its command-line option) for a value that would
+        not give a valid tree, or would crash the generator."""
+        bounds: list[tuple[str, float, float | None, str]] = [
+            ("genuine_writers", 1, 1000, " (3-digit ids)"),
+            ("genuine_samples", 1, None, ""),
+            ("forgers", 0, 10000, " (4-digit ids)"),
+            ("forgeries_per_forger", 0, None, ""),
+            ("offline_share", 0.0, 1.0, ""),
+            ("points", 1, None, " (a point file holds at least one point)"),
+            ("index_signatures", 0, None, ""),
+            ("seed", 0, None, ""),
+        ]
+        for name, low, high, why in bounds:
+            value = getattr(self, name)
+            if not (low <= value and (high is None or value <= high)):
+                within = f"within {low}..{high}" if high is not None else f"at least {low}"
+                option = "--" + name.replace("_", "-")
+                raise ValueError(f"{name} ({option}) must be {within}{why}, got {value}")
 
     def label(self) -> str:
         return "-".join(f"{value}" for value in asdict(self).values())
@@ -83,7 +97,7 @@ def generate(out: Path, spec: ScaleSpec) -> Generated:
 
 
 def _write_hwr(path: Path, rng: np.random.Generator, mean_points: int) -> int:
-    n = int(rng.integers(int(mean_points * 0.8), int(mean_points * 1.2) + 1))
+    n = int(rng.integers(max(1, int(mean_points * 0.8)), int(mean_points * 1.2) + 1))
     steps = rng.normal(0.0, 1.5, size=(n, 2)).cumsum(axis=0) + 500.0
     pressure = rng.uniform(0.0, 1.0, size=n)
     lines = [
@@ -99,6 +113,7 @@ def _blank_image(name: str) -> bytes:
 
 
 def _write_source_b(root: Path, rng: np.random.Generator, count: int) -> int:
+    root.mkdir(parents=True, exist_ok=True)  # even with no signatures: SOURCE_B needs its INDEX
     ids: list[str] = []
     prefixes: set[str] = set()
     while len(ids) < count:
@@ -119,7 +134,9 @@ def _write_source_b(root: Path, rng: np.random.Generator, count: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m assets_pkg.signatures.generate", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("out", type=Path, help="folder to create (must not exist)")
     defaults = ScaleSpec()
     for name, value in asdict(defaults).items():
@@ -127,7 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists already: choose a new folder")
-    spec = ScaleSpec(**{name: getattr(args, name) for name in asdict(defaults)})
+    try:
+        spec = ScaleSpec(**{name: getattr(args, name) for name in asdict(defaults)})
+    except ValueError as error:
+        parser.error(str(error))  # before anything is written
     made = generate(args.out, spec)
     print(f"{made.files} files ({made.online_files} online, {made.points} points) in {args.out}")
 

@@ -67,3 +67,48 @@ def test_the_command_line_refuses_an_existing_folder(
     assert (tmp_path / "out" / "SOURCE_B" / "INDEX").is_file()
     with pytest.raises(SystemExit):
         main([str(tmp_path / "out")])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--genuine-writers", "0", "--genuine-writers) must be within 1..1000"),
+        ("--genuine-samples", "0", "--genuine-samples) must be at least 1"),
+        ("--forgers", "-1", "--forgers) must be within 0..10000"),
+        ("--forgeries-per-forger", "-1", "--forgeries-per-forger) must be at least 0"),
+        ("--offline-share", "2", "--offline-share) must be within 0.0..1.0"),
+        ("--offline-share", "nan", "--offline-share) must be within 0.0..1.0"),
+        ("--points", "0", "--points) must be at least 1"),
+        ("--index-signatures", "-1", "--index-signatures) must be at least 0"),
+        ("--seed", "-1", "--seed) must be at least 0"),
+    ],
+)
+def test_the_command_line_refuses_values_that_give_no_valid_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path / "out"), option, value])
+    assert stopped.value.code == 2  # argparse's usage error, no traceback
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_smallest_accepted_values_give_a_tree_where_every_file_registers(
+    tmp_path: Path,
+) -> None:
+    """One point per file at least (never an empty point file), and an empty SOURCE_B."""
+    spec = ScaleSpec(
+        genuine_writers=1,
+        genuine_samples=1,
+        forgers=0,
+        forgeries_per_forger=0,
+        offline_share=0.0,
+        points=1,
+        index_signatures=0,
+    )
+    made = generate(tmp_path / "out", spec)
+    candidates, rejects = read_sources(tmp_path / "out")
+    assert rejects == []
+    assert (made.files, made.online_files, made.points) == (2, 1, 1)
+    assert len(candidates) == made.files
+    assert (tmp_path / "out" / "SOURCE_B" / "INDEX").read_text() == "0\n"
