@@ -75,9 +75,11 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        # The codec reports positions in what it decoded: the file after its byte-order mark.
+        start = error.start + len(data) - len(error.object)
+        line = data.count(b"\n", 0, start) + 1
         raise HwrError(
-            f"undecodable bytes: not UTF-8 text (byte {error.start})", line_number=line
+            f"undecodable bytes: not UTF-8 text (byte {start})", line_number=line
         ) from None
 
 

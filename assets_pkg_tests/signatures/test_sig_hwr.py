@@ -55,6 +55,12 @@ def test_valid_files_give_their_points_in_order(
         pytest.param(
             b"1,2,3\n4,\xff5,6\n", 2, "undecodable bytes: not UTF-8 text (byte 8)", id="bytes"
         ),
+        pytest.param(
+            b"\xef\xbb\xbf1,2,3\n\xff,2,3\n",
+            2,
+            "undecodable bytes: not UTF-8 text (byte 9)",
+            id="bytes-after-a-byte-order-mark",
+        ),
     ],
 )
 def test_invalid_files_are_rejected_with_line_and_reason(
