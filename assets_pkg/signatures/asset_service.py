@@ -55,6 +55,16 @@ class ContentAddressedAssetService:
     def path_of(self, asset_id: str) -> UPath:
         return self._root / self.location(asset_id)
 
+    def has_asset(self, asset_id: str) -> bool:
+        """Whether the store holds the bytes of `asset_id` (one stat; one request on an object
+        store)."""
+        try:
+            if self._local:
+                return storage.local_path(self.path_of(asset_id)).is_file()
+            return bool(self.path_of(asset_id).exists())
+        except OSError:
+            return False
+
     def register_asset(
         self, local_uri: str, metadata: Mapping[str, str], data: bytes | None = None
     ) -> str:

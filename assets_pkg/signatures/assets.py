@@ -97,6 +97,7 @@ def registered_metadata(frame: pl.DataFrame, report: EtlReport) -> dict[str, dg.
         "superseded_this_run": dg.MetadataValue.int(report.superseded),
         "new_signees": dg.MetadataValue.int(report.new_signees),
         "linked_late": dg.MetadataValue.int(report.linked_late),
+        "assets_restored": dg.MetadataValue.int(report.assets_restored),
         "signees": dg.MetadataValue.int(frame["signee_id"].n_unique()),
         "forgeries": dg.MetadataValue.int(int(frame["is_forgery"].sum())),
         "by_source_subset": preview(counts, rows=max(counts.height, 1)),

@@ -224,7 +224,9 @@ class SignatureDatabase:
             self.on_commit(lambda: known.add(asset.id))
 
     def resolve_pending_references(self) -> int:
-        """Link forgeries registered before their reference existed; returns how many."""
+        """Link forgeries registered before their reference existed; returns how many. A link
+        with its signee but without the signature it names (the signee was known, its
+        signature at that path not yet registered) gets the signature once it is registered."""
         reference = signees.alias("reference")
         signee_id = (
             sa.select(reference.c.id)
@@ -255,8 +257,15 @@ class SignatureDatabase:
                 .where(
                     current(),  # a superseded version keeps the state it had
                     signatures.c.is_forgery,
-                    signatures.c.reference_signee_id.is_(None),
                     signee_id.is_not(None),
+                    sa.or_(
+                        signatures.c.reference_signee_id.is_(None),
+                        sa.and_(
+                            signatures.c.reference_signature_path.is_not(None),
+                            signatures.c.reference_signature_id.is_(None),
+                            signature_id.is_not(None),
+                        ),
+                    ),
                 )
                 .values(reference_signee_id=signee_id, reference_signature_id=signature_id)
             ).rowcount

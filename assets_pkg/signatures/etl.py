@@ -18,6 +18,7 @@ from upath import UPath
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
 from assets_pkg.signatures.model import NewImageSignature, NewSignature, Reference, SigneeKey
 from assets_pkg.signatures.records import (
+    AssetStored,
     Candidate,
     KnownRegistrations,
     ReadResult,
@@ -27,6 +28,7 @@ from assets_pkg.signatures.records import (
 )
 from assets_pkg.signatures.repositories import SqlSignatureRepository, SqlSigneeRepository
 from assets_pkg.signatures.service import (
+    AssetInventory,
     AssetRegistrationError,
     AssetService,
     Registration,
@@ -59,6 +61,8 @@ class EtlReport:
     superseded: int = 0
     new_signees: int = 0
     linked_late: int = 0
+    assets_restored: int = 0
+    """Unchanged images whose bytes were missing from the asset store, stored again."""
 
 
 def group_by_signee(candidates: list[Candidate]) -> list[tuple[SigneeKey, list[NewSignature]]]:
@@ -76,11 +80,16 @@ def read_sources(source_dir: Path | UPath) -> tuple[list[Candidate], list[Reject
     return found.candidates, found.rejects
 
 
-def scan_sources(source_dir: Path | UPath, known: KnownRegistrations | None = None) -> ReadResult:
-    """Both sources read; a file whose identity `known` holds for its path is `unchanged`."""
+def scan_sources(
+    source_dir: Path | UPath,
+    known: KnownRegistrations | None = None,
+    asset_stored: AssetStored | None = None,
+) -> ReadResult:
+    """Both sources read; a file whose identity `known` holds for its path is `unchanged` (an
+    image among them keeps its bytes when `asset_stored` says they are not stored)."""
     check_layout(source_dir)
-    a = read_source_a(source_dir / "SOURCE_A", known)
-    b = read_source_b(source_dir / "SOURCE_B", known)
+    a = read_source_a(source_dir / "SOURCE_A", known, asset_stored)
+    b = read_source_b(source_dir / "SOURCE_B", known, asset_stored)
     return ReadResult(
         candidates=a.candidates + b.candidates,
         rejects=a.rejects + b.rejects,
@@ -116,10 +125,12 @@ def run_etl(
 
     Files registered as they are (same bytes, signee and reference as their path's current
     registration; the identities come from one query) are skipped unparsed; the rest go
-    through `register_signatures` as before."""
+    through `register_signatures` as before. A skipped image whose bytes the asset store no
+    longer holds (when `assets` can tell, `AssetInventory`) is stored again."""
     check_layout(source_dir)
     known = {key: c.identity for key, c in database.current_signatures().items()}
-    found = scan_sources(source_dir, known)
+    asset_stored = assets.has_asset if isinstance(assets, AssetInventory) else None
+    found = scan_sources(source_dir, known, asset_stored)
     return register_candidates(
         found.candidates, found.rejects, database, assets, unchanged=found.unchanged
     )
@@ -134,7 +145,8 @@ def register_candidates(
 ) -> EtlReport:
     """Register what the readers found, signee by signee, then link late references.
     `unchanged` are the files the readers skipped: counted, and warned about like any other
-    registered forgery whose reference is still missing.
+    registered forgery whose reference is still missing; an image among them that carries its
+    bytes (the asset store lacked them) is stored again, registering nothing.
 
     Another process may register the same tree at the same time: a signee or file it wrote
     first makes our write conflict; the signee's rows are re-read and its registration redone,
@@ -153,6 +165,7 @@ def register_candidates(
         report.unchanged += registration.unchanged
         report.superseded += len(registration.superseded)
         report.new_signees += int(registration.new_signee)
+    report.assets_restored = _restore_assets(unchanged, assets, rejects)
     report.linked_late = _retrying(database.resolve_pending_references, lambda: None)
     unlinked = database.unlinked_forgeries()
     forgeries: list[tuple[str, str, Reference | None]] = [
@@ -207,6 +220,24 @@ def _register(
             pending.remove(failed[0])
             origin = failed[0].origin
             rejects.append(Reject(origin.source, origin.source_path, None, str(error)))
+
+
+def _restore_assets(
+    unchanged: Sequence[Unchanged], assets: AssetService, rejects: list[Reject]
+) -> int:
+    """Store again the bytes of registered images that the asset store lost; returns how
+    many. One that cannot be stored stays registered, with a warning."""
+    restored = 0
+    for file in unchanged:
+        if file.content is None:
+            continue
+        try:
+            assets.register_asset(file.local_uri, {}, file.content)
+        except AssetRegistrationError as error:
+            rejects.append(Reject(file.source, file.source_path, None, str(error), "warning"))
+        else:
+            restored += 1
+    return restored
 
 
 def _retrying(write: Callable[[], T], reread: Callable[[], None]) -> T:

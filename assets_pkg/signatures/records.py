@@ -5,7 +5,7 @@ already registered as they are (same bytes, signee and reference), and rows for
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,6 +41,10 @@ KnownRegistrations = Mapping[tuple[str, str], RegistrationIdentity]
 file's current registration in the database."""
 
 
+AssetStored = Callable[[str], bool]
+"""Asset id (the SHA-256 of an image) -> whether the asset store still holds its bytes."""
+
+
 @dataclass(frozen=True)
 class Unchanged:
     """A file registered exactly as the reader finds it: its bytes (by SHA-256), its signee and
@@ -52,6 +56,11 @@ class Unchanged:
     source: str
     source_path: str
     forgery_of: Reference | None = None
+    local_uri: str = ""
+    content: bytes | None = None
+    """An image's bytes, as read and hashed, kept only when the asset store lacks them (it
+    was deleted, or WAREHOUSE_DIR names another one now): the run stores them again, without
+    registering anything. None for every other file."""
 
 
 @dataclass
@@ -68,6 +77,11 @@ def is_known(
     """Whether (source, source_path) is currently registered with this very identity: the
     service's own idempotence rule (`RegistrationIdentity`), checked before the file is parsed."""
     return known is not None and known.get((source, source_path)) == identity
+
+
+def missing_content(data: bytes, sha256: str, asset_stored: AssetStored | None) -> bytes | None:
+    """An unchanged image's bytes when the asset store lacks them (see `Unchanged.content`)."""
+    return data if asset_stored is not None and not asset_stored(sha256) else None
 
 
 class SourceLayoutError(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from assets_pkg.signatures.model import (
     Links,
@@ -101,6 +101,14 @@ class AssetService(Protocol):
         """Store an image and return its id; `data` are its bytes when already read (then
         `local_uri` only names it in messages)."""
         ...
+
+
+@runtime_checkable
+class AssetInventory(Protocol):
+    """An asset service that can tell whether it still holds an asset's bytes (optional: the
+    ETL uses it to store again the image of an unchanged file whose bytes are gone)."""
+
+    def has_asset(self, asset_id: str) -> bool: ...
 
 
 class UnitOfWork(Protocol):

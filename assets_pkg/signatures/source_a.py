@@ -26,6 +26,7 @@ from assets_pkg.signatures.model import (
 )
 from assets_pkg.signatures.records import (
     SOURCE_A,
+    AssetStored,
     Candidate,
     KnownRegistrations,
     ReadResult,
@@ -33,6 +34,7 @@ from assets_pkg.signatures.records import (
     SourceLayoutError,
     Unchanged,
     is_known,
+    missing_content,
     sha256_hex,
     shown,
 )
@@ -109,12 +111,17 @@ def _sample(digits: str, name: str) -> str:
     return digits
 
 
-def read_source_a(root: Path | UPath, known: KnownRegistrations | None = None) -> ReadResult:
+def read_source_a(
+    root: Path | UPath,
+    known: KnownRegistrations | None = None,
+    asset_stored: AssetStored | None = None,
+) -> ReadResult:
     """Every file under SOURCE_A, as candidates (genuine signees first) and rejects.
 
     A file registered as it is (its path's entry in `known`, what the database holds as current,
     has its hash, signee and reference) is read and hashed but not parsed: it becomes an
-    `Unchanged`, not a candidate."""
+    `Unchanged`, not a candidate; an image among them keeps its bytes when `asset_stored` says
+    the asset store lacks them."""
     if not root.is_dir():
         raise SourceLayoutError(f"{root} is not a directory: SOURCE_A is missing")
     result = ReadResult()
@@ -139,7 +146,7 @@ def read_source_a(root: Path | UPath, known: KnownRegistrations | None = None) -
         if len(parts) == 3 and parts[0] in MEDIA and parts[1] in SUBSETS:
             result.rejects.append(Reject(SOURCE_A, path, None, DIRECTORY))
     for relative in tree.files:
-        outcome = _read_file(folder, PurePosixPath(relative), known)
+        outcome = _read_file(folder, PurePosixPath(relative), known, asset_stored)
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
         elif isinstance(outcome, Unchanged):
@@ -154,6 +161,7 @@ def _read_file(
     folder: SourceFolder | ObjectSourceFolder,
     relative: PurePosixPath,
     known: KnownRegistrations | None,
+    asset_stored: AssetStored | None = None,
 ) -> Candidate | Reject | Unchanged:
     path = str(relative)
     parts = relative.parts
@@ -184,7 +192,10 @@ def _read_file(
         )
     signee = SigneeKey(source=SOURCE_A, directory=directory, writer_id=parsed.writer_id)
     if is_known(known, SOURCE_A, path, RegistrationIdentity(sha256, signee, reference)):
-        return Unchanged(SOURCE_A, path, reference)
+        if medium == "Online":
+            return Unchanged(SOURCE_A, path, reference)
+        content = missing_content(data, sha256, asset_stored)
+        return Unchanged(SOURCE_A, path, reference, str(folder.root / relative), content)
     origin = Origin(source=SOURCE_A, subset=directory, source_path=path, content_sha256=sha256)
     metadata = {"sample_no": parsed.sample}
     signature: NewSignature

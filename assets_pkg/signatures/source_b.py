@@ -19,6 +19,7 @@ from upath import UPath
 from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, SigneeKey
 from assets_pkg.signatures.records import (
     SOURCE_B,
+    AssetStored,
     Candidate,
     KnownRegistrations,
     ReadResult,
@@ -26,6 +27,7 @@ from assets_pkg.signatures.records import (
     SourceLayoutError,
     Unchanged,
     is_known,
+    missing_content,
     sha256_hex,
     shown,
 )
@@ -45,6 +47,8 @@ anything longer is a warning, never converted to a number."""
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
+_SEPARATOR_RE = re.compile(r"[ \t]+")
+"""Fields of an INDEX line are separated by spaces or tabs, nothing else."""
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,10 @@ class ParsedIndex:
     rejects: list[Reject]
     """Malformed lines and a wrong declared count."""
     claims: list[IndexEntry]
-    """Malformed lines whose id is still a UUID (a bad parent, too many fields): rejected
-    themselves, they still claim their id and its file, for the duplicate and shared-prefix
-    checks of the well-formed lines."""
+    """Malformed lines whose id is still a UUID (a bad parent, too many fields, whitespace
+    other than spaces or tabs after it): rejected themselves, they still claim their id and
+    its file, for the duplicate and shared-prefix checks of the well-formed lines (and are not
+    reported as files no INDEX line names)."""
 
 
 def parse_index(text: str) -> tuple[list[IndexEntry], list[Reject]]:
@@ -97,8 +102,25 @@ def parse_index_lines(text: str) -> ParsedIndex:
     entries: list[IndexEntry] = []
     claims: list[IndexEntry] = []
     for number, raw in enumerate(lines[1:], start=2):
-        fields = raw.split()
-        if not fields:
+        line = raw.removesuffix("\r")
+        stripped = line.strip(" \t")
+        if not stripped:
+            continue
+        fields = _SEPARATOR_RE.split(stripped)
+        other = next((c for c in stripped if c.isspace() and c not in " \t"), None)
+        if other is not None:  # NBSP, U+3000, a stray CR ...: the line is malformed
+            rejects.append(
+                Reject(
+                    SOURCE_B,
+                    INDEX,
+                    number,
+                    f"whitespace U+{ord(other):04X} in the line: separate the id and its "
+                    "parent with spaces or tabs only",
+                )
+            )
+            loose = stripped.split()
+            if loose and _UUID_RE.fullmatch(loose[0]):
+                claims.append(IndexEntry(number, loose[0], None))
             continue
         if not _UUID_RE.fullmatch(fields[0]):
             reason = (
@@ -212,13 +234,18 @@ def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
     return cycles
 
 
-def read_source_b(root: Path | UPath, known: KnownRegistrations | None = None) -> ReadResult:
+def read_source_b(
+    root: Path | UPath,
+    known: KnownRegistrations | None = None,
+    asset_stored: AssetStored | None = None,
+) -> ReadResult:
     """Candidates (parents before their forgeries) and rejects for SOURCE_B.
 
     INDEX is always parsed and checked in full; a listed file registered as it is (its path's
     entry in `known` has its hash, the UUID its INDEX line gives it and the parent that line
     names) becomes an `Unchanged` instead of a candidate. A file whose INDEX line changed its
-    UUID or parent is a candidate even with the same bytes."""
+    UUID or parent is a candidate even with the same bytes. An unchanged file keeps its bytes
+    when `asset_stored` says the asset store lacks them."""
     # utf-8-sig: an INDEX saved with a byte-order mark still has its count on line 1.
     folder = source_folder(root)
     parsed = parse_index_lines(read_index(folder).decode("utf-8-sig", errors="replace"))
@@ -230,7 +257,8 @@ def read_source_b(root: Path | UPath, known: KnownRegistrations | None = None) -
         if entry.line_number in problems:
             reason = "; ".join(problems[entry.line_number])
             result.rejects.append(Reject(SOURCE_B, entry.path, entry.line_number, reason))
-    result.rejects.extend(_unnamed(folder.walk(), {entry.path for entry in entries}))
+    claimed = {claim.path for claim in parsed.claims}
+    result.rejects.extend(_unnamed(folder.walk(), {entry.path for entry in entries}, claimed))
     depth = _depths(accepted)
     paths = {entry.key: entry.path for entry in entries}
     for entry in sorted(accepted, key=lambda e: (depth[e.key], e.line_number)):
@@ -244,7 +272,9 @@ def read_source_b(root: Path | UPath, known: KnownRegistrations | None = None) -
         reference = _reference(entry, paths)
         signee = signee_key(entry.key)
         if is_known(known, SOURCE_B, entry.path, RegistrationIdentity(sha256, signee, reference)):
-            result.unchanged.append(Unchanged(SOURCE_B, entry.path, reference))
+            content = missing_content(data, sha256, asset_stored)
+            local_uri = str(root / entry.path)
+            result.unchanged.append(Unchanged(SOURCE_B, entry.path, reference, local_uri, content))
             continue
         result.candidates.append(_candidate(root, entry, data, sha256, signee, reference))
     return result
@@ -264,9 +294,11 @@ def read_index(folder: SourceFolder | ObjectSourceFolder) -> bytes:
         ) from None
 
 
-def _unnamed(tree: Walk, named: set[str]) -> list[Reject]:
+def _unnamed(tree: Walk, named: set[str], claimed: set[str]) -> list[Reject]:
     """Files no INDEX line names (warnings), and entries that are not files at all (rejected);
-    an entry an INDEX line names is reported on that line instead."""
+    an entry an INDEX line names is reported on that line instead. A file only a malformed
+    line names (`claimed`) is not warned about: that line's reject already says why it is
+    not registered."""
     rejects = [
         Reject(SOURCE_B, path, None, reason)
         for path, reason in tree.refused.items()
@@ -275,7 +307,7 @@ def _unnamed(tree: Walk, named: set[str]) -> list[Reject]:
     rejects += [
         Reject(SOURCE_B, path, None, "no INDEX line names this file", "warning")
         for path in tree.files
-        if path != INDEX and path not in named
+        if path != INDEX and path not in named and path not in claimed
     ]
     return rejects
 

@@ -251,3 +251,37 @@ def test_the_cache_a_run_leaves_holds_the_fingerprints_the_database_gives(
     finally:
         writer.dispose()
         loaded.dispose()
+
+
+def test_a_link_missing_only_its_signature_is_filled_in_when_that_signature_registers(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Decision 2: a forgery linked to its parent's signee but not to a signature (the parent
+    was known, its file at the path INDEX now gives was not there yet) gets the signature when
+    it registers in a later run, although the forgery itself is skipped as unchanged."""
+    parent, child = "abcdef01-1111-4111-8111-111111111111", CHILD
+    source_dir = tmp_path / "sources"
+    (source_dir / "SOURCE_A").mkdir(parents=True)
+    for uid in (parent, child):
+        (source_dir / "SOURCE_B" / uid[0]).mkdir(parents=True)
+        (source_dir / "SOURCE_B" / uid[0] / uid[:8]).write_bytes(uid.encode())
+    write_index(source_dir, [parent, f"{child}    {parent}"])
+    run(source_dir, database_url, tmp_path)
+
+    # INDEX now spells the parent in upper case: its file is A/ABCDEF01, not there yet.
+    write_index(source_dir, [parent.upper(), f"{child}    {parent.upper()}"])
+    report = run(source_dir, database_url, tmp_path)
+    rows = registered(database_url)
+    assert rows[f"c/{child[:8]}"]["reference_signee_id"] == rows["a/abcdef01"]["signee_id"]
+    assert rows[f"c/{child[:8]}"]["reference_signature_id"] is None
+    assert f"c/{child[:8]}" in [path for path, _ in source_b_warnings(report)]
+
+    # The file moves there: the parent registers, the child is skipped and linked late.
+    (source_dir / "SOURCE_B" / "A").mkdir()
+    (source_dir / "SOURCE_B" / "a" / "abcdef01").rename(source_dir / "SOURCE_B/A/ABCDEF01")
+    report = run(source_dir, database_url, tmp_path)
+    assert (report.new_signatures, report.skipped_unchanged, report.linked_late) == (1, 1, 1)
+    assert source_b_warnings(report) == []
+    assert_links_to(registered(database_url), f"c/{child[:8]}", "A/ABCDEF01")
+    again = run(source_dir, database_url, tmp_path)
+    assert (again.new_signatures, again.linked_late, source_b_warnings(again)) == (0, 0, [])

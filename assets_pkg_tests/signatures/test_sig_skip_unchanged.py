@@ -6,6 +6,7 @@ tests record which files' bytes reach `parse_hwr`, and refuse any other model be
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -150,6 +151,53 @@ def test_an_unchanged_rerun_parses_nothing_valid_and_changes_nothing(
     assert dump(database_url) == before
     assert rejects_frame(again.rejects).equals(rejects_frame(first.rejects))
     assert again.rejects == first.rejects
+
+
+def stored_assets(root: Path) -> set[str]:
+    """The asset ids whose bytes lie under an asset store's root."""
+    return {path.name for path in root.rglob("*") if path.is_file()}
+
+
+def test_images_whose_bytes_left_the_asset_store_are_stored_again_by_a_rerun(
+    database_url: str, tmp_path: Path, parsed: list[bytes]
+) -> None:
+    """The database knows the files, the asset store lost their bytes (deleted, or
+    WAREHOUSE_DIR now names another folder): a re-run stores them again, unparsed and without
+    registering anything."""
+    source_dir = sources(tmp_path)
+
+    def rerun(assets_root: Path) -> EtlReport:
+        database = SignatureDatabase.from_url(database_url)
+        try:
+            database.ensure_schema()
+            return run_etl(
+                source_dir, database, ContentAddressedAssetService(assets_root, database)
+            )
+        finally:
+            database.dispose()
+
+    first = rerun(tmp_path / "assets")
+    asset_ids = stored_assets(tmp_path / "assets")
+    assert len(asset_ids) == 4  # 5 images, one pair with the same bytes
+    database = SignatureDatabase.from_url(database_url)
+    try:
+        assert set(registered_frame(database)["asset_id"].drop_nulls()) == asset_ids
+    finally:
+        database.dispose()
+    before = dump(database_url)
+    parsed.clear()
+
+    shutil.rmtree(tmp_path / "assets")
+    for root in (tmp_path / "assets", tmp_path / "elsewhere"):
+        again = rerun(root)
+        assert stored_assets(root) == asset_ids
+        assert again.assets_restored == 5
+        assert (again.new_signatures, again.superseded, again.new_signees) == (0, 0, 0)
+        assert again.skipped_unchanged == VALID
+        assert again.rejects == first.rejects
+        assert dump(database_url) == before
+    assert parsed == [BAD_HWR, BAD_HWR]
+    assert rerun(tmp_path / "elsewhere").assets_restored == 0
 
 
 def test_a_file_changed_in_place_is_parsed_and_supersedes_its_old_version(

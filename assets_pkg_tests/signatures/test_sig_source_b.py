@@ -222,3 +222,37 @@ def test_a_malformed_line_still_claims_its_id_and_file(
         ),
     ]
     assert result.candidates == []
+
+
+@pytest.mark.parametrize(
+    ("separator", "code"),
+    [("\u00a0", "U+00A0"), ("\u3000", "U+3000"), ("\x0b", "U+000B"), ("\r", "U+000D")],
+)
+def test_only_spaces_and_tabs_separate_the_fields_of_an_index_line(
+    tmp_path: Path, separator: str, code: str
+) -> None:
+    """Any run of spaces or tabs separates an id from its parent; a line with other whitespace
+    is malformed: rejected, and (its id being a UUID) still claiming that id and its file."""
+    index = f"3\n \t{G1}\t \t\n{F1}{separator}{G1}\n{F1}    {G1}\n"
+    result = read_source_b(source_b(tmp_path, index, [path_of(G1), path_of(F1)]))
+    reason = f"whitespace {code} in the line: separate the id and its parent with spaces or tabs"
+    assert sorted(result.rejects) == [
+        Reject("SOURCE_B", "INDEX", 3, f"{reason} only"),
+        Reject("SOURCE_B", path_of(F1), 4, "duplicate id (also on line 3)"),
+    ]
+    assert [c.signee.writer_id for c in result.candidates] == [G1]
+
+
+def test_a_file_named_only_by_a_malformed_line_is_not_reported_as_unnamed(
+    tmp_path: Path,
+) -> None:
+    """The malformed line's reject says why the file is not registered; "no INDEX line names
+    this file" would contradict it."""
+    index = f"2\n{G1}    not-a-uuid\n{F1}    {G1}    extra\n"
+    result = read_source_b(source_b(tmp_path, index, [path_of(G1), path_of(F1), "x/stray"]))
+    assert sorted(result.rejects) == [
+        Reject("SOURCE_B", "INDEX", 2, "parent id is not a UUID: 'not-a-uuid'"),
+        Reject("SOURCE_B", "INDEX", 3, "expected '<id>    <parent id>': too many fields"),
+        Reject("SOURCE_B", "x/stray", None, "no INDEX line names this file", "warning"),
+    ]
+    assert result.candidates == []
