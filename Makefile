@@ -72,8 +72,9 @@ $(INSTANCE): instance/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp instance/dagster.yaml $@
 
+# The range step prints its own one-sentence error: no log exists yet to show.
 run: install
-	@range=$$($(BIN)/python -m assets_pkg.purchases.feed) && \
+	@range=$$($(BIN)/python -m assets_pkg.purchases.feed) || exit 1; \
 	  echo "Building every purchase asset for the weeks $$range in one run; log: $(LOG)" && \
 	  $(DG) launch --assets 'raw_customers,products,$(WEEKLY)' --partition-range $$range \
 	    > $(LOG) 2>&1 || $(call FAILED,$(LOG))

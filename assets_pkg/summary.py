@@ -18,7 +18,7 @@ import polars as pl
 
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.settings import Settings
+from assets_pkg.shared.settings import Settings, check_reachable
 
 ASSETS = [
     "raw_customers",
@@ -114,6 +114,7 @@ def main() -> int:
     from assets_pkg.definitions import build_definitions
 
     settings = Settings.from_env()
+    check_reachable(settings.warehouse_dir, "WAREHOUSE_DIR")
     rows = summarise(settings.warehouse_dir)
     if not rows:
         print(f"Nothing has been built in {settings.warehouse_dir} yet.")

@@ -396,11 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     """
     import argparse
 
-    from assets_pkg.shared.settings import ConfigurationError, Settings
+    from assets_pkg.shared.settings import ConfigurationError, Settings, check_reachable
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.parse_args(argv)
     settings = Settings.from_env()
+    check_reachable(settings.purchases_source_dir, "PURCHASES_SOURCE_DIR")
     start = dt.date.fromisoformat(settings.purchases_start_date)
     end = settings.purchases_end_date
     weeks = [

@@ -25,7 +25,7 @@ from assets_pkg.purchases import schemas
 from assets_pkg.purchases.counts import period_counts
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.settings import Settings, parse_monday
+from assets_pkg.shared.settings import Settings, check_reachable, parse_monday
 
 ASSET = "weekly_purchase_counts"
 BUILD = "raw_customers,products,exploded_transactions,transaction_quarantine," + ASSET
@@ -110,14 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("first_week", help="the first Monday, YYYY-MM-DD")
     parser.add_argument("last_week", help="the last Monday, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--out", type=Path, help="write .parquet or .csv instead of printing")
+    parser.add_argument("--out", help="write a local .parquet or .csv instead of printing")
     parser.add_argument("--warehouse", help="default: WAREHOUSE_DIR or data/warehouse")
     args = parser.parse_args(argv)
     first = parse_monday(args.first_week, "first_week")
     last = parse_monday(args.last_week, "last_week")
     if args.out is not None:
+        if storage.scheme(args.out):
+            raise PeriodError(f"--out must name a local file, got the URL {args.out}.")
+        args.out = Path(args.out)
         _check_out(args.out)
     warehouse = args.warehouse or Settings.from_env().warehouse_dir
+    check_reachable(warehouse, "--warehouse" if args.warehouse else "WAREHOUSE_DIR")
     result = counts_between(warehouse, first, last)
     if args.out is None:
         with pl.Config(tbl_rows=40, tbl_cols=-1):
@@ -138,11 +142,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_out(out: Path) -> None:
-    """Before any work: --out names a .parquet or .csv file in a folder that exists."""
+    """Before any work: --out names a local .parquet or .csv file in a folder that exists."""
     if out.suffix not in (".parquet", ".csv"):
         raise PeriodError(f"--out must name a .parquet or .csv file, got {out}.")
-    if not out.parent.is_dir():
+    if not out.parent.exists():
         raise PeriodError(f"--out {out}: the folder {out.parent} does not exist; create it first.")
+    if not out.parent.is_dir():
+        raise PeriodError(f"--out {out}: {out.parent} is a file, not a folder.")
     if out.is_dir():
         raise PeriodError(f"--out {out} is a folder: name a file inside it.")
 

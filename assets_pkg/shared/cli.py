@@ -6,6 +6,7 @@ on stderr, naming what to fix, and the process exits with status 2 and no traceb
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -25,4 +26,7 @@ def run_cli(
     except expected as error:
         print(f"error: {error}", file=sys.stderr)
         status = 2
+    except BrokenPipeError:  # `... | head` stopped reading: nothing left to say to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
     raise SystemExit(status)

@@ -107,9 +107,16 @@ class Settings:
                     f"got {self.purchases_end_date}."
                 )
             if end < start:
+                default = (
+                    ", the bundled sample's last week and the default while "
+                    "PURCHASES_SOURCE_DIR is unset"
+                    if end.isoformat() == SAMPLE_END_DATE
+                    else ""
+                )
                 raise ConfigurationError(
-                    f"PURCHASES_END_DATE ({end}) comes before PURCHASES_START_DATE ({start}): "
-                    f"set it to a later Monday, or to {OPEN_END!r} for every completed week."
+                    f"PURCHASES_END_DATE ({end}{default}) comes before PURCHASES_START_DATE "
+                    f"({start}): set it to a later Monday, or to {OPEN_END!r} for every "
+                    "completed week."
                 )
         if not 0 <= self.date_tolerance_days <= MAX_TOLERANCE_DAYS:
             raise ConfigurationError(
@@ -163,17 +170,23 @@ class Settings:
         """Raise ConfigurationError unless the warehouse can be written and every folder's
         scheme is supported. Local folders only need to exist when a run reads them; a
         source on an object store (`s3://...`) must be reachable with the credentials."""
-        for setting, value in (
-            ("PURCHASES_SOURCE_DIR", self.purchases_source_dir),
-            ("SIGNATURES_SOURCE_DIR", self.signatures_source_dir),
-        ):
-            if not is_local(value):
-                _check_scheme(value, setting)
-                try:
-                    check_readable(value, setting)
-                except StorageError as error:
-                    raise ConfigurationError(str(error)) from None
+        check_reachable(self.purchases_source_dir, "PURCHASES_SOURCE_DIR")
+        check_reachable(self.signatures_source_dir, "SIGNATURES_SOURCE_DIR")
         check_writable(self.warehouse_dir, "WAREHOUSE_DIR")
+
+
+def check_reachable(location: str, setting: str) -> None:
+    """Nothing for a local folder (it needs to exist only when a run reads it); a URL's
+    scheme must be supported and its store reachable with the credentials, failing fast:
+    ConfigurationError in one sentence otherwise. The tools that read a location without
+    loading the code location (`period`, `summary`, the feed's range) call it first."""
+    if is_local(location):
+        return
+    _check_scheme(location, setting)
+    try:
+        check_readable(location, setting)
+    except StorageError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def check_writable(location: str, setting: str) -> None:
@@ -200,10 +213,19 @@ def check_writable(location: str, setting: str) -> None:
 
 
 def _check_scheme(location: str, setting: str) -> None:
-    """The fsspec filesystem of a URL must be known and its package installed."""
+    """The fsspec filesystem of a URL must be known and its package installed, and an
+    object store's URL must name a bucket."""
     scheme = storage_scheme(location)
+    if scheme in ("s3", "s3a", "gs", "gcs") and not location.partition("://")[2].split("/")[0]:
+        raise ConfigurationError(
+            f"{setting} ({location}) names no bucket: write {scheme}://bucket/prefix."
+        )
     try:
         UPath(location).fs  # noqa: B018 - creating the filesystem imports its package
+    except OSError as error:  # a filesystem that connects when created (ftp://, sftp://)
+        raise ConfigurationError(
+            f"{setting} ({location}) cannot be reached ({error.strerror or error}): check the URL."
+        ) from None
     except ImportError as error:
         raise ConfigurationError(
             f"{setting} is a {scheme}:// URL, which needs a package that is not installed "

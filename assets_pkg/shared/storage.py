@@ -96,13 +96,22 @@ def upath(location: str) -> UPath:
 
 def scan_parquet(path: UPath) -> pl.LazyFrame:
     """One Parquet file, lazily: polars reads local files and the object stores it knows
-    with the storage options; other fsspec URLs are read through their filesystem."""
+    with the storage options; other fsspec URLs are read through their filesystem. The path
+    is never a pattern (`glob=False`): `[prod]` in a folder's name is just its name.
+
+    S3 without a key pair in the environment goes through the fsspec filesystem as well:
+    polars' own client reads only keys, an instance role and a few variables, where botocore
+    (behind s3fs) follows the whole AWS chain (AWS_PROFILE, SSO, web identity...)."""
     if is_local(path):
-        return pl.scan_parquet(path.path if path.protocol else str(path))
-    if path.protocol in POLARS_SCHEMES:
-        options = storage_options(str(path)).polars
-        return pl.scan_parquet(str(path), storage_options=options or None)
+        return pl.scan_parquet(path.path if path.protocol else str(path), glob=False)
+    options = storage_options(str(path)).polars
+    if path.protocol in POLARS_SCHEMES and not _needs_the_aws_chain(path.protocol, options):
+        return pl.scan_parquet(str(path), storage_options=options or None, glob=False)
     return pl.read_parquet(io.BytesIO(path.read_bytes())).lazy()
+
+
+def _needs_the_aws_chain(protocol: str, polars_options: Mapping[str, str]) -> bool:
+    return protocol in ("s3", "s3a") and "aws_access_key_id" not in polars_options
 
 
 def parquet_bytes(frame: pl.DataFrame, **options: Any) -> bytes:
@@ -132,13 +141,18 @@ def describe_error(error: BaseException, location: str, setting: str) -> str:
             f"{setting} ({location}) cannot be used: no credentials were found; set "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)."
         )
-    if names & {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionError"} or (
-        isinstance(error, ConnectionError | TimeoutError)
-    ):
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
+    if names & {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionError",
+    } or isinstance(error, ConnectionError | TimeoutError):
+        variable = "AWS_ENDPOINT_URL_S3" if os.environ.get("AWS_ENDPOINT_URL_S3") else None
+        variable = variable or ("AWS_ENDPOINT_URL" if os.environ.get("AWS_ENDPOINT_URL") else None)
+        endpoint = os.environ[variable] if variable else "the default AWS endpoint"
         return (
             f"{setting} ({location}) cannot be reached at {endpoint} ({text}): check "
-            "AWS_ENDPOINT_URL and AWS_REGION."
+            f"{variable or 'AWS_ENDPOINT_URL'} and AWS_REGION."
         )
     if isinstance(error, PermissionError) or any(
         word in text for word in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied")
@@ -153,14 +167,17 @@ def describe_error(error: BaseException, location: str, setting: str) -> str:
 
 
 def _failing_fast(location: str) -> UPath:
-    """`location` with one attempt per request and a short connect timeout: an unreachable
-    endpoint fails in seconds."""
+    """`location` with one attempt per request and short timeouts: an endpoint that cannot
+    be reached, or that accepts connections and never answers, fails in seconds."""
     options = storage_options(location).fsspec
     if scheme(location) in ("s3", "s3a"):
-        options = options | {
-            "config_kwargs": {"connect_timeout": 5, "retries": {"max_attempts": 1}}
-        }
+        timeouts = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 1}}
+        options = options | {"config_kwargs": timeouts}
     path: UPath = UPath(location, **options)
+    if scheme(location) in ("s3", "s3a"):
+        # s3fs retries a timed-out request itself, five times by default; its filesystems
+        # are cached by their options, and these options are the checks' own.
+        path.fs.retries = 1
     return path
 
 

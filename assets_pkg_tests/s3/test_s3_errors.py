@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +12,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from assets_pkg import summary
+from assets_pkg.purchases import feed, period
 from assets_pkg.shared import storage
+from assets_pkg.shared.cli import run_cli
 from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
 from assets_pkg.shared.settings import ConfigurationError
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
@@ -172,3 +176,67 @@ def test_partition_keys_that_are_not_dates_are_refused_with_a_message() -> None:
         "IO manager stores date-keyed (weekly) partitions only."
     )
     assert not storage.upath(warehouse).exists() or not list(storage.upath(warehouse).iterdir())
+
+
+def test_a_profile_alone_is_enough_to_read_the_warehouse(
+    s3_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """polars' own S3 client does not read profiles: without a key pair in the environment,
+    reads go through s3fs, which follows the whole AWS chain."""
+    url = f"{s3_url}/products/data.parquet"
+    write_parquet_atomically(OLD, storage.upath(url))
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[reader]\naws_access_key_id = testing\naws_secret_access_key = x\n")
+    without_credentials(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "reader")
+
+    assert_frame_equal(storage.scan_parquet(storage.upath(url)).collect(), OLD)
+
+
+@pytest.mark.parametrize("tool", ["period", "summary", "feed range"])
+def test_the_command_line_tools_name_an_unreachable_store_in_one_sentence(
+    s3_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tool: str,
+) -> None:
+    monkeypatch.setenv("WAREHOUSE_DIR", s3_url)
+    monkeypatch.setenv("PURCHASES_SOURCE_DIR", f"{s3_url}/source")
+    monkeypatch.setenv("SIGNATURES_DB_URL", "sqlite:////nonexistent/never-opened.db")
+    endpoint = unreachable(monkeypatch)
+    main: Callable[[], int] = {
+        "period": lambda: period.main(["2024-01-01", "2024-01-08"]),
+        "summary": summary.main,
+        "feed range": lambda: feed.main([]),
+    }[tool]
+    with pytest.raises(SystemExit) as exited:
+        run_cli(main)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    setting = "PURCHASES_SOURCE_DIR" if tool == "feed range" else "WAREHOUSE_DIR"
+    assert error.startswith(f"error: {setting} (")
+    assert f"cannot be reached at {endpoint} (" in error
+    assert error.count("\n") == 1
+
+
+@pytest.mark.parametrize("url", ["s3://", "s3:///bucket/warehouse"])
+def test_an_object_store_url_without_a_bucket_is_refused(url: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        settings(url, tmp_path / "s.db").check_locations()
+    assert str(raised.value) == f"WAREHOUSE_DIR ({url}) names no bucket: write s3://bucket/prefix."
+
+
+def test_an_unreachable_endpoint_names_the_variable_that_set_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class EndpointConnectionError(Exception):
+        """Named as botocore's: `describe_error` goes by the class name."""
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://general.example")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://s3.example")
+    message = storage.describe_error(EndpointConnectionError("no"), "s3://b/w", "WAREHOUSE_DIR")
+    assert message == (
+        "WAREHOUSE_DIR (s3://b/w) cannot be reached at http://s3.example (no): check "
+        "AWS_ENDPOINT_URL_S3 and AWS_REGION."
+    )

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
+from upath import UPath
 
+from assets_pkg.shared import storage
 from assets_pkg.shared.storage import local_folder, printable_name
 
 
@@ -26,3 +32,34 @@ def test_a_local_location_names_its_folder(location: str, folder: str) -> None:
 def test_a_printable_name_escapes_only_bytes_that_are_not_utf8() -> None:
     assert printable_name(os.fsdecode(b"a\xffb/\xc3\xa9")) == "a\\xffb/\u00e9"
     assert printable_name("Online/Genuine/001_01.HWR") == "Online/Genuine/001_01.HWR"
+
+
+def test_a_folder_named_like_a_pattern_is_read_as_named(tmp_path: Path) -> None:
+    """`[prod]` is a folder's name, not a class of characters to match."""
+    frame = pl.DataFrame({"customer_id": ["C1"]})
+    path = tmp_path / "warehouse [prod]" / "products" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    frame.write_parquet(path)
+    assert_frame_equal(storage.scan_parquet(UPath(path)).collect(), frame)
+
+
+def test_a_closed_pipe_ends_a_tool_quietly(tmp_path: Path) -> None:
+    """`python -m assets_pkg.summary | head`: no traceback once head has what it wants."""
+    tool = (
+        "from assets_pkg.shared.cli import run_cli\n"
+        "def main() -> int:\n"
+        "    for line in range(1_000_000):\n"
+        "        print(line)\n"
+        "    return 0\n"
+        "run_cli(main)\n"
+    )
+    errors = tmp_path / "stderr"
+    piped = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" -c "$TOOL" 2>"{errors}" | head -n 1'],
+        env={**os.environ, "TOOL": tool},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert piped.stdout == "0\n"
+    assert errors.read_text() == ""
