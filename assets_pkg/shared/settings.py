@@ -154,7 +154,8 @@ class Settings:
             signatures_db_url=env.get("SIGNATURES_DB_URL") or default_db_url(warehouse),
             purchases_start_date=monday_of(
                 _parse_date(
-                    env.get("PURCHASES_START_DATE") or SAMPLE_START_DATE, "PURCHASES_START_DATE"
+                    (env.get("PURCHASES_START_DATE") or "").strip() or SAMPLE_START_DATE,
+                    "PURCHASES_START_DATE",
                 )
             ).isoformat(),
             date_tolerance_days=int(tolerance_text),

@@ -97,6 +97,21 @@ def test_a_bad_start_date_is_named(start: str, message: str) -> None:
         _settings(purchases_start_date=start)
 
 
+def test_a_start_after_the_defaulted_end_says_the_end_is_the_samples() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"PURCHASES_START_DATE": "2027-01-04"})
+    assert str(raised.value) == (
+        "PURCHASES_END_DATE (2024-03-04, the bundled sample's last week and the default while "
+        "PURCHASES_SOURCE_DIR is unset) comes before PURCHASES_START_DATE (2027-01-04): set it "
+        "to a later Monday, or to 'open' for every completed week."
+    )
+
+
+def test_a_start_date_with_spaces_around_it_is_read_like_the_other_settings() -> None:
+    start = Settings.from_env({"PURCHASES_START_DATE": " 2024-01-08 "}).purchases_start_date
+    assert start == "2024-01-08"
+
+
 def test_a_start_date_inside_a_week_starts_the_partitions_on_its_monday() -> None:
     assert Settings.from_env({"PURCHASES_START_DATE": "2024-01-03"}).purchases_start_date == (
         "2024-01-01"
