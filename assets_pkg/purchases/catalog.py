@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import polars as pl
@@ -120,7 +121,7 @@ def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
             "running Dagster, or point PURCHASES_SOURCE_DIR at a readable copy."
         ) from None
     # Header cells are trimmed like every other cell (`customer_id, loyalty_score`).
-    frame = frame.rename({name: name.strip() for name in frame.columns})
+    frame = frame.rename({name: name.strip() for name in frame.columns if name.strip()})
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise SourceError(
@@ -146,19 +147,15 @@ def _utf8(data: bytes) -> str | None:
 
 def _check_text(path: Path | UPath, text: str) -> None:
     """Refuse, naming the line, what polars would misread or refuse without saying where:
-    a quote RFC 4180 does not allow, lines ended by a carriage return alone, a column named
-    twice."""
-    misplaced = _misplaced_quote(text)
-    if misplaced is not None:
-        line, problem = misplaced
-        raise SourceError(f"{path} line {line} {problem}")
-    if "\r" in text and "\n" not in text:
-        raise SourceError(
-            f"{path} ends its lines with a carriage return alone (an old Mac format): save it "
-            "with Unix (LF) or Windows (CRLF) line endings."
-        )
+    a quote RFC 4180 does not allow, a line ended by a carriage return alone (polars would
+    join it to the next one), a column named twice (unnamed extra columns, from trailing
+    commas, are no names)."""
+    problem = _misplaced_quote_or_lone_cr(text)
+    if problem is not None:
+        line, what = problem
+        raise SourceError(f"{path} line {line} {what}")
     header = [name.strip() for name in next(csv.reader(io.StringIO(text, newline="")), [])]
-    twice = sorted({name for name in header if header.count(name) > 1})
+    twice = sorted({name for name in header if name and header.count(name) > 1})
     if twice:
         raise SourceError(
             f"{path} names the column(s) {', '.join(twice)} more than once in its header: keep "
@@ -195,15 +192,22 @@ _TEXT_AFTER = (
     "remove what follows them."
 )
 _UNCLOSED = "opens a quoted value that is never closed: add the closing quote."
+_LONE_CR = (
+    "ends with a carriage return alone (an old Mac line ending): save the file with Unix (LF) "
+    "or Windows (CRLF) line endings."
+)
+_LONE_CR_RE = re.compile(r"\r(?!\n)")
 
 
-def _misplaced_quote(text: str) -> tuple[int, str] | None:
+def _misplaced_quote_or_lone_cr(text: str) -> tuple[int, str] | None:
     """The line of the first quote RFC 4180 does not allow (quotes only around a whole value,
-    doubled inside it) and what is wrong with it, or None if every quote is in place."""
+    doubled inside it), or of the first line ended by a carriage return alone outside a
+    quoted value, and what is wrong with it; None if there is neither."""
     if '"' not in text:
-        return None
+        lone = _LONE_CR_RE.search(text)
+        return None if lone is None else (text.count("\n", 0, lone.start()) + 1, _LONE_CR)
     line, opened_on, quoted, closed, at_start = 1, 1, False, False, True
-    for character in text:
+    for position, character in enumerate(text):
         if quoted:
             if character == '"':
                 quoted, closed = False, True  # the closing quote, or the first of a doubled one
@@ -223,5 +227,7 @@ def _misplaced_quote(text: str) -> tuple[int, str] | None:
             quoted, opened_on = True, line
         elif character == "\n":
             line += 1
+        elif character == "\r" and text[position + 1 : position + 2] != "\n":
+            return line, _LONE_CR
         at_start = character in ",\r\n"
     return (opened_on, _UNCLOSED) if quoted else None

@@ -199,12 +199,33 @@ def test_header_names_are_trimmed_and_a_repeated_one_is_refused(tmp_path: Path) 
     )
 
 
-def test_lines_ended_by_a_carriage_return_alone_are_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, "customers.csv", "customer_id,loyalty_score\rC1,5\rC2,6\r")
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("customer_id,loyalty_score\rC1,5\rC2,6\r", 1),  # an old Mac file
+        ("customer_id,loyalty_score\nC1,2\rC3\n", 2),  # one stray: C3 would join C1's score
+        ('customer_id,loyalty_score\r\n"C1",2\rC3,4\r\n', 2),  # the same, with quotes
+    ],
+)
+def test_a_line_ended_by_a_carriage_return_alone_is_refused_naming_it(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    path = _write(tmp_path, "customers.csv", text)
     assert _refusal(read_customers_file, path) == (
-        f"{path} ends its lines with a carriage return alone (an old Mac format): save it with "
-        "Unix (LF) or Windows (CRLF) line endings."
+        f"{path} line {line} ends with a carriage return alone (an old Mac line ending): save "
+        "the file with Unix (LF) or Windows (CRLF) line endings."
     )
+
+
+def test_a_carriage_return_inside_a_quoted_value_is_the_values(tmp_path: Path) -> None:
+    path = _write(tmp_path, "customers.csv", 'customer_id,loyalty_score\r\n"C\r1",2\r\n')
+    assert read_customers_file(path).rows() == [("C\r1", "2")]
+
+
+def test_unnamed_extra_columns_are_ignored_like_named_ones(tmp_path: Path) -> None:
+    """Trailing commas, as spreadsheets export them: columns without names, not repeats."""
+    path = _write(tmp_path, "customers.csv", "customer_id,loyalty_score,, \nC1,2,,\n")
+    assert read_customers_file(path).rows() == [("C1", "2")]
 
 
 def test_a_folder_or_fifo_in_the_place_of_the_file_is_named(tmp_path: Path) -> None:
