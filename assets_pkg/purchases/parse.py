@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +127,8 @@ class _JsonObject(dict[str, Any]):
 def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
     found = _JsonObject(pairs)
     if len(found) < len(pairs):
-        keys = [key for key, _ in pairs]
-        found.repeated = frozenset(key for key in found if keys.count(key) > 1)
+        counts = Counter(key for key, _ in pairs)
+        found.repeated = frozenset(key for key, count in counts.items() if count > 1)
     return found
 
 
