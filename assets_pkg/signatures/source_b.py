@@ -103,9 +103,9 @@ def parse_index_lines(text: str) -> ParsedIndex:
     claims: list[IndexEntry] = []
     for number, raw in enumerate(lines[1:], start=2):
         line = raw.removesuffix("\r")
-        stripped = line.strip(" \t")
-        if not stripped:
+        if not line.strip():  # a blank line, whatever white space it holds
             continue
+        stripped = line.strip(" \t")
         fields = _SEPARATOR_RE.split(stripped)
         other = next((c for c in stripped if c.isspace() and c not in " \t"), None)
         if other is not None:  # NBSP, U+3000, a stray CR ...: the line is malformed

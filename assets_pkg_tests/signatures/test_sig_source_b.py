@@ -243,6 +243,16 @@ def test_only_spaces_and_tabs_separate_the_fields_of_an_index_line(
     assert [c.signee.writer_id for c in result.candidates] == [G1]
 
 
+@pytest.mark.parametrize("blank", ["\u00a0", "\x0c", "\r\r", " \u3000 "])
+def test_a_line_of_white_space_alone_is_a_blank_line_whatever_the_space(
+    tmp_path: Path, blank: str
+) -> None:
+    index = f"1\n{blank}\n{G1}\n"
+    result = read_source_b(source_b(tmp_path, index, [path_of(G1)]))
+    assert result.rejects == []
+    assert [c.signee.writer_id for c in result.candidates] == [G1]
+
+
 def test_a_file_named_only_by_a_malformed_line_is_not_reported_as_unnamed(
     tmp_path: Path,
 ) -> None:
