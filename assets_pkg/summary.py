@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from upath import UPath
 
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
@@ -38,7 +39,7 @@ def summarise(warehouse_dir: str) -> list[tuple[str, int, int, str]]:
     rows = []
     for asset in ASSETS:
         folder = storage.upath(warehouse_dir) / asset
-        files = sorted(folder.glob("**/*.parquet")) if folder.exists() else []
+        files = _stored_files(folder)
         if not files:
             continue
         frames = [storage.scan_parquet(f) for f in files]
@@ -46,6 +47,17 @@ def summarise(warehouse_dir: str) -> list[tuple[str, int, int, str]]:
         weeks = sum(1 for f in files if f.parent.name.startswith("week="))
         rows.append((asset, int(count), weeks, str(folder)))
     return rows
+
+
+def _stored_files(folder: UPath) -> list[UPath]:
+    """The asset's `data.parquet`, or one per `week=...` folder, found by listing rather than
+    by a pattern: a warehouse named `[prod]` is a name, not a class of characters."""
+    if not folder.exists():
+        return []
+    entries = sorted(folder.iterdir())
+    candidates = [entry for entry in entries if entry.name == "data.parquet"]
+    candidates += [entry / "data.parquet" for entry in entries if entry.name.startswith("week=")]
+    return [path for path in candidates if path.is_file()]
 
 
 def check_keys(defs: dg.Definitions) -> list[dg.AssetCheckKey]:

@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     first = parse_monday(args.first_week, "first_week")
     last = parse_monday(args.last_week, "last_week")
     if args.out is not None:
-        if storage.scheme(args.out):
+        if not storage.is_local(args.out):
             raise PeriodError(f"--out must name a local file, got the URL {args.out}.")
-        args.out = Path(args.out)
+        args.out = storage.local_folder(args.out)  # a path, or a file:// URL's path
         _check_out(args.out)
     warehouse = args.warehouse or Settings.from_env().warehouse_dir
     check_reachable(warehouse, "--warehouse" if args.warehouse else "WAREHOUSE_DIR")

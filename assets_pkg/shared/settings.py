@@ -182,6 +182,7 @@ def check_reachable(location: str, setting: str) -> None:
     ConfigurationError in one sentence otherwise. The tools that read a location without
     loading the code location (`period`, `summary`, the feed's range) call it first."""
     if is_local(location):
+        _check_not_half_a_url(location, setting)
         return
     _check_scheme(location, setting)
     try:
@@ -201,6 +202,7 @@ def check_writable(location: str, setting: str) -> None:
         except StorageError as error:
             raise ConfigurationError(str(error)) from None
         return
+    _check_not_half_a_url(location, setting)
     folder = local_folder(location)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -211,6 +213,20 @@ def check_writable(location: str, setting: str) -> None:
             f"{setting} ({location}) is not a writable folder ({error.strerror or error}): "
             "point it at a folder you can write to."
         ) from None
+
+
+_HALF_A_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/(?!/)")
+"""`s3:/bucket/x`: a scheme and one slash, which fsspec reads as a URL and a local path
+check as a folder named `s3:` (a one-letter scheme is a Windows drive, `C:/data`)."""
+
+
+def _check_not_half_a_url(location: str, setting: str) -> None:
+    if _HALF_A_URL.match(location):
+        scheme, _, rest = location.partition(":/")
+        raise ConfigurationError(
+            f"{setting} ({location}) is a URL with one slash after {scheme}: "
+            f"write {scheme}://{rest}."
+        )
 
 
 def _check_scheme(location: str, setting: str) -> None:

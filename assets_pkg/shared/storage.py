@@ -183,12 +183,27 @@ def _failing_fast(location: str) -> UPath:
 
 def check_readable(location: str, setting: str) -> None:
     """Look `location` up once, failing fast: StorageError with one sentence when the store
-    cannot be reached or the credentials are missing or refused. That it holds the expected
-    files is checked when a run reads it."""
+    cannot be reached, the credentials are missing or refused, or (when nothing is there) its
+    bucket cannot be found. That it holds the expected files is checked when a run reads it."""
     try:
-        _failing_fast(location).exists()
+        found = _failing_fast(location).exists()
+        bucket = _bucket(location)
+        # A missing bucket reads as an empty folder: say so rather than "nothing there".
+        missing_bucket = not found and bucket is not None and not _failing_fast(bucket).exists()
     except Exception as error:
         raise StorageError(describe_error(error, location, setting)) from None
+    if missing_bucket:
+        raise StorageError(
+            f"{setting} ({location}) names a bucket that does not exist, or that these "
+            "credentials may not look up: create it or fix the name or the permissions."
+        )
+
+
+def _bucket(location: str) -> str | None:
+    """`s3://bucket` for `s3://bucket/prefix`; None for another scheme."""
+    if scheme(location) not in ("s3", "s3a"):
+        return None
+    return f"{scheme(location)}://{location.partition('://')[2].split('/')[0]}"
 
 
 def check_object_store(location: str, setting: str) -> None:

@@ -65,6 +65,9 @@ def test_the_cli_writes_the_same_counts(
     csv = tmp_path / "counts.csv"
     _exits_with(0, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(csv)])
     assert_frame_equal(pl.read_csv(csv, schema=expected.schema), expected)
+    as_url = tmp_path / "as-url.parquet"  # a file:// URL is a local path
+    _exits_with(0, [FIRST, LAST, "--warehouse", str(warehouse), "--out", f"file://{as_url}"])
+    assert_frame_equal(pl.read_parquet(as_url), expected)
 
 
 def test_the_cli_names_what_to_fix(

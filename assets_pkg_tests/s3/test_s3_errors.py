@@ -240,3 +240,48 @@ def test_an_unreachable_endpoint_names_the_variable_that_set_it(
         "WAREHOUSE_DIR (s3://b/w) cannot be reached at http://s3.example (no): check "
         "AWS_ENDPOINT_URL_S3 and AWS_REGION."
     )
+
+
+@pytest.mark.parametrize("tool", ["period", "summary"])
+def test_the_command_line_tools_name_a_missing_bucket(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tool: str
+) -> None:
+    url = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/warehouse"
+    monkeypatch.setenv("WAREHOUSE_DIR", url)
+    monkeypatch.setenv("SIGNATURES_DB_URL", "sqlite:////nonexistent/never-opened.db")
+    main: Callable[[], int] = {
+        "period": lambda: period.main(["2024-01-01", "2024-01-08"]),
+        "summary": summary.main,
+    }[tool]
+    with pytest.raises(SystemExit) as exited:
+        run_cli(main)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: WAREHOUSE_DIR ({url}) names a bucket that does not exist, or that these "
+        "credentials may not look up: create it or fix the name or the permissions.\n"
+    )
+
+
+def test_a_warehouse_named_like_a_pattern_is_summarised_on_s3(s3_bucket: str) -> None:
+    warehouse = f"{s3_bucket}/[prod]"
+    write_parquet_atomically(OLD, storage.upath(f"{warehouse}/products/data.parquet"))
+    week = f"{warehouse}/exploded_transactions/week=2024-01-01/data.parquet"
+    write_parquet_atomically(NEW, storage.upath(week))
+    assert summary.summarise(warehouse) == [
+        ("products", 2, 0, f"{warehouse}/products"),
+        ("exploded_transactions", 1, 1, f"{warehouse}/exploded_transactions"),
+    ]
+
+
+@pytest.mark.parametrize("url", ["s3:/bucket/warehouse", "gs:/bucket"])
+def test_a_url_with_one_slash_is_refused_not_made_a_local_folder(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError) as raised:
+        settings(url, tmp_path / "s.db").check_locations()
+    scheme, _, rest = url.partition(":/")
+    assert str(raised.value) == (
+        f"WAREHOUSE_DIR ({url}) is a URL with one slash after {scheme}: write {scheme}://{rest}."
+    )
+    assert list(tmp_path.iterdir()) == []
