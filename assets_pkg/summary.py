@@ -19,6 +19,7 @@ from upath import UPath
 
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
+from assets_pkg.shared.io_manager import HIVE_KEY, stored_file
 from assets_pkg.shared.settings import Settings, check_reachable
 
 ASSETS = [
@@ -44,7 +45,7 @@ def summarise(warehouse_dir: str) -> list[tuple[str, int, int, str]]:
             continue
         frames = [storage.scan_parquet(f) for f in files]
         count = pl.concat(frames).select(pl.len()).collect().item()
-        weeks = sum(1 for f in files if f.parent.name.startswith("week="))
+        weeks = sum(1 for f in files if f.parent.name.startswith(f"{HIVE_KEY}="))
         rows.append((asset, int(count), weeks, str(folder)))
     return rows
 
@@ -54,9 +55,12 @@ def _stored_files(folder: UPath) -> list[UPath]:
     by a pattern: a warehouse named `[prod]` is a name, not a class of characters."""
     if not folder.exists():
         return []
-    entries = sorted(folder.iterdir())
-    candidates = [entry for entry in entries if entry.name == "data.parquet"]
-    candidates += [entry / "data.parquet" for entry in entries if entry.name.startswith("week=")]
+    partitions = sorted(
+        entry.name.removeprefix(f"{HIVE_KEY}=")
+        for entry in folder.iterdir()
+        if entry.name.startswith(f"{HIVE_KEY}=")
+    )
+    candidates = [stored_file(folder, None)] + [stored_file(folder, key) for key in partitions]
     return [path for path in candidates if path.is_file()]
 
 

@@ -25,6 +25,7 @@ from assets_pkg.purchases import schemas
 from assets_pkg.purchases.counts import period_counts
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
+from assets_pkg.shared.io_manager import stored_file
 from assets_pkg.shared.settings import Settings, check_reachable, parse_monday
 
 ASSET = "weekly_purchase_counts"
@@ -51,7 +52,7 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
         first_week + dt.timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)
     ]
     root = storage.upath(warehouse_dir) / ASSET
-    paths = {week: root / f"week={week}" / "data.parquet" for week in weeks}
+    paths = {week: stored_file(root, week.isoformat()) for week in weeks}
     missing = [week for week, path in paths.items() if not path.exists()]
     if missing:
         shown = ", ".join(str(w) for w in missing[:10])

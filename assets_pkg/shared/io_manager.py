@@ -50,6 +50,16 @@ from assets_pkg.shared.atomic import atomic_path
 from assets_pkg.shared.metadata import preview
 
 Frame = pl.DataFrame | pl.LazyFrame
+HIVE_KEY = "week"
+FILE_NAME = "data.parquet"
+
+
+def stored_file(asset_folder: UPath, partition: str | None, hive_key: str = HIVE_KEY) -> UPath:
+    """Where an asset's file lies under its folder: `data.parquet`, or for a partition
+    `<hive_key>=<partition>/data.parquet`. The one place the layout is spelt out; the
+    tools that read the warehouse without Dagster (`period`, `summary`) use it too."""
+    folder = asset_folder if partition is None else asset_folder / f"{hive_key}={partition}"
+    return folder / FILE_NAME
 
 
 class FramesOnDemand(Mapping[str, pl.DataFrame]):
@@ -88,10 +98,7 @@ class PolarsParquetIOManager(dg.UPathIOManager):
 
     def path_of(self, context: dg.InputContext | dg.OutputContext, partition: str | None) -> UPath:
         """`<asset>/data.parquet`, or `<asset>/<hive_key>=<partition>/data.parquet`."""
-        folder = self.root.joinpath(*context.asset_key.path)
-        if partition is not None:
-            folder = folder / f"{self.hive_key}={partition}"
-        return folder / f"data{self.extension}"
+        return stored_file(self.root.joinpath(*context.asset_key.path), partition, self.hive_key)
 
     # ---- writing -----------------------------------------------------------------------
 
@@ -171,7 +178,7 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
     """Polars frames as Parquet under `base_dir` (local folder or any fsspec URL)."""
 
     base_dir: str
-    hive_key: str = "week"
+    hive_key: str = HIVE_KEY
 
     def create_io_manager(self, context: dg.InitResourceContext) -> PolarsParquetIOManager:
         base_path = storage.upath(self.base_dir)
