@@ -15,6 +15,7 @@ import polars as pl
 from upath import UPath
 
 from assets_pkg.purchases import schemas
+from assets_pkg.shared.storage import first_line
 
 LOYALTY_SCORES = (1, 10)
 """The valid loyalty scores, inclusive; anything else is kept as null."""
@@ -179,8 +180,7 @@ def _why_unreadable(path: Path | UPath, text: str | None, error: Exception) -> s
                     )
         except csv.Error:
             pass
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return f"{path} is not a readable CSV file: {first_line}"
+    return f"{path} is not a readable CSV file: {first_line(error)}"
 
 
 _QUOTE_INSIDE = (

@@ -76,7 +76,7 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
     except (pl.exceptions.PolarsError, OSError) as error:
         raise PeriodError(
             f"The weeks {first_week}...{last_week} of {ASSET} in {warehouse_dir} cannot be "
-            f"read ({_first_line(error)}): materialise them again."
+            f"read ({storage.first_line(error)}): materialise them again."
         ) from None
 
 
@@ -91,17 +91,13 @@ def _week(path: UPath, week: dt.date) -> pl.LazyFrame:
         schema = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as error:
         raise PeriodError(
-            f"{path} is not a readable Parquet file ({_first_line(error)}): {again}."
+            f"{path} is not a readable Parquet file ({storage.first_line(error)}): {again}."
         ) from None
     if schema != STORED:
         raise PeriodError(
             f"{path} does not hold {ASSET} (its columns are {', '.join(schema.names())}): {again}."
         )
     return frame.with_columns(week=pl.lit(week))
-
-
-def _first_line(error: Exception) -> str:
-    return next(iter(str(error).strip().splitlines()), type(error).__name__)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,10 @@ from upath import UPath
 from assets_pkg.shared.partitions import monday_of
 from assets_pkg.shared.storage import (
     StorageError,
+    bucket_name,
     check_object_store,
     check_readable,
+    first_line,
     is_local,
     local_folder,
 )
@@ -233,7 +235,7 @@ def _check_scheme(location: str, setting: str) -> None:
     """The fsspec filesystem of a URL must be known and its package installed, and an
     object store's URL must name a bucket."""
     scheme = storage_scheme(location)
-    if scheme in ("s3", "s3a", "gs", "gcs") and not location.partition("://")[2].split("/")[0]:
+    if scheme in ("s3", "s3a", "gs", "gcs") and not bucket_name(location):
         raise ConfigurationError(
             f"{setting} ({location}) names no bucket: write {scheme}://bucket/prefix."
         )
@@ -246,7 +248,7 @@ def _check_scheme(location: str, setting: str) -> None:
     except ImportError as error:
         raise ConfigurationError(
             f"{setting} is a {scheme}:// URL, which needs a package that is not installed "
-            f"({str(error).strip().splitlines()[0]})."
+            f"({first_line(error)})."
         ) from None
     except ValueError:
         raise ConfigurationError(

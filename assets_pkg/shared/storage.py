@@ -31,6 +31,10 @@ POLARS_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "azure
 is read through its fsspec filesystem."""
 
 
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+"""Where an S3 endpoint is set, the more specific first (as the AWS CLI reads them)."""
+
+
 class StorageError(OSError):
     """An object store cannot be used; the message names the setting to fix."""
 
@@ -60,7 +64,7 @@ def storage_options(location: str, environ: Mapping[str, str] | None = None) -> 
     if scheme(location) not in ("s3", "s3a"):
         return StorageOptions()
     env = os.environ if environ is None else environ
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    endpoint = next((env[name] for name in ENDPOINT_VARIABLES if env.get(name)), None)
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     key = env.get("AWS_ACCESS_KEY_ID")
     secret = env.get("AWS_SECRET_ACCESS_KEY")
@@ -130,10 +134,16 @@ def put_bytes(path: UPath, data: bytes, setting: str) -> None:
         raise StorageError(describe_error(error, str(path), setting)) from error
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its class name when it has none: what a
+    one-sentence message quotes of an error from a library."""
+    return next(iter(str(error).strip().splitlines()), type(error).__name__)
+
+
 def describe_error(error: BaseException, location: str, setting: str) -> str:
     """One sentence saying which setting to fix for an error of the object store."""
     names = {cls.__name__ for cls in type(error).__mro__}
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = first_line(error)
     if isinstance(error, StorageError):
         return str(error)
     if "NoCredentialsError" in names or "PartialCredentialsError" in names:
@@ -147,8 +157,8 @@ def describe_error(error: BaseException, location: str, setting: str) -> str:
         "ReadTimeoutError",
         "ConnectionError",
     } or isinstance(error, ConnectionError | TimeoutError):
-        variable = "AWS_ENDPOINT_URL_S3" if os.environ.get("AWS_ENDPOINT_URL_S3") else None
-        variable = variable or ("AWS_ENDPOINT_URL" if os.environ.get("AWS_ENDPOINT_URL") else None)
+        # The variable that set the endpoint, in `storage_options`' order.
+        variable = next((name for name in ENDPOINT_VARIABLES if os.environ.get(name)), None)
         endpoint = os.environ[variable] if variable else "the default AWS endpoint"
         return (
             f"{setting} ({location}) cannot be reached at {endpoint} ({text}): check "
@@ -199,11 +209,16 @@ def check_readable(location: str, setting: str) -> None:
         )
 
 
+def bucket_name(location: str) -> str:
+    """`bucket` for `s3://bucket/prefix` (any scheme's first segment); `` if there is none."""
+    return location.partition("://")[2].split("/")[0]
+
+
 def _bucket(location: str) -> str | None:
     """`s3://bucket` for `s3://bucket/prefix`; None for another scheme."""
     if scheme(location) not in ("s3", "s3a"):
         return None
-    return f"{scheme(location)}://{location.partition('://')[2].split('/')[0]}"
+    return f"{scheme(location)}://{bucket_name(location)}"
 
 
 def check_object_store(location: str, setting: str) -> None:
