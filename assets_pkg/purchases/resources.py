@@ -7,10 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import field_validator
 from upath import UPath
 
 from assets_pkg.purchases import catalog
 from assets_pkg.purchases.feed import source_root
+from assets_pkg.shared.resource_checks import validated
+from assets_pkg.shared.settings import check_location, check_tolerance
 from assets_pkg.shared.storage import describe_error
 
 
@@ -19,6 +22,23 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     source_dir: str
     date_tolerance_days: int = 1
+
+    # The same rules as the environment's, for a value from run config or the launchpad too.
+    @field_validator("source_dir")
+    @classmethod
+    def _source_dir_rule(cls, value: str) -> str:
+        return validated(
+            check_location, value, "PURCHASES_SOURCE_DIR (purchases_source.source_dir)"
+        )
+
+    @field_validator("date_tolerance_days")
+    @classmethod
+    def _tolerance_rule(cls, value: int) -> int:
+        return validated(
+            check_tolerance,
+            value,
+            "PURCHASES_DATE_TOLERANCE_DAYS (purchases_source.date_tolerance_days)",
+        )
 
     def folder(self) -> Path | UPath:
         """The source folder: a local folder, or an object store's prefix (docs/storage.md)."""

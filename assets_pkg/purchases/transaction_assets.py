@@ -27,6 +27,7 @@ from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.weeks import WeekRange, WeekRead, WeekReader
 from assets_pkg.shared.io_manager import FramesOnDemand
 from assets_pkg.shared.metadata import column_schema, preview
+from assets_pkg.shared.partitions import week_keys
 
 
 def transaction_assets(
@@ -71,7 +72,7 @@ def transaction_assets(
     ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
         """Both assets come from one pass over the feed; a range is read week by week."""
         source = purchases_source.folder()
-        weeks = [dt.date.fromisoformat(key) for key in context.partition_keys]
+        weeks = [dt.date.fromisoformat(key) for key in week_keys(context)]
         _fail_on_weeks_without_data(source, weeks)
         done: dict[str, WeekRead] = {}  # kept without their exploded rows
         progress = _Progress(context, total=len(weeks))

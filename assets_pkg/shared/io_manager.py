@@ -37,20 +37,26 @@ Two things `UPathIOManager` does not do, added here:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 import polars as pl
+from pydantic import field_validator
 from upath import UPath
 
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import atomic_path
 from assets_pkg.shared.metadata import preview
+from assets_pkg.shared.partitions import check_run_partitions
+from assets_pkg.shared.resource_checks import SettingError, validated
+from assets_pkg.shared.settings import check_location, check_writable
 
 Frame = pl.DataFrame | pl.LazyFrame
 HIVE_KEY = "week"
+BASE_DIR_SETTING = "WAREHOUSE_DIR (io_manager.base_dir)"
 FILE_NAME = "data.parquet"
 
 
@@ -110,6 +116,7 @@ class PolarsParquetIOManager(dg.UPathIOManager):
             written = self._store(context, obj, self.path_of(context, None))
             context.add_output_metadata({**table_metadata(written), "path": _path_value(folder)})
             return
+        check_run_partitions(context.asset_partitions_def, _run_tags(context))
         keys = sorted(context.asset_partition_keys)
         for key in keys:
             _partition_date(context, key)
@@ -148,6 +155,7 @@ class PolarsParquetIOManager(dg.UPathIOManager):
     def load_input(self, context: dg.InputContext) -> Any:
         if not context.has_asset_partitions:
             return self.load_from_path(context, self.path_of(context, None))
+        check_run_partitions(context.asset_partitions_def, _run_tags(context))
         frames = {
             key: self.load_from_path(context, self.path_of(context, key))
             for key in sorted(context.asset_partition_keys)
@@ -180,7 +188,28 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
     base_dir: str
     hive_key: str = HIVE_KEY
 
+    # WAREHOUSE_DIR's rule, for a base_dir from run config or the launchpad too.
+    @field_validator("base_dir")
+    @classmethod
+    def _base_dir_rule(cls, value: str) -> str:
+        return validated(check_location, value, BASE_DIR_SETTING)
+
+    @field_validator("hive_key")
+    @classmethod
+    def _hive_key_rule(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", value):
+            raise SettingError(
+                f"io_manager.hive_key must be a plain name of letters, digits and underscores "
+                f"(the folder of a week is <hive_key>=<week>), got {value!r}."
+            )
+        return value
+
     def create_io_manager(self, context: dg.InitResourceContext) -> PolarsParquetIOManager:
+        if storage.is_local(self.base_dir):
+            # A local warehouse is checked when a run uses it, whoever set it: created if
+            # missing, and it must accept a file. A remote one is checked by its first write,
+            # whose error names WAREHOUSE_DIR (docs/decisions.md).
+            validated(check_writable, self.base_dir, BASE_DIR_SETTING)
         base_path = storage.upath(self.base_dir)
         return PolarsParquetIOManager(base_path=base_path, hive_key=self.hive_key)
 
@@ -249,6 +278,14 @@ def _partition_date(context: dg.InputContext | dg.OutputContext, key: str) -> dt
             "partitions only.",
             allow_retries=False,
         ) from None
+
+
+def _run_tags(context: dg.InputContext | dg.OutputContext) -> Mapping[str, str]:
+    """The run's tags, which name its weeks; none for a context built outside a run."""
+    try:
+        return context.step_context.dagster_run.tags
+    except dg.DagsterInvariantViolationError:
+        return {}
 
 
 def _partition_of(path: UPath, hive_key: str) -> str:

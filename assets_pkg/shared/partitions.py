@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -29,3 +31,77 @@ def weekly_partitions(
         end_offset=0,
         fmt="%Y-%m-%d",
     )
+
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+"""The run tags that name a run's week or weeks, however the run was launched (`dg launch
+--partition/--partition-range`, the launchpad, GraphQL, a backfill)."""
+
+
+def week_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """The weeks of the run, in order; dg.Failure in one sentence when the run's partition
+    tags do not name weekly partitions (see `check_run_partitions`)."""
+    check_run_partitions(context.assets_def.partitions_def, context.run.tags)
+    return list(context.partition_keys)
+
+
+def check_run_partitions(
+    partitions: dg.PartitionsDefinition | None, tags: Mapping[str, str]
+) -> None:
+    """Refuse, with one sentence, a run whose week or range of weeks is not made of weekly
+    partitions: a key that is not a Monday or lies outside the partitions, or a range whose
+    start comes after its end.
+
+    Dagster's CLI checks a key itself before a run starts, but not the order of a range
+    (`2024-01-08...2024-01-01` became a run of no week at all that succeeded), and a run
+    launched with crafted tags (GraphQL, the launchpad's tags) reaches the assets with a key
+    Dagster never checked: a Tuesday was built as a week of its own, a key past the end
+    failed with a `CheckError`. Called by the weekly assets and by the IO manager, before
+    Dagster resolves the keys."""
+    if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        return
+    key, start, end = tags.get(PARTITION_TAG), tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if key is not None:
+        _check_key(partitions, key, f"The partition key {key}")
+        return
+    if start is None or end is None:
+        return
+    names = f"the partition range {start}...{end}"
+    if _is_date(start) and _is_date(end) and start > end:
+        raise dg.Failure(
+            f"The partition range {start}...{end} is reversed, its first week coming after "
+            f"its last: write {end}...{start}.",
+            allow_retries=False,
+        )
+    _check_key(partitions, start, f"The start {start} of {names}")
+    _check_key(partitions, end, f"The end {end} of {names}")
+
+
+def _check_key(partitions: dg.TimeWindowPartitionsDefinition, key: str, what: str) -> None:
+    if not _is_date(key):
+        reason = "is not a date YYYY-MM-DD: weekly partition keys are Mondays such as 2024-01-08"
+    elif (day := dt.date.fromisoformat(key)).weekday() != 0:
+        reason = (
+            f"is a {day:%A}, not a Monday: weekly partition keys are Mondays, and the week "
+            f"holding {key} is {monday_of(day)}"
+        )
+    elif partitions.has_partition_key(key):
+        return
+    else:
+        first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+        reason = (
+            f"is not a weekly partition: they run from {first} to {last} (PURCHASES_START_DATE "
+            "and PURCHASES_END_DATE set them; only weeks that have ended have one)"
+        )
+    raise dg.Failure(f"{what} {reason}.", allow_retries=False)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text) is not None and bool(
+            dt.date.fromisoformat(text)
+        )
+    except ValueError:
+        return False

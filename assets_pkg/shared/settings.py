@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import fsspec  # type: ignore[import-untyped]
 from upath import UPath
 
 from assets_pkg.shared.partitions import monday_of
@@ -120,11 +121,8 @@ class Settings:
                     f"({start}): set it to a later Monday, or to {OPEN_END!r} for every "
                     "completed week."
                 )
-        if not 0 <= self.date_tolerance_days <= MAX_TOLERANCE_DAYS:
-            raise ConfigurationError(
-                f"PURCHASES_DATE_TOLERANCE_DAYS must be a whole number of days from 0 to "
-                f"{MAX_TOLERANCE_DAYS}, got {self.date_tolerance_days}."
-            )
+        _check_started(start)
+        check_tolerance(self.date_tolerance_days, "PURCHASES_DATE_TOLERANCE_DAYS")
         if self.executor not in EXECUTORS:
             raise ConfigurationError(
                 f"DAGSTER_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {self.executor!r}."
@@ -176,6 +174,45 @@ class Settings:
         check_reachable(self.purchases_source_dir, "PURCHASES_SOURCE_DIR")
         check_reachable(self.signatures_source_dir, "SIGNATURES_SOURCE_DIR")
         check_writable(self.warehouse_dir, "WAREHOUSE_DIR")
+
+
+def _check_started(start: dt.date, today: dt.date | None = None) -> None:
+    """A start whose week has not ended would give no partition at all: every command that
+    names a week would then fail with a Dagster error about partitions that do not exist."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    last_ended = monday_of(today) - dt.timedelta(weeks=1)
+    if start > last_ended:
+        ends = start + dt.timedelta(weeks=1)
+        raise ConfigurationError(
+            f"PURCHASES_START_DATE ({start}) is a week that has not ended yet (it ends on "
+            f"{ends}, today is {today}), so there would be no weekly partition to build: set "
+            "it to the Monday of your feed's first week, once that week has ended."
+        )
+
+
+def check_tolerance(days: int, setting: str) -> int:
+    """The tolerance rule, for the environment and the run config alike: 0 to 28 days."""
+    if isinstance(days, bool) or not 0 <= days <= MAX_TOLERANCE_DAYS:
+        raise ConfigurationError(
+            f"{setting} must be a whole number of days from 0 to {MAX_TOLERANCE_DAYS}, got {days}."
+        )
+    return days
+
+
+def check_location(location: str, setting: str) -> str:
+    """The rule for every folder setting, wherever it comes from, without touching storage:
+    not empty, not a URL with one slash, and for a URL a known scheme whose package is
+    installed and, for an object store, a bucket. Whether the folder can be read or written
+    is seen when a run uses it (`check_reachable`, `check_writable`)."""
+    if not location.strip():
+        raise ConfigurationError(
+            f"{setting} is empty: set it to a local folder or a URL such as s3://bucket/prefix."
+        )
+    if is_local(location):
+        _check_not_half_a_url(location, setting)
+    else:
+        _check_scheme(location, setting, connect=False)
+    return location
 
 
 def check_reachable(location: str, setting: str) -> None:
@@ -231,16 +268,20 @@ def _check_not_half_a_url(location: str, setting: str) -> None:
         )
 
 
-def _check_scheme(location: str, setting: str) -> None:
+def _check_scheme(location: str, setting: str, *, connect: bool = True) -> None:
     """The fsspec filesystem of a URL must be known and its package installed, and an
-    object store's URL must name a bucket."""
+    object store's URL must name a bucket. With `connect=False` the filesystem's class is
+    only imported, not created (creating an ftp:// or sftp:// one connects)."""
     scheme = storage_scheme(location)
     if scheme in ("s3", "s3a", "gs", "gcs") and not bucket_name(location):
         raise ConfigurationError(
             f"{setting} ({location}) names no bucket: write {scheme}://bucket/prefix."
         )
     try:
-        UPath(location).fs  # noqa: B018 - creating the filesystem imports its package
+        if connect:
+            UPath(location).fs  # noqa: B018 - creating the filesystem imports its package
+        else:
+            fsspec.get_filesystem_class(scheme)
     except OSError as error:  # a filesystem that connects when created (ftp://, sftp://)
         raise ConfigurationError(
             f"{setting} ({location}) cannot be reached ({error.strerror or error}): check the URL."

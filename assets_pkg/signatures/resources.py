@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+from pydantic import field_validator
 from upath import UPath
 
 from assets_pkg.shared import storage
+from assets_pkg.shared.resource_checks import SettingError, validated
+from assets_pkg.shared.settings import check_location
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.engines import check_database_url
 from assets_pkg.signatures.service import StoreError
 
 
@@ -17,6 +21,24 @@ class SignatureDatabaseResource(dg.ConfigurableResource["SignatureDatabaseResour
     """The relational store (SIGNATURES_DB_URL): SQLite by default, PostgreSQL in production."""
 
     url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url_rule(cls, value: str) -> str:
+        """The rule of SIGNATURES_DB_URL: a supported database whose driver is installed
+        (checked without connecting), whether the URL comes from the environment or from
+        run config."""
+        try:
+            check_database_url(value)
+        except StoreError as error:
+            message = str(error)
+            named = "SIGNATURES_DB_URL (signatures_db.url)"
+            raise SettingError(
+                message.replace("SIGNATURES_DB_URL", named, 1)
+                if "SIGNATURES_DB_URL" in message
+                else f"{named}: {message}"
+            ) from None
+        return value
 
     def open(self) -> SignatureDatabase:
         """The database with its schema created or upgraded; dg.Failure if it cannot be used."""
@@ -34,6 +56,13 @@ class SignatureSourcesResource(dg.ConfigurableResource["SignatureSourcesResource
 
     source_dir: str
 
+    @field_validator("source_dir")
+    @classmethod
+    def _source_dir_rule(cls, value: str) -> str:
+        return validated(
+            check_location, value, "SIGNATURES_SOURCE_DIR (signature_sources.source_dir)"
+        )
+
     @property
     def path(self) -> Path | UPath:
         """A local folder as a `Path`: a plain path, or a `file://` (`local://`) URL naming one,
@@ -47,6 +76,15 @@ class SignatureAssetStoreResource(dg.ConfigurableResource["SignatureAssetStoreRe
     """Where image bytes are kept, content-addressed (`<WAREHOUSE_DIR>/signature_assets`)."""
 
     root: str
+
+    @field_validator("root")
+    @classmethod
+    def _root_rule(cls, value: str) -> str:
+        return validated(
+            check_location,
+            value,
+            "WAREHOUSE_DIR (signature_asset_store.root)",
+        )
 
     def service(self, catalog: AssetCatalog | None) -> ContentAddressedAssetService:
         return ContentAddressedAssetService(self.root, catalog)

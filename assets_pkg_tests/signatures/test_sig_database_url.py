@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
+from assets_pkg.shared.resource_checks import SettingError
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
 from assets_pkg.signatures.resources import SignatureDatabaseResource
@@ -84,8 +84,10 @@ def test_a_good_url_is_checked_without_connecting_or_creating_anything(tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_resource_turns_the_sentence_into_a_failure() -> None:
-    with pytest.raises(dg.Failure) as caught:
-        SignatureDatabaseResource(url="mysql://u@h/db").open()
-    assert caught.value.description is not None
-    assert caught.value.description.startswith("SIGNATURES_DB_URL (mysql://u@h/db) uses mysql")
+def test_the_resource_refuses_the_url_in_one_sentence() -> None:
+    """When it is made (from the environment or run config alike), not when it is opened."""
+    with pytest.raises(SettingError) as caught:
+        SignatureDatabaseResource(url="mysql://u@h/db")
+    assert str(caught.value).startswith(
+        "SIGNATURES_DB_URL (signatures_db.url) (mysql://u@h/db) uses mysql"
+    )
