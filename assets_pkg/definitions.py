@@ -15,6 +15,7 @@ from assets_pkg import purchases, signatures
 from assets_pkg.purchases.definitions import build_defs as build_purchases
 from assets_pkg.shared.executors import build_executor
 from assets_pkg.shared.io_manager import ParquetIOManager
+from assets_pkg.shared.resource_checks import SettingError
 from assets_pkg.shared.settings import ConfigurationError, Settings
 from assets_pkg.signatures.definitions import build_defs as build_signatures
 from assets_pkg.signatures.engines import check_database_url
@@ -38,10 +39,11 @@ def defs() -> dg.Definitions:
         settings = Settings.from_env()
         settings.check_locations()
         check_database_url(settings.signatures_db_url)
-    except (ConfigurationError, StoreError) as error:
+        # The resources' own validators apply the same rules (resource_checks.py).
+        definitions = build_definitions(settings)
+    except (ConfigurationError, SettingError, StoreError) as error:
         # A user's setting, not a bug: one sentence and a failing exit, no traceback.
         raise SystemExit(f"Configuration error: {error}") from None
-    definitions = build_definitions(settings)
     # Everything loaded so far (Dagster, polars, DuckDB, these modules) lives as long as the
     # process. Frozen, it is left out of every later garbage collection, and above all out
     # of the one Python makes at exit, which otherwise walks and frees it all: about 0.6 s
