@@ -70,3 +70,13 @@ def dataset_version_of(result: dg.ExecuteInProcessResult) -> str:
     value = materialization.materialization.metadata["dataset_version"].value
     assert isinstance(value, str)
     return value
+
+
+def python_blocks(document: Path, heading: str) -> list[str]:
+    """The ```python blocks of one `## ` section of a Markdown file."""
+    text = document.read_text(encoding="utf-8")
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    section = text[start : end if end != -1 else None]
+    blocks = section.split("```python\n")[1:]
+    return [block.split("\n```", 1)[0] for block in blocks]

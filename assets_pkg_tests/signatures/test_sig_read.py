@@ -17,7 +17,7 @@ from assets_pkg.signatures.splits import SplitSpec, split_groups
 from assets_pkg.signatures.trials import build_trials
 
 from .helpers import BUNDLED
-from .read_helpers import build, dataset_version_of, generated_tree, settings_for
+from .read_helpers import build, dataset_version_of, generated_tree, python_blocks, settings_for
 
 SOURCES = ["bundled", "generated"]
 
@@ -340,3 +340,37 @@ def test_the_reader_answers_without_writing_and_its_session_refuses_writes(
         assert len(rows) == reader.dataset().select(pl.len()).collect().item()
         with reader._db.engine.connect() as connection, pytest.raises(sa.exc.DBAPIError):
             connection.execute(sa.text("DELETE FROM points"))
+
+
+# The documentation's examples ----------------------------------------------------------------
+
+
+def test_the_examples_of_reading_the_warehouse_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "wh"
+    url = f"sqlite:///{warehouse / 'signatures.db'}"
+    build(settings_for(str(warehouse), url, Path(shutil.copytree(BUNDLED, tmp_path / "s"))))
+    monkeypatch.setenv("WAREHOUSE_DIR", str(warehouse))
+    monkeypatch.setenv("SIGNATURES_DB_URL", url)
+    docs = Path(__file__).resolve().parents[2] / "docs" / "signatures.md"
+    blocks = python_blocks(docs, "## Reading the warehouse")
+    assert len(blocks) == 3
+    namespaces = []
+    for block in blocks:
+        namespace: dict[str, object] = {}
+        exec(compile(block, str(docs), "exec"), namespace)
+        namespaces.append(namespace)
+    points = namespaces[0]["points"]
+    assert isinstance(points, np.ndarray)
+    assert points.dtype == np.float64
+    assert isinstance(namespaces[0]["image"], bytes)
+    probes, is_genuine = namespaces[1]["probes"], namespaces[1]["is_genuine"]
+    assert isinstance(probes, list)
+    assert isinstance(is_genuine, np.ndarray)
+    assert len(probes) == len(is_genuine) > 0
+    per_split = namespaces[2]["per_split"]
+    assert isinstance(per_split, list)
+    assert {row[0] for row in per_split} <= {"dev", "eval"}
+    total = pl.read_parquet(warehouse / "signature_dataset" / "data.parquet").height
+    assert sum(row[2] for row in per_split) == total
