@@ -30,6 +30,8 @@ ASSETS = [
     "transaction_quarantine",
     "registered_signatures",
     "signature_rejects",
+    "signature_dataset",
+    "signature_trials",
 ]
 SHOWN = 5
 """A check's list (missing days, say) of at most this many items is shown in full."""

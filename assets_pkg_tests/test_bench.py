@@ -563,3 +563,12 @@ def test_the_unchecked_pass_per_week_writes_both_tables(tmp_path: Path) -> None:
         (dt.date(2024, 1, 8), "C2", 5, None, None, 0),
         (dt.date(2024, 1, 8), "C3", 1, None, None, 0),
     ]
+
+
+def test_the_read_entry_times_one_signees_signatures_at_a_small_size(tmp_path: Path) -> None:
+    from bench.signatures_bench import READ_TARGET_MS, SAMPLES_PER_SIGNEE, read_bench
+
+    timing = read_bench(tmp_path, signatures=60, points=20)
+    assert (timing.signatures, timing.signees) == (60, 60 // SAMPLES_PER_SIGNEE)
+    assert 0 < timing.median_ms <= timing.max_ms
+    assert f"target ≤ {READ_TARGET_MS:.0f} ms" in timing.line()

@@ -14,6 +14,11 @@ them online with hundreds of points each, plus a SOURCE_B INDEX. Then, per backe
 Per backend it prints the re-run's files/s over the first run's, against the target
 (`TARGET_RATIO`: a re-run at least 5x the first run's files/s).
 
+Then the read side (`read_bench`): a warehouse of `--read-signatures` online signatures (10 per
+signee, default 10,000) registered into SQLite, and the time `SignatureWarehouse` takes to
+return one signee's signatures with their points (median over READ_LOOKUPS signees), against
+READ_TARGET_MS.
+
 SQLite lives in a fresh file under `.bench/`; PostgreSQL (SIGNATURES_BENCH_PG_URL, default the
 local server) in a fresh schema dropped afterwards, skipped with a note when no server answers.
 Every run checks that each file was registered exactly once, and that the re-run skipped every
@@ -41,6 +46,7 @@ from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import EtlReport, read_sources, run_etl
 from assets_pkg.signatures.generate import Generated, ScaleSpec, generate
+from assets_pkg.signatures.read import SignatureWarehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / ".bench" / "signatures"
@@ -54,6 +60,12 @@ SCALES = {
 }
 TARGET_RATIO = 5.0
 """A re-run over unchanged inputs must reach at least this multiple of the first run's files/s."""
+
+
+READ_TARGET_MS = 50.0
+"""One signee's signatures (with their points) out of 10,000 must come back within this."""
+READ_LOOKUPS = 50
+SAMPLES_PER_SIGNEE = 10
 
 
 @dataclass(frozen=True)
@@ -202,10 +214,63 @@ def ratios(groups: dict[tuple[str, str], list[Timing]]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class ReadTiming:
+    signatures: int
+    signees: int
+    median_ms: float
+    max_ms: float
+
+    def line(self) -> str:
+        verdict = "met" if self.median_ms <= READ_TARGET_MS else "NOT met"
+        return (
+            f"- read: one signee's signatures and points out of {self.signatures:,} "
+            f"({self.signees:,} signees), median {self.median_ms:.1f} ms, max "
+            f"{self.max_ms:.1f} ms over {min(READ_LOOKUPS, self.signees)} signees; target "
+            f"≤ {READ_TARGET_MS:.0f} ms: {verdict}"
+        )
+
+
+def read_bench(folder: Path, signatures: int, points: int = 250) -> ReadTiming:
+    """Register `signatures` online signatures (SAMPLES_PER_SIGNEE per signee, no forgeries)
+    into a fresh SQLite file under `folder`, then time `SignatureWarehouse.signatures` plus
+    `points` for each of them, for up to READ_LOOKUPS signees spread over the warehouse."""
+    writers = max(1, signatures // SAMPLES_PER_SIGNEE)
+    spec = ScaleSpec(
+        genuine_writers=writers,
+        genuine_samples=SAMPLES_PER_SIGNEE,
+        forgers=0,
+        offline_share=0.0,
+        points=points,
+        index_signatures=0,
+    )
+    target = folder / f"read-{spec.label()}"
+    source, warehouse = target / "sources", target / "warehouse"
+    url = f"sqlite:///{warehouse / 'signatures.db'}"
+    if not (target / ".complete").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        generate(source, spec)
+        etl_once(source, url, warehouse / "signature_assets")
+        (target / ".complete").write_text("")
+    timings: list[float] = []
+    with SignatureWarehouse.at(str(warehouse), url) as reader:
+        signees = reader.signees(subset="Online/Genuine")
+        step = max(1, len(signees) // READ_LOOKUPS)
+        for signee in signees[::step][:READ_LOOKUPS]:
+            started = time.perf_counter()
+            found = reader.signatures(signee.id)
+            arrays = [reader.points(s.id) for s in found]
+            timings.append((time.perf_counter() - started) * 1000)
+            assert len(arrays) == SAMPLES_PER_SIGNEE, (signee, len(arrays))
+        total = len(signees) * SAMPLES_PER_SIGNEE
+    return ReadTiming(total, len(signees), statistics.median(timings), max(timings))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="large")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--read-signatures", type=int, default=10_000)
     args = parser.parse_args()
     source, made = dataset(SCALES[args.scale])
     timings = read_only(source, made.files, args.repeats)
@@ -214,6 +279,7 @@ def main() -> None:
     if skipped is None:
         timings += bench_backend("PostgreSQL", postgres_url, source, made.files, args.repeats)
     report = table(timings, made, args.scale, skipped)
+    report += "\n" + read_bench(BENCH_DIR, args.read_signatures).line()
     print(report)
     (BENCH_DIR.parent / f"signatures-results-{args.scale}.md").write_text(
         report + "\n", encoding="utf-8"

@@ -6,19 +6,23 @@ import dagster as dg
 
 from assets_pkg.shared.settings import Settings
 from assets_pkg.signatures.assets import signature_warehouse
+from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER
+from assets_pkg.signatures.dataset_assets import signature_dataset, signature_trials
+from assets_pkg.signatures.read import VERSIONS_FOLDER
 from assets_pkg.signatures.resources import (
     SignatureAssetStoreResource,
     SignatureDatabaseResource,
+    SignatureDatasetResource,
     SignatureSourcesResource,
 )
 
-ASSET_STORE_FOLDER = "signature_assets"
+__all__ = ["ASSET_STORE_FOLDER", "build_defs"]
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """Assets, the check and this domain's resources; the global `io_manager` comes from outside."""
     return dg.Definitions(
-        assets=[signature_warehouse],
+        assets=[signature_warehouse, signature_dataset, signature_trials],
         resources={
             "signatures_db": SignatureDatabaseResource(url=settings.signatures_db_url),
             "signature_sources": SignatureSourcesResource(
@@ -26,6 +30,9 @@ def build_defs(settings: Settings) -> dg.Definitions:
             ),
             "signature_asset_store": SignatureAssetStoreResource(
                 root=f"{settings.warehouse_dir.rstrip('/')}/{ASSET_STORE_FOLDER}"
+            ),
+            "signature_datasets": SignatureDatasetResource(
+                versions_root=f"{settings.warehouse_dir.rstrip('/')}/{VERSIONS_FOLDER}"
             ),
         },
     )

@@ -15,6 +15,7 @@ from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAs
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
 from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.splits import DEFAULT_DEV_RATIO, DEFAULT_SEED, SplitSpec
 
 
 class SignatureDatabaseResource(dg.ConfigurableResource["SignatureDatabaseResource"]):
@@ -88,3 +89,23 @@ class SignatureAssetStoreResource(dg.ConfigurableResource["SignatureAssetStoreRe
 
     def service(self, catalog: AssetCatalog | None) -> ContentAddressedAssetService:
         return ContentAddressedAssetService(self.root, catalog)
+
+
+class SignatureDatasetResource(dg.ConfigurableResource["SignatureDatasetResource"]):
+    """How `signature_dataset` splits and where its versions are kept: `seed` and `dev_ratio`
+    (the share of genuine signers in `dev`) fix every signee's split; each dataset_version's
+    snapshot goes under `versions_root` (`<WAREHOUSE_DIR>/signature_versions`)."""
+
+    versions_root: str
+    seed: int = DEFAULT_SEED
+    dev_ratio: float = DEFAULT_DEV_RATIO
+
+    def spec(self) -> SplitSpec:
+        """The split's parameters; dg.Failure naming the setting for a value out of range."""
+        try:
+            return SplitSpec(seed=self.seed, dev_ratio=self.dev_ratio)
+        except ValueError as error:
+            raise dg.Failure(description=f"{error}.") from None
+
+    def snapshot(self, version: str, asset: str) -> UPath:
+        return storage.upath(self.versions_root) / version / f"{asset}.parquet"

@@ -202,11 +202,17 @@ def test_build_defs_wires_the_resources_from_settings(tmp_path: Path) -> None:
     )
     dg.Definitions.validate_loadable(merged)
     graph = merged.resolve_asset_graph()
-    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == {REGISTERED, REJECTS}
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == {
+        REGISTERED,
+        REJECTS,
+        "signature_dataset",
+        "signature_trials",
+    }
     result = merged.resolve_implicit_global_asset_job_def().execute_in_process()
     assert result.success
     assert (tmp_path / "db.sqlite").is_file()
     assert (tmp_path / "wh" / "signature_assets" / "sha256").is_dir()
+    assert len(list((tmp_path / "wh" / "signature_versions").iterdir())) == 1
 
 
 @pytest.mark.postgres
