@@ -22,6 +22,7 @@ PORT ?= 3000
 WORKERS ?= 2
 HOST ?= 127.0.0.1
 WEEKLY := exploded_transactions,weekly_purchase_counts,transaction_quarantine
+SIGNATURES := registered_signatures,signature_rejects,signature_dataset,signature_trials
 # dg expects the project's .venv to be the active environment: say that it is.
 DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg
 
@@ -78,8 +79,8 @@ run: install
 	  echo "Building every purchase asset for the weeks $$range in one run; log: $(LOG)" && \
 	  $(DG) launch --assets 'raw_customers,products,$(WEEKLY)' --partition-range $$range \
 	    > $(LOG) 2>&1 || $(call FAILED,$(LOG))
-	@echo "Registering the signatures (registered_signatures, signature_rejects)"
-	@$(DG) launch --assets registered_signatures,signature_rejects >> $(LOG) 2>&1 || \
+	@echo "Registering the signatures and publishing their dataset and trials ($(SIGNATURES))"
+	@$(DG) launch --assets '$(SIGNATURES)' >> $(LOG) 2>&1 || \
 	  $(call FAILED,$(LOG))
 	@$(BIN)/python -m assets_pkg.summary
 
