@@ -19,7 +19,13 @@ from upath import UPath
 
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.io_manager import HIVE_KEY, stored_file
+from assets_pkg.shared.io_manager import (
+    HIVE_KEY,
+    DamagedFileError,
+    again_phrase,
+    scan_stored,
+    stored_file,
+)
 from assets_pkg.shared.settings import Settings, check_reachable
 
 ASSETS = [
@@ -38,18 +44,33 @@ SHOWN = 5
 
 
 def summarise(warehouse_dir: str) -> list[tuple[str, int, int, str]]:
-    """(asset, rows, weekly partitions, folder) for each asset present in the warehouse."""
+    """(asset, rows, weekly partitions, folder) for each asset present in the warehouse.
+
+    A stored file that cannot be read (truncated, overwritten, a folder in its place) raises
+    DamagedFileError naming it, as `period` and the IO manager do."""
     rows = []
     for asset in ASSETS:
         folder = storage.upath(warehouse_dir) / asset
         files = _stored_files(folder)
         if not files:
             continue
-        frames = [storage.scan_parquet(f) for f in files]
-        count = pl.concat(frames).select(pl.len()).collect().item()
+        count = sum(_row_count(path, asset) for path in files)
         weeks = sum(1 for f in files if f.parent.name.startswith(f"{HIVE_KEY}="))
-        rows.append((asset, int(count), weeks, str(folder)))
+        rows.append((asset, count, weeks, str(folder)))
     return rows
+
+
+def _row_count(path: UPath, asset: str) -> int:
+    """The rows of one stored file, from its footer."""
+    partition = path.parent.name.removeprefix(f"{HIVE_KEY}=")
+    again = again_phrase(asset, partition if path.parent.name != partition else None)
+    frame = scan_stored(path, again)
+    try:
+        return int(frame.select(pl.len()).collect().item())
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise DamagedFileError(
+            f"{path} is not a readable Parquet file ({storage.first_line(error)}): {again}."
+        ) from None
 
 
 def _stored_files(folder: UPath) -> list[UPath]:
@@ -63,7 +84,8 @@ def _stored_files(folder: UPath) -> list[UPath]:
         if entry.name.startswith(f"{HIVE_KEY}=")
     )
     candidates = [stored_file(folder, None)] + [stored_file(folder, key) for key in partitions]
-    return [path for path in candidates if path.is_file()]
+    # A folder in a file's place is there to be named (scan_stored), not skipped.
+    return [path for path in candidates if path.exists()]
 
 
 def check_keys(defs: dg.Definitions) -> list[dg.AssetCheckKey]:
@@ -159,4 +181,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, user_errors=(DamagedFileError,))

@@ -60,9 +60,14 @@ no-final-newline files may hold some). ``--duplicate-ids`` (for tests; it blocks
 downstream) adds a second ``C1`` row to customers.csv and a second ``P1`` row to
 products.csv, with other values.
 
-Every file is written to a hidden temporary name and renamed into place. Day folders
-outside the requested range that already exist under ``--out`` are left alone (a warning
-says so).
+Every file is written to a hidden temporary name and renamed into place; a file that
+cannot be written (a full disk, a folder that may not be written) is one sentence naming it.
+
+``--out`` must be a new or empty folder: a feed generated over another one would keep the
+other's days outside this range beside this one's, a mixed feed. ``--force`` replaces a feed
+already there: its ``customers.csv``, ``products.csv`` and ``transactions/`` are removed
+first (a README beside them stays). It removes nothing else: a folder that holds anything
+but a feed and its README is refused even so.
 """
 
 from __future__ import annotations
@@ -70,20 +75,23 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import io
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import polars as pl
 
 from assets_pkg.purchases.feed import day_folder_name
-from assets_pkg.shared.atomic import write_bytes_atomically
+from assets_pkg.shared.atomic import WriteError, write_bytes_atomically
+from assets_pkg.shared.cli import run_cli
 
 GENERATOR_VERSION = 1
 """Bump when the output for the same arguments changes (the bench caches by it)."""
@@ -161,6 +169,14 @@ class _DayPlan:
     empty: bool = False
 
 
+FEED_ENTRIES = ("customers.csv", "products.csv", "transactions")
+"""What a feed folder holds: all that `--force` removes."""
+
+
+class OccupiedFolderError(ValueError):
+    """`--out` holds files already; the message says what to do."""
+
+
 def generate(
     out: Path,
     customers: int,
@@ -171,16 +187,26 @@ def generate(
     bad_records: bool = False,
     products: int = DEFAULT_PRODUCTS,
     duplicate_ids: bool = False,
+    force: bool = False,
     progress: Callable[[str], None] | None = None,
     progress_every: int = 30,
 ) -> GenerationSummary:
-    """Write the source layout under `out` and say what was written."""
+    """Write the source layout under `out` (a new or empty folder, or with `force` one that
+    holds a feed, which is removed first) and say what was written."""
     if customers < 1 or products < 1 or days < 1:
         raise ValueError("customers, products and days must be at least 1")
     if bad_records and days < 7:
         raise ValueError("--bad-records needs at least 7 days")
+    occupied = occupied_folder_problem(out, force=force)
+    if occupied is not None:
+        raise OccupiedFolderError(occupied)
     began = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    if force:
+        _remove_feed(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(out, error.strerror or str(error), error.errno) from error
     loyalty = _write_customers(out, customers, seed, duplicate_ids)
     prices = _write_products(out, products, seed, duplicate_ids)
     customer_cdf = _cdf(loyalty.astype(np.float64) + 2.0)
@@ -188,7 +214,6 @@ def generate(
     product_cdf = _cdf(np.random.default_rng([seed, 3]).permutation(popularity))
 
     plans = _plan_bad_records(seed, start, days, customers, products) if bad_records else {}
-    _warn_stray_folders(out, start, days, progress)
 
     transactions = items = written = 0
     planted: list[PlantedRecord] = []
@@ -497,19 +522,63 @@ def _plan_bad_records(
     return plans
 
 
-def _warn_stray_folders(
-    out: Path, start: dt.date, days: int, progress: Callable[[str], None] | None
-) -> None:
-    folder = out / "transactions"
-    if progress is None or not folder.is_dir():
-        return
-    wanted = {day_folder_name(start + dt.timedelta(days=i)) for i in range(days)}
-    stray = sorted(p.name for p in folder.iterdir() if p.name not in wanted)
-    if stray:
-        progress(
-            f"warning: {len(stray)} folder(s) under {folder} are outside this run and were "
-            f"left alone: {', '.join(stray[:5])}{' ...' if len(stray) > 5 else ''}"
+def occupied_folder_problem(out: Path, *, force: bool) -> str | None:
+    """Why `out` may not receive a feed, in one sentence, or None: it must be new or empty;
+    with `force` it may hold a feed (FEED_ENTRIES, and the hidden leftovers of an
+    interrupted write) and a README, and nothing else."""
+    if not out.is_dir():
+        return None  # created (a file in its place is refused with the other arguments)
+    try:
+        entries = sorted(entry.name for entry in out.iterdir())
+    except OSError as error:
+        return f"--out {out} cannot be listed ({error.strerror or error})"
+    if not entries:
+        return None
+    if not force:
+        return (
+            f"--out {out} is not empty (it holds {_listed(entries)}): a new feed written over "
+            "it would keep the old days outside this range, a mixed feed; choose a new or "
+            "empty folder, or add --force to replace the feed in it"
         )
+    foreign = [name for name in entries if not (_is_feed_entry(name) or _is_kept(name))]
+    if foreign:
+        return (
+            f"--out {out} holds {_listed(foreign)}, which "
+            f"{'is' if len(foreign) == 1 else 'are'} not part of a purchase feed, so "
+            "--force does not empty it: remove that yourself or choose another folder"
+        )
+    return None
+
+
+def _is_kept(name: str) -> bool:
+    """A README beside a feed (the bundled sample has one): --force keeps it."""
+    return name.upper().startswith("README")
+
+
+def _is_feed_entry(name: str) -> bool:
+    leftover = name.startswith(".") and name.endswith(".tmp")  # an interrupted atomic write
+    return name in FEED_ENTRIES or (leftover and name[1:].startswith(FEED_ENTRIES))
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _remove_feed(out: Path) -> None:
+    """Remove what a feed holds under `out` (a symlink itself, never what it leads to)."""
+    if not out.is_dir():
+        return
+    for entry in out.iterdir():
+        if not _is_feed_entry(entry.name):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError as error:
+            raise WriteError(entry, error.strerror or str(error), error.errno) from error
 
 
 MAX_CUSTOMERS = 10_000_000
@@ -532,6 +601,9 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
         return f"--start {args.start} and --days {args.days} run past the year 9999"
     if args.out.exists() and not args.out.is_dir():
         return f"--out {args.out} is a file: name a folder (it is created if missing)"
+    occupied = occupied_folder_problem(args.out, force=args.force)
+    if occupied is not None:
+        return occupied
     if args.manifest is not None and not args.manifest.parent.is_dir():
         return f"--manifest {args.manifest}: the folder {args.manifest.parent} does not exist"
     return None
@@ -553,6 +625,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--duplicate-ids", action="store_true", help="duplicate C1 and P1 in the CSVs (tests)"
     )
     parser.add_argument("--manifest", type=Path, help="write the summary and plants as JSON")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the feed already in --out (its CSVs and transactions/ are removed first)",
+    )
     args = parser.parse_args(argv)
     problem = _argument_problem(args)
     if problem is not None:
@@ -571,6 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bad_records=args.bad_records,
             products=args.products,
             duplicate_ids=args.duplicate_ids,
+            force=args.force,
             progress=say,
         )
     except ValueError as error:
@@ -581,9 +659,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(summary.planted)} planted records to {summary.out} in {summary.seconds:.1f} s"
     )
     if args.manifest is not None:
-        args.manifest.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+        manifest = json.dumps(summary.to_json(), indent=2) + "\n"
+        write_bytes_atomically(args.manifest, manifest.encode())
     return 0
 
 
+def cli(argv: Sequence[str] | None = None) -> NoReturn:
+    """The command line: a file that cannot be written (a full disk, a folder that may not be
+    written) is one sentence naming it on stderr and exit status 2."""
+    run_cli(functools.partial(main, argv), user_errors=(WriteError,))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli()

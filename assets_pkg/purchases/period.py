@@ -6,6 +6,11 @@ prints (or writes) one row per customer and product bought in the weeks from the
 Monday to the last Monday inclusive, and one row with product null and count 0 for each
 customer who bought nothing in them. Reads `weekly_purchase_counts` from WAREHOUSE_DIR; the
 weeks must have been materialised.
+
+`--out` is written atomically (a temporary file beside it, renamed over it once whole): a
+full disk or a folder that cannot be written leaves no partial file and is one sentence
+naming the file. It may not lie inside the warehouse this tool reads, whatever path leads
+there (`..`, a symlink, a `file://` URL).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from upath import UPath
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.counts import period_counts
 from assets_pkg.shared import storage
+from assets_pkg.shared.atomic import WriteError, atomic_path
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.io_manager import stored_file
+from assets_pkg.shared.io_manager import DamagedFileError, again_phrase, scan_stored, stored_file
 from assets_pkg.shared.settings import Settings, check_reachable, parse_monday
 
 ASSET = "weekly_purchase_counts"
@@ -83,16 +89,12 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
 def _week(path: UPath, week: dt.date) -> pl.LazyFrame:
     """One week's stored counts, refused in one sentence when the file is not what the
     asset writes (damaged, a folder, another table's file)."""
-    again = f"materialise the week {week} of {ASSET} again"
-    if not path.is_file():
-        raise PeriodError(f"{path} is not a file: remove it and {again}.")
+    again = again_phrase(ASSET, week.isoformat())
     try:
-        frame = storage.scan_parquet(path)
-        schema = frame.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise PeriodError(
-            f"{path} is not a readable Parquet file ({storage.first_line(error)}): {again}."
-        ) from None
+        frame = scan_stored(path, again)
+    except DamagedFileError as error:
+        raise PeriodError(str(error)) from None
+    schema = frame.collect_schema()
     if schema != STORED:
         raise PeriodError(
             f"{path} does not hold {ASSET} (its columns are {', '.join(schema.names())}): {again}."
@@ -112,34 +114,47 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     first = parse_monday(args.first_week, "first_week")
     last = parse_monday(args.last_week, "last_week")
-    if args.out is not None:
-        if not storage.is_local(args.out):
-            raise PeriodError(f"--out must name a local file, got the URL {args.out}.")
-        args.out = storage.local_folder(args.out)  # a path, or a file:// URL's path
-        _check_out(args.out)
+    setting = "--warehouse" if args.warehouse else "WAREHOUSE_DIR"
     warehouse = args.warehouse or Settings.from_env().warehouse_dir
-    check_reachable(warehouse, "--warehouse" if args.warehouse else "WAREHOUSE_DIR")
+    out = None if args.out is None else _check_out(args.out, warehouse, setting)
+    check_reachable(warehouse, setting)
     result = counts_between(warehouse, first, last)
-    if args.out is None:
+    if out is None:
         with pl.Config(tbl_rows=40, tbl_cols=-1):
             print(result)
-    else:
-        try:
-            if args.out.suffix == ".csv":
-                result.write_csv(args.out)
-            else:
-                result.write_parquet(args.out)
-        except OSError as error:
-            raise PeriodError(
-                f"--out {args.out} cannot be written ({error.strerror or error})."
-            ) from None
-    if args.out is not None:
-        print(f"{result.height} rows written to {args.out}", file=sys.stderr)
+        return 0
+    _write(result, out, args.out)
+    print(f"{result.height} rows written to {out}", file=sys.stderr)
     return 0
 
 
-def _check_out(out: Path) -> None:
-    """Before any work: --out names a local .parquet or .csv file in a folder that exists."""
+def _write(result: pl.DataFrame, out: Path, given: str) -> None:
+    """`result` into `out` atomically; an existing symlink is followed (the file it leads to
+    is replaced, the link stays)."""
+    target = out.resolve() if out.is_symlink() else out
+    try:
+        with atomic_path(target) as part:
+            if out.suffix == ".csv":
+                result.write_csv(part)
+            else:
+                result.write_parquet(part)
+    except WriteError as error:
+        raise PeriodError(
+            f"--out {given} cannot be written ({error.reason}); nothing was written to it."
+        ) from None
+
+
+def _check_out(given: str, warehouse: str, setting: str) -> Path:
+    """Before any work: --out names a local .parquet or .csv file in a folder that exists,
+    outside the warehouse; returns its path."""
+    if not storage.is_local(given):
+        raise PeriodError(f"--out must name a local file, got the URL {given}.")
+    out = storage.local_folder(given)  # a path, or a file:// URL's path
+    if storage.is_inside(out, warehouse):
+        raise PeriodError(
+            f"--out {given} lies inside the warehouse {warehouse} ({setting}) that this tool "
+            "reads, where it would replace or add a table's file: name a file outside it."
+        )
     if out.suffix not in (".parquet", ".csv"):
         raise PeriodError(f"--out must name a .parquet or .csv file, got {out}.")
     if not out.parent.exists():
@@ -148,6 +163,7 @@ def _check_out(out: Path) -> None:
         raise PeriodError(f"--out {out}: {out.parent} is a file, not a folder.")
     if out.is_dir():
         raise PeriodError(f"--out {out} is a folder: name a file inside it.")
+    return out
 
 
 def cli(argv: list[str] | None = None) -> NoReturn:

@@ -6,11 +6,17 @@ writing host and process, `.<name>.<host>.<pid>.<random>.tmp`, so that the next 
 same target removes what a killed writer left behind (its process is gone) without
 touching the folder of a writer that is still at work. The file inside has no `.parquet`
 suffix, so `**/*.parquet` readers never see it.
+
+A write that fails (a full disk, a folder that may not be written, a read-only file system)
+raises `WriteError`, whose message is one sentence naming the file that was to be written
+and what to do; the temporary folder is removed and the old file, if any, stays as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -20,28 +26,91 @@ from pathlib import Path
 
 _SUFFIX = ".tmp"
 
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+"""How a Rust library (polars) quotes the system's error number in its own error's text."""
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+class WriteError(OSError):
+    """A file could not be written: `target`, and `reason` as the system says it (`No space
+    left on device`). Its message is one sentence naming the file and what to do."""
+
+    def __init__(self, target: Path, reason: str, number: int | None = None) -> None:
+        self.target = target
+        self.reason = reason
+        if number in _FULL:
+            action = "free space on its disk, or write elsewhere"
+        elif number in _REFUSED:
+            action = "make its folder writable, or write elsewhere"
+        else:
+            action = "check that its folder exists and can be written"
+        super().__init__(f"{target} cannot be written ({reason}): {action}.")
+        self.errno = number
+
+
+def write_error(target: Path, error: BaseException) -> WriteError | None:
+    """`error` as a WriteError for `target` when it is a failure of the system (an OSError,
+    or a library's error quoting an OS error number), else None: a bug stays itself."""
+    if isinstance(error, WriteError):
+        return error
+    found = _OS_ERROR.search(str(error))
+    number = error.errno if isinstance(error, OSError) and error.errno else None
+    if number is None and found is not None:
+        number = int(found[1])
+    if number is not None:
+        strerror = error.strerror if isinstance(error, OSError) else None
+        return WriteError(target, strerror or os.strerror(number), number)
+    if isinstance(error, OSError):
+        return WriteError(target, _first_line(error), None)
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    return next(iter(str(error).strip().splitlines()), type(error).__name__)
+
 
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a path to write; on a clean exit it replaces `target`, on an error it vanishes.
 
-    Leftovers of earlier writes of `target` whose process has died are removed first.
+    Leftovers of earlier writes of `target` whose process has died are removed first. A
+    failure of the system, while the folder is made, the file written or renamed, raises
+    WriteError naming `target`; any other error (a bug of the writer) is raised as it is.
     """
-    remove_leftovers(target)
     folder = target.with_name(f".{target.name}.{_host()}.{os.getpid()}.{uuid.uuid4().hex}{_SUFFIX}")
-    folder.mkdir()
+    try:
+        remove_leftovers(target)
+        folder.mkdir()
+    except OSError as error:
+        raise write_error(target, error) or error from error
     try:
         yield folder / "part"
         (folder / "part").replace(target)
+    except Exception as error:
+        failure = write_error(target, error)
+        if failure is None or failure is error:
+            raise
+        raise failure from error
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_bytes_atomically(target: Path, data: bytes) -> None:
     """Write `data` to `target` atomically, creating its folder if needed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target)
     with atomic_path(target) as path:
         path.write_bytes(data)
+
+
+def make_folder(target: Path) -> None:
+    """Create the folder of `target` (and its parents); WriteError naming `target` when the
+    system refuses."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise write_error(target, error) or error from error
 
 
 def remove_leftovers(target: Path) -> list[Path]:

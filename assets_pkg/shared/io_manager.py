@@ -48,7 +48,7 @@ from pydantic import field_validator
 from upath import UPath
 
 from assets_pkg.shared import storage
-from assets_pkg.shared.atomic import atomic_path
+from assets_pkg.shared.atomic import WriteError, atomic_path, make_folder
 from assets_pkg.shared.metadata import preview
 from assets_pkg.shared.partitions import check_run_partitions
 from assets_pkg.shared.resource_checks import SettingError, validated
@@ -57,6 +57,7 @@ from assets_pkg.shared.settings import check_location, check_writable
 Frame = pl.DataFrame | pl.LazyFrame
 HIVE_KEY = "week"
 BASE_DIR_SETTING = "WAREHOUSE_DIR (io_manager.base_dir)"
+COLUMN_SCHEMA = "dagster/column_schema"
 FILE_NAME = "data.parquet"
 
 
@@ -66,6 +67,66 @@ def stored_file(asset_folder: UPath, partition: str | None, hive_key: str = HIVE
     tools that read the warehouse without Dagster (`period`, `summary`) use it too."""
     folder = asset_folder if partition is None else asset_folder / f"{hive_key}={partition}"
     return folder / FILE_NAME
+
+
+class DamagedFileError(ValueError):
+    """A stored file cannot be read as the Parquet file the IO manager writes (truncated,
+    overwritten, a folder in its place); the message is one sentence naming it."""
+
+
+def scan_stored(path: UPath, again: str) -> pl.LazyFrame:
+    """A stored file, lazily, once its Parquet footer has been read: DamagedFileError naming
+    the file, and ending with `again` (what to do), when it is not a file or not Parquet.
+
+    The IO manager's load and the tools that read the warehouse without Dagster (`period`,
+    `summary`) share it, so a damaged file is named the same way wherever it is read."""
+    try:
+        is_file = path.is_file()
+    except OSError as error:
+        raise DamagedFileError(_unreadable(path, error, again)) from None
+    if not is_file:
+        raise DamagedFileError(f"{path} is not a file: remove it and {again}.")
+    try:
+        frame = storage.scan_parquet(path)
+        frame.collect_schema()  # reads the footer: a truncated or foreign file fails here
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise DamagedFileError(_unreadable(path, error, again)) from None
+    return frame
+
+
+def _declared_columns(context: dg.InputContext, hive_key: str) -> list[str]:
+    """The columns the upstream asset declares (`dagster/column_schema`), but the partition
+    column, which the file does not hold; none when it declares no schema."""
+    upstream = context.upstream_output
+    declared = None if upstream is None else upstream.definition_metadata.get(COLUMN_SCHEMA)
+    if not isinstance(declared, dg.TableSchema):
+        return []
+    return [column.name for column in declared.columns if column.name != hive_key]
+
+
+def _require_columns(
+    path: UPath, frame: pl.LazyFrame, declared: list[str], asset: str, again: str
+) -> None:
+    """DamagedFileError when the file lacks a column its asset declares: another table's
+    file copied in its place would otherwise fail deep inside the asset that reads it."""
+    names = frame.collect_schema().names()
+    missing = [name for name in declared if name not in names]
+    if missing:
+        raise DamagedFileError(
+            f"{path} does not hold {asset} (it lacks the column(s) {', '.join(missing)}; its "
+            f"columns are {', '.join(names) or 'none'}): {again}."
+        )
+
+
+def again_phrase(asset: str, partition: str | None) -> str:
+    """What to do about a damaged file of `asset` (and of that week)."""
+    if partition is None:
+        return f"materialise {asset} again"
+    return f"materialise the week {partition} of {asset} again"
+
+
+def _unreadable(path: UPath, error: BaseException, again: str) -> str:
+    return f"{path} is not a readable Parquet file ({storage.first_line(error)}): {again}."
 
 
 class FramesOnDemand(Mapping[str, pl.DataFrame]):
@@ -140,11 +201,10 @@ class PolarsParquetIOManager(dg.UPathIOManager):
                 f"Asset {context.asset_key.to_user_string()} returned {type(obj).__name__}; "
                 "the Parquet IO manager stores polars DataFrames and LazyFrames."
             )
-        if storage.is_local(path):
-            self.make_directory(path.parent)  # an object store has no folders to create
         try:
             return write_parquet_atomically(obj, path)
-        except storage.StorageError as error:
+        except (storage.StorageError, WriteError) as error:
+            # A full disk, a folder that may not be written: one sentence naming the file.
             raise dg.Failure(description=str(error)) from error
 
     def dump_to_path(self, context: dg.OutputContext, obj: Frame, path: UPath) -> None:
@@ -175,11 +235,23 @@ class PolarsParquetIOManager(dg.UPathIOManager):
                 f"{context.asset_key.to_user_string()} has no data at {path}: "
                 "materialise it (and that partition) first."
             )
-        frame = storage.scan_parquet(path)
-        if context.has_asset_partitions:
-            week = _partition_date(context, _partition_of(path, self.hive_key))
-            frame = frame.select(pl.lit(week).alias(self.hive_key), pl.all())
-        return frame.collect() if _wants_eager(context.dagster_type.typing_type) else frame
+        asset = context.asset_key.to_user_string()
+        partition = _partition_of(path, self.hive_key) if context.has_asset_partitions else None
+        again = again_phrase(asset, partition)
+        try:
+            frame = scan_stored(path, again)
+            _require_columns(path, frame, _declared_columns(context, self.hive_key), asset, again)
+            if partition is not None:
+                week = _partition_date(context, partition)
+                frame = frame.select(pl.lit(week).alias(self.hive_key), pl.all())
+            if not _wants_eager(context.dagster_type.typing_type):
+                return frame  # its footer was read: a truncated or foreign file fails here
+            try:
+                return frame.collect()
+            except (pl.exceptions.PolarsError, OSError) as error:
+                raise DamagedFileError(_unreadable(path, error, again)) from None
+        except DamagedFileError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
 
 
 class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
@@ -220,11 +292,15 @@ def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:
 
     Local files go through `assets_pkg.shared.atomic`; on an object store the whole file is
     uploaded in one request, and an object becomes visible only once its upload has
-    completed. A failed upload raises `storage.StorageError` naming WAREHOUSE_DIR.
+    completed. A failed upload raises `storage.StorageError` naming WAREHOUSE_DIR; a local
+    file that cannot be written (a full disk, a folder that may not be written) raises
+    `atomic.WriteError` naming the file, and its old version stays.
     """
     data = _collected(frame)
     if storage.is_local(path):
-        with atomic_path(storage.local_path(path)) as part:
+        target = storage.local_path(path)
+        make_folder(target)
+        with atomic_path(target) as part:
             data.write_parquet(part, **COMPRESSION)
     else:
         storage.put_bytes(path, storage.parquet_bytes(data, **COMPRESSION), "WAREHOUSE_DIR")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import posixpath
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -244,6 +245,44 @@ def local_folder(location: str) -> Path:
     """The folder a local location names: a plain path, or a `file://` or `local://` URL
     (`file:///data/src` is `/data/src`)."""
     return Path(location.partition("://")[2]) if scheme(location) else Path(location)
+
+
+def is_inside(location: str | Path, folder: str) -> bool:
+    """Whether `location` is `folder` or lies anywhere under it, judged by where each leads.
+
+    Local paths (plain, relative, or `file://`/`local://` URLs) are compared with `..` and
+    symlinks resolved, and then by identity (device and inode) of each of `location`'s
+    folders, so another name for the same folder (a bind mount, a case-insensitive disk)
+    counts as inside. Object-store URLs are compared by store and prefix (`s3a://` is
+    `s3://`). A local path is never inside an object store, nor the reverse."""
+    where, base = str(location), folder
+    if is_local(where) != is_local(base):
+        return False
+    if not is_local(base):
+        return _same_prefix(_store_key(where), _store_key(base))
+    target = local_folder(where).resolve()
+    root = local_folder(base).resolve()
+    if target == root or root in target.parents:
+        return True
+    try:
+        root_stat = root.stat()
+    except OSError:
+        return False  # a folder that does not exist holds nothing
+    for parent in (target, *target.parents):
+        with contextlib.suppress(OSError):
+            if os.path.samestat(parent.stat(), root_stat):
+                return True
+    return False
+
+
+def _store_key(location: str) -> str:
+    """`s3/bucket/prefix`, normalised: one scheme for s3 and s3a, no `.`, `..` or `//`."""
+    store = {"s3a": "s3", "gcs": "gs"}.get(scheme(location), scheme(location))
+    return store + posixpath.normpath("/" + location.partition("://")[2])
+
+
+def _same_prefix(key: str, base: str) -> bool:
+    return key == base or key.startswith(base.rstrip("/") + "/")
 
 
 def printable_name(name: str) -> str:

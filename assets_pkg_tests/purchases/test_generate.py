@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from assets_pkg.purchases.generate import HANDLING, GenerationSummary, generate, main
+from assets_pkg.purchases.generate import (
+    HANDLING,
+    GenerationSummary,
+    OccupiedFolderError,
+    cli,
+    generate,
+    main,
+)
 
 START = dt.date(2024, 1, 1)
 
@@ -211,3 +218,131 @@ def test_cli_refuses_an_out_that_is_a_file(
     with pytest.raises(SystemExit):
         main([*argv, "--out", str(a_file)])
     assert f"--out {a_file} is a file: name a folder" in capsys.readouterr().err
+
+
+ARGV = ["--customers", "12", "--start", "2024-01-01", "--seed", "5", "--products", "9"]
+
+
+def _cli(out: Path, *extra: str, days: int = 8) -> int | str | None:
+    with pytest.raises(SystemExit) as exited:
+        cli([*ARGV, "--days", str(days), "--out", str(out), *extra])
+    return exited.value.code
+
+
+def test_cli_refuses_a_folder_that_holds_a_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "feed"
+    assert _cli(out, days=14) == 0
+    before = _files(out)
+    capsys.readouterr()
+
+    with pytest.raises(SystemExit) as exited:
+        main([*ARGV, "--days", "3", "--out", str(out)])
+
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert (
+        f"--out {out} is not empty (it holds customers.csv, products.csv, transactions): a new "
+        "feed written over it would keep the old days outside this range, a mixed feed; choose "
+        "a new or empty folder, or add --force to replace the feed in it"
+    ) in error
+    assert _files(out) == before  # not a byte changed
+    with pytest.raises(OccupiedFolderError):  # the function refuses it too
+        generate(out, customers=12, start=START, days=3, seed=5, products=9)
+    assert _files(out) == before
+
+
+def test_force_replaces_the_feed_whole(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, fresh = tmp_path / "feed", tmp_path / "fresh"
+    assert _cli(out, "--bad-records", days=14) == 0
+    leftover = out / ".customers.csv.host.1.abc.tmp"  # an interrupted write's folder
+    leftover.mkdir()
+    (out / "README.md").write_text("the sample\n")  # as beside the bundled sample: kept
+    assert _cli(out, "--force", days=3) == 0
+    assert _cli(fresh, days=3) == 0
+    assert _files(out) == {**_files(fresh), "README.md": b"the sample\n"}  # no old day left
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "customers.csv",
+        "products.csv",
+        "transactions",
+    ]
+    assert _cli(tmp_path / "empty-before", "--force", days=3) == 0  # --force on a new folder
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("foreign", ["notes.txt", ".git", "d=2024-01-01"])
+def test_force_removes_nothing_from_a_folder_that_is_not_a_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], foreign: str
+) -> None:
+    out = tmp_path / "feed"
+    assert _cli(out) == 0
+    (out / foreign).mkdir()
+    before = _files(out)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main([*ARGV, "--days", "3", "--out", str(out), "--force"])
+    assert exited.value.code == 2
+    assert (
+        f"--out {out} holds {foreign}, which is not part of a purchase feed, so --force does "
+        "not empty it: remove that yourself or choose another folder"
+    ) in capsys.readouterr().err
+    assert _files(out) == before
+    assert (out / foreign).is_dir()
+
+
+def test_force_removes_a_symlinked_transactions_folder_not_what_it_leads_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    assert _cli(elsewhere) == 0
+    out = tmp_path / "feed"
+    out.mkdir()
+    (out / "transactions").symlink_to(elsewhere / "transactions")
+    kept = _files(elsewhere)
+    assert _cli(out, "--force", days=3) == 0
+    assert not (out / "transactions").is_symlink()
+    assert _files(elsewhere) == kept
+    capsys.readouterr()
+
+
+def test_a_full_disk_is_one_sentence_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = Path.write_bytes
+
+    def full_on_the_third_day(self: Path, data: bytes) -> int:
+        if "2024-01-03" in str(self.parent):
+            real_write(self, data[:10])
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_on_the_third_day)
+    out = tmp_path / "feed"
+    assert _cli(out) == 2
+    day = out / "transactions" / "d=2024-01-03" / "transactions.json"
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {day} cannot be written (No space left on device): free space on its disk, "
+        "or write elsewhere."
+    )
+    assert list(day.parent.iterdir()) == []  # no partial file, no temporary left
+
+
+def test_the_manifest_is_written_atomically(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"the previous": "manifest"}\n')
+    real_write = Path.write_bytes
+
+    def full_for_the_manifest(self: Path, data: bytes) -> int:
+        if self.parent.parent == tmp_path:  # the manifest's temporary file
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_for_the_manifest)
+    assert _cli(tmp_path / "feed", "--manifest", str(manifest)) == 2
+    assert f"error: {manifest} cannot be written" in capsys.readouterr().err
+    assert manifest.read_text() == '{"the previous": "manifest"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feed", "manifest.json"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -71,7 +72,7 @@ def test_the_cli_writes_the_same_counts(
 
 
 def test_the_cli_names_what_to_fix(
-    built: tuple[Feed, Path], capsys: pytest.CaptureFixture[str]
+    built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, warehouse = built
     _exits_with(2, [FIRST, "2024-01-29", "--warehouse", str(warehouse)])
@@ -89,12 +90,12 @@ def test_the_cli_names_what_to_fix(
     )
     _exits_with(2, [LAST, FIRST, "--warehouse", str(warehouse)])
     assert "comes before the first week" in capsys.readouterr().err
-    missing = warehouse / "no-such-folder" / "counts.csv"
+    missing = tmp_path / "no-such-folder" / "counts.csv"
     _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(missing)])
     assert capsys.readouterr().err == (
         f"error: --out {missing}: the folder {missing.parent} does not exist; create it first.\n"
     )
-    folder = warehouse / "a-folder.parquet"
+    folder = tmp_path / "a-folder.parquet"
     folder.mkdir()
     _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(folder)])
     assert capsys.readouterr().err == f"error: --out {folder} is a folder: name a file inside it.\n"
@@ -143,3 +144,172 @@ def test_a_range_of_weeks_without_purchases_gives_zero_rows(feed: Feed, warehous
     ]
     assert result.schema["first_week"] == pl.Date
     assert isinstance(result.item(0, "last_week"), dt.date)
+
+
+WEEK_FILE = "weekly_purchase_counts/week=2024-01-08/data.parquet"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "a week's file",
+        "a new week",
+        "a new file beside the weeks",
+        "the warehouse's top",
+        "relative",
+        "through ..",
+        "file:// URL",
+        "a symlinked folder",
+        "a symlink to the week's file",
+        "the warehouse through a symlink",
+        "WAREHOUSE_DIR",
+    ],
+)
+def test_out_is_refused_anywhere_inside_the_warehouse_it_reads(
+    built: tuple[Feed, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    _, built_warehouse = built
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(built_warehouse, warehouse)
+    before = {p: p.read_bytes() for p in warehouse.rglob("*") if p.is_file()}
+    asset = warehouse / "weekly_purchase_counts"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    monkeypatch.chdir(tmp_path)
+    given_warehouse = str(warehouse)
+    if where == "a week's file":
+        out = str(warehouse / WEEK_FILE)
+    elif where == "a new week":
+        (asset / "week=2024-02-05").mkdir()
+        out = str(asset / "week=2024-02-05" / "data.parquet")
+    elif where == "a new file beside the weeks":
+        out = str(asset / "period.csv")
+    elif where == "the warehouse's top":
+        out = str(warehouse / "period.parquet")
+    elif where == "relative":
+        out = f"warehouse/{WEEK_FILE}"
+    elif where == "through ..":
+        out = str(outside / ".." / "warehouse" / "weekly_purchase_counts" / "x.parquet")
+    elif where == "file:// URL":
+        out = f"file://{warehouse / WEEK_FILE}"
+    elif where == "a symlinked folder":
+        (outside / "link").symlink_to(asset)
+        out = str(outside / "link" / "x.parquet")
+    elif where == "a symlink to the week's file":
+        (outside / "link.parquet").symlink_to(warehouse / WEEK_FILE)
+        out = str(outside / "link.parquet")
+    elif where == "the warehouse through a symlink":
+        (tmp_path / "warehouse-link").symlink_to(warehouse)
+        given_warehouse = str(tmp_path / "warehouse-link")
+        out = str(warehouse / WEEK_FILE)
+    else:
+        monkeypatch.setenv("WAREHOUSE_DIR", str(warehouse))
+        out = str(warehouse / WEEK_FILE)
+    args = [FIRST, LAST, "--out", out]
+    if where != "WAREHOUSE_DIR":
+        args += ["--warehouse", given_warehouse]
+    setting = "WAREHOUSE_DIR" if where == "WAREHOUSE_DIR" else "--warehouse"
+
+    _exits_with(2, args)
+
+    assert capsys.readouterr().err == (
+        f"error: --out {out} lies inside the warehouse {given_warehouse} ({setting}) that this "
+        "tool reads, where it would replace or add a table's file: name a file outside it.\n"
+    )
+    after = {p: p.read_bytes() for p in warehouse.rglob("*") if p.is_file()}
+    assert after == before  # no week replaced, no file added
+    assert [p.name for p in outside.iterdir() if not p.is_symlink()] == []
+
+
+def test_out_beside_the_warehouse_is_written(
+    built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A sibling whose name starts with the warehouse's is not inside it.
+    _, warehouse = built
+    out = warehouse.with_name(warehouse.name + "-reports") / "counts.parquet"
+    out.parent.mkdir(exist_ok=True)
+    _exits_with(0, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
+    assert pl.read_parquet(out).height > 0
+    capsys.readouterr()
+
+
+def _no_space(written: bytes, raised: Exception) -> Any:
+    """A writer that writes part of the file, then fails as on a full disk."""
+
+    def write(frame: pl.DataFrame, file: Any, *args: Any, **kwargs: Any) -> None:
+        Path(file).write_bytes(written)
+        raise raised
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("suffix", "method", "raised"),
+    [
+        # what polars raises on a full disk, for each format (seen on /dev/full)
+        (
+            ".parquet",
+            "write_parquet",
+            pl.exceptions.ComputeError(
+                "parquet: File out of specification: underlying IO error: No space left on "
+                "device (os error 28)"
+            ),
+        ),
+        (".csv", "write_csv", OSError("No space left on device (os error 28)")),
+    ],
+)
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_full_disk_leaves_no_partial_output_and_names_the_file(
+    built: tuple[Feed, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    suffix: str,
+    method: str,
+    raised: Exception,
+    existing: bool,
+) -> None:
+    _, warehouse = built
+    out = tmp_path / f"counts{suffix}"
+    if existing:
+        out.write_bytes(b"the previous result")
+    monkeypatch.setattr(pl.DataFrame, method, _no_space(b"PAR1 half", raised))
+
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
+
+    assert capsys.readouterr().err == (
+        f"error: --out {out} cannot be written (No space left on device); nothing was written "
+        "to it.\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([out.name] if existing else [])
+    if existing:
+        assert out.read_bytes() == b"the previous result"
+
+
+def test_a_folder_that_cannot_be_written_is_named(
+    built: tuple[Feed, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Tests run as root, who may write anywhere: a folder of mode 555 is simulated.
+    _, warehouse = built
+    out = tmp_path / "read-only" / "counts.csv"
+    out.parent.mkdir()
+    real_mkdir = Path.mkdir
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self.parent == out.parent:
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
+    assert capsys.readouterr().err == (
+        f"error: --out {out} cannot be written (Permission denied); nothing was written to it.\n"
+    )
+    assert list(out.parent.iterdir()) == []

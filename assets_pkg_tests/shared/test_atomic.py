@@ -11,7 +11,12 @@ import polars as pl
 import pytest
 from upath import UPath
 
-from assets_pkg.shared.atomic import atomic_path, remove_leftovers, write_bytes_atomically
+from assets_pkg.shared.atomic import (
+    WriteError,
+    atomic_path,
+    remove_leftovers,
+    write_bytes_atomically,
+)
 from assets_pkg.shared.io_manager import write_parquet_atomically
 
 
@@ -68,3 +73,48 @@ def test_bytes_are_written_with_their_folder(tmp_path: Path) -> None:
     write_bytes_atomically(target, b"id\n")
     assert target.read_bytes() == b"id\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["c.csv"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (OSError(28, "No space left on device"), "No space left on device"),
+        (OSError("No space left on device (os error 28)"), "No space left on device"),
+        (
+            pl.exceptions.ComputeError("underlying IO error: Disk quota exceeded (os error 122)"),
+            "Disk quota exceeded",
+        ),
+        (PermissionError(13, "Permission denied"), "Permission denied"),
+    ],
+)
+def test_a_failure_of_the_system_is_one_sentence_naming_the_file(
+    tmp_path: Path, raised: Exception, reason: str
+) -> None:
+    target = tmp_path / "out.csv"
+    target.write_bytes(b"old")
+
+    def write_half() -> None:
+        with atomic_path(target) as part:
+            part.write_bytes(b"half")
+            raise raised
+
+    with pytest.raises(WriteError) as failed:
+        write_half()
+    assert failed.value.target == target
+    assert failed.value.reason == reason
+    assert str(failed.value).startswith(f"{target} cannot be written ({reason}): ")
+    assert str(failed.value).count(".") == str(target).count(".") + 1  # one sentence
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_a_folder_that_cannot_be_created_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    target = tmp_path / "sub" / "x.bin"
+    with pytest.raises(WriteError, match=r"x\.bin cannot be written \(Permission denied\)"):
+        write_bytes_atomically(target, b"x")

@@ -13,6 +13,7 @@ from upath import UPath
 
 from assets_pkg.purchases.parse import duckdb_to_polars
 from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
+from assets_pkg.shared.metadata import column_schema
 from assets_pkg.shared.partitions import weekly_partitions
 
 WEEKS = weekly_partitions("2024-01-01")
@@ -318,4 +319,124 @@ def test_loading_a_week_that_was_never_written_says_so(tmp_path: Path) -> None:
     assert failure.step_failure_data.user_failure_data.description == (
         f"weekly has no data at {tmp_path}/weekly/week=2024-01-01/data.parquet: "
         "materialise it (and that partition) first."
+    )
+
+
+def _failure_description(result: dg.ExecuteInProcessResult) -> str | None:
+    (failure,) = result.get_step_failure_events()
+    data = failure.step_failure_data.user_failure_data
+    return None if data is None else data.description
+
+
+@pytest.mark.parametrize(
+    ("raised", "sentence"),
+    [
+        (
+            # what polars raises when the disk fills under write_parquet
+            pl.exceptions.ComputeError(
+                "parquet: File out of specification: underlying IO error: No space left on "
+                "device (os error 28)"
+            ),
+            "No space left on device): free space on its disk, or write elsewhere.",
+        ),
+        (
+            PermissionError(13, "Permission denied"),
+            "Permission denied): make its folder writable, or write elsewhere.",
+        ),
+    ],
+)
+def test_a_warehouse_that_cannot_be_written_fails_the_run_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: Exception, sentence: str
+) -> None:
+    assert _run(tmp_path, _assets(Received()), ["table"]).success
+    target = tmp_path / "table" / "data.parquet"
+    before = target.read_bytes()
+
+    def write(frame: pl.DataFrame, file: Any, **options: Any) -> None:
+        Path(file).write_bytes(b"PAR1 half")
+        raise raised
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", write)
+    result = _run(tmp_path, _assets(Received()), ["table"])
+    assert _failure_description(result) == f"{target} cannot be written ({sentence}"
+    assert target.read_bytes() == before
+    assert _files(tmp_path) == ["table/data.parquet"]
+
+
+def test_a_warehouse_folder_that_cannot_be_created_fails_the_run_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder of mode 555 (tests run as root, who may write anywhere: simulated).
+    real_mkdir = Path.mkdir
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self.is_relative_to(tmp_path / "weekly"):
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)
+
+    (tmp_path / "weekly").mkdir()
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    result = _run(tmp_path, _assets(Received()), ["weekly"], partition_key=KEYS[1])
+    assert _failure_description(result) == (
+        f"{tmp_path}/weekly/week={KEYS[1]}/data.parquet cannot be written (Permission denied): "
+        "make its folder writable, or write elsewhere."
+    )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "not parquet", "a folder"])
+@pytest.mark.parametrize("consumer", ["eager_table", "lazy_table", "as_mapping"])
+def test_a_damaged_upstream_file_fails_the_run_in_one_sentence_naming_it(
+    tmp_path: Path, damage: str, consumer: str
+) -> None:
+    assert _run(tmp_path, _assets(Received()), ["table", "lazy_table"]).success
+    assert _run(tmp_path, _assets(Received()), ["weekly"], partition_key=KEYS[0]).success
+    upstream, again = {
+        "eager_table": ("lazy_table/data.parquet", "materialise lazy_table again"),
+        "lazy_table": ("table/data.parquet", "materialise table again"),
+        "as_mapping": (
+            f"weekly/week={KEYS[0]}/data.parquet",
+            f"materialise the week {KEYS[0]} of weekly again",
+        ),
+    }[consumer]
+    path = tmp_path / upstream
+    whole = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(whole[: len(whole) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "not parquet":
+        path.write_text("customer_id,loyalty_score\nC1,3\n")
+    else:
+        path.unlink()
+        path.mkdir()
+
+    partition = KEYS[0] if consumer == "as_mapping" else None
+    result = _run(tmp_path, _assets(Received()), [consumer], partition_key=partition)
+
+    description = _failure_description(result)
+    assert description is not None
+    if damage == "a folder":
+        assert description == f"{path} is not a file: remove it and {again}."
+    else:
+        assert description.startswith(f"{path} is not a readable Parquet file (")
+        assert description.endswith(f"): {again}.")
+        assert "\n" not in description
+
+
+def test_another_tables_file_in_an_assets_place_is_named_by_its_columns(tmp_path: Path) -> None:
+    @dg.asset(metadata=column_schema({"id": pl.String(), "n": pl.Int64()}, {"id": "i", "n": "n"}))
+    def declared() -> pl.DataFrame:
+        return pl.DataFrame({"id": ["x"], "n": [1]})
+
+    @dg.asset
+    def reader(declared: pl.DataFrame) -> pl.DataFrame:
+        return declared
+
+    assert _run(tmp_path, [declared, reader], ["declared"]).success
+    path = tmp_path / "declared" / "data.parquet"
+    pl.DataFrame({"id": ["x"], "other": [1.5]}).write_parquet(path)
+    result = _run(tmp_path, [declared, reader], ["reader"])
+    assert _failure_description(result) == (
+        f"{path} does not hold declared (it lacks the column(s) n; its columns are id, other): "
+        "materialise declared again."
     )

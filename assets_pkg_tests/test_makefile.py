@@ -1,0 +1,197 @@
+"""The Makefile with paths that hold spaces, and `make clean`, which deletes only inside the
+checkout unless told otherwise (issue 17, item 2).
+
+Each test runs the real Makefile in a copy of the checkout whose own path holds a space, with
+stand-ins for the programs of .venv/bin that record how they were called: what is proved is
+the shell the recipes hand over, not Dagster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Each stand-in appends its arguments, one per line, and the variables it was given to
+# calls.log beside the Makefile; python answers the two questions `make run` asks it.
+STAND_IN = """#!/bin/sh
+here=$(dirname "$0")/../..
+{ echo "$(basename "$0")"; for a in "$@"; do echo "  arg $a"; done
+  echo "  DAGSTER_HOME=$DAGSTER_HOME"; echo "  VIRTUAL_ENV=$VIRTUAL_ENV"
+  echo "  WAREHOUSE_DIR=$WAREHOUSE_DIR"; } >> "$here/calls.log"
+case "$(basename "$0") $*" in
+  "python -m assets_pkg.purchases.feed") echo 2024-01-01...2024-01-08 ;;
+  "dg launch"*)
+    if [ -n "$FAIL_LAUNCH" ]; then
+      echo "2024-01-01 10:00:00 +0000 - dagster - ERROR - job - $RUN_ID - it broke"; exit 1
+    fi
+    echo "launched $*"
+    if [ -n "$WAREHOUSE_DIR" ]; then
+      mkdir -p "$WAREHOUSE_DIR/weekly_purchase_counts/week=2024-01-08"
+      : > "$WAREHOUSE_DIR/weekly_purchase_counts/week=2024-01-08/data.parquet"
+    fi ;;
+esac
+"""
+RUN_ID = "0123abcd-0123-4567-89ab-0123456789ab"
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A copy of what the Makefile needs, in a folder whose name holds a space, with .venv up
+    to date (its stamp is newer than uv.lock) and stand-ins for the programs."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = tmp_path / "check out"
+    (root / "instance").mkdir(parents=True)
+    (root / "data").mkdir()
+    for name in ("Makefile", "pyproject.toml", "uv.lock", "instance/dagster.yaml"):
+        shutil.copyfile(ROOT / name, root / name)
+    stamp = _make(root, "--eval", "print-stamp: ; @echo $(STAMP)", "print-stamp").stdout.strip()
+    assert stamp.startswith(".venv/.installed-")
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / stamp).touch()
+    for program in ("python", "dg", "ruff", "mypy", "pytest"):
+        path = root / ".venv" / "bin" / program
+        path.write_text(STAND_IN)
+        path.chmod(0o755)
+    return root
+
+
+def _make(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "DAGSTER_"))}
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=root,
+        env={**environ, "RUN_ID": RUN_ID, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _calls(root: Path) -> str:
+    return (root / "calls.log").read_text()
+
+
+def test_make_run_keeps_a_dagster_home_with_a_space_whole(checkout: Path, tmp_path: Path) -> None:
+    home = tmp_path / "x" / "my home"
+    done = _make(checkout, "run", f"DAGSTER_HOME={home}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (home / "dagster.yaml").read_bytes() == (ROOT / "instance/dagster.yaml").read_bytes()
+    assert "launched launch --assets registered_signatures" in (home / "make.log").read_text()
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["my home"]  # no /x/my
+    assert not (checkout / "home").exists()
+    calls = _calls(checkout)
+    assert f"  DAGSTER_HOME={home}\n" in calls
+    assert f"  VIRTUAL_ENV={checkout}/.venv\n" in calls
+    assert "  arg 2024-01-01...2024-01-08\n" in calls
+    assert "python\n  arg -m\n  arg assets_pkg.summary\n" in calls
+
+
+def test_a_failed_run_shows_its_log_from_a_dagster_home_with_a_space(
+    checkout: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "my home"
+    done = _make(checkout, "run", f"DAGSTER_HOME={home}", FAIL_LAUNCH="1")
+    assert done.returncode != 0
+    assert f"run failed. Errors and checks that did not pass, from {home}/make.log:" in done.stdout
+    assert "ERROR it broke" in done.stdout
+    assert "No such file" not in done.stderr
+
+
+def test_the_smoke_run_of_make_test_survives_a_temporary_folder_with_a_space(
+    checkout: Path, tmp_path: Path
+) -> None:
+    temporary = tmp_path / "tmp dir"
+    temporary.mkdir()
+    done = _make(checkout, "test", TMPDIR=str(temporary))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"  WAREHOUSE_DIR={temporary}/" in _calls(checkout)
+    assert list(temporary.iterdir()) == []  # the smoke run's folder is removed, whole
+
+
+def test_make_clean_removes_the_checkouts_own_instance_and_warehouse(checkout: Path) -> None:
+    for folder in (".dagster_home", "data/warehouse/raw_customers"):
+        (checkout / folder).mkdir(parents=True)
+    (checkout / "data" / "sources").mkdir()
+    done = _make(checkout, "clean")
+    assert done.returncode == 0, done.stderr
+    assert not (checkout / ".dagster_home").exists()
+    assert sorted(p.name for p in (checkout / "data").iterdir()) == ["sources"]
+    inside = checkout / "my home"  # a relative DAGSTER_HOME with a space, and a final slash
+    inside.mkdir()
+    (checkout / "my").mkdir()
+    assert _make(checkout, "clean", "DAGSTER_HOME=my home/").returncode == 0
+    assert not inside.exists()
+    assert (checkout / "my").is_dir()
+
+
+def test_make_clean_refuses_an_instance_outside_the_checkout_unless_forced(
+    checkout: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "x" / "my home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").touch()
+    (tmp_path / "x" / "my").mkdir()
+    (checkout / "home").mkdir()
+    (checkout / "data" / "warehouse").mkdir()
+
+    done = _make(checkout, "clean", f"DAGSTER_HOME={home}")
+
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] == (
+        f"make clean: {home} is outside this checkout ({checkout}), so it is not removed; "
+        "run make clean FORCE=1 to remove it anyway."
+    )
+    # Nothing at all is removed: not the instance, not the words of its path, not the
+    # warehouse that would have gone first.
+    assert (home / "dagster.yaml").exists()
+    assert (tmp_path / "x" / "my").is_dir()
+    assert (checkout / "home").is_dir()
+    assert (checkout / "data" / "warehouse").is_dir()
+
+    done = _make(checkout, "clean", f"DAGSTER_HOME={home}", "FORCE=1")
+
+    assert done.returncode == 0, done.stderr
+    assert not home.exists()
+    assert not (checkout / "data" / "warehouse").exists()
+    assert (tmp_path / "x" / "my").is_dir()
+    assert (checkout / "home").is_dir()
+
+
+@pytest.mark.parametrize("where", ["link", "dots", "link inside"])
+def test_make_clean_judges_a_path_by_where_it_leads(
+    checkout: Path, tmp_path: Path, where: str
+) -> None:
+    outside = tmp_path / "outside"
+    (outside / "instance").mkdir(parents=True)
+    (checkout / "link").symlink_to(outside)
+    home = {
+        "link": "link/instance",  # inside by its name, outside where it leads
+        "dots": "data/../../outside/instance",
+        "link inside": "link",  # a symlink in the checkout: removed itself, not followed
+    }[where]
+    done = _make(checkout, "clean", f"DAGSTER_HOME={home}")
+    if where == "link inside":
+        assert done.returncode == 0, done.stderr
+        assert not (checkout / "link").is_symlink()
+    else:
+        assert done.returncode != 0
+        assert "is outside this checkout" in done.stderr
+    assert (outside / "instance").is_dir()
+
+
+@pytest.mark.parametrize("home", [".", "..", "{checkout}", "{checkout}/data/..", "{checkout}/.."])
+def test_make_clean_never_removes_the_checkout_or_a_folder_holding_it(
+    checkout: Path, home: str
+) -> None:
+    done = _make(checkout, "clean", f"DAGSTER_HOME={home.format(checkout=checkout)}", "FORCE=1")
+    assert done.returncode != 0
+    assert "holds this checkout" in done.stderr
+    assert (checkout / "Makefile").exists()
