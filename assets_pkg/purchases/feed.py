@@ -84,6 +84,8 @@ class DayFile:
     stamp: str = field(default="", compare=False)
     """On an object store, the object's size and ETag from the listing (for `fingerprint`);
     empty for a local file, whose `stat` is used (`file_stamp`)."""
+    size: int | None = field(default=None, compare=False)
+    """On an object store, the object's size from the listing."""
 
 
 @dataclass(frozen=True)
@@ -321,8 +323,9 @@ def read_day_file(file: DayFile, max_line_bytes: int = MAX_LINE_BYTES) -> DayByt
     instead of blocking the run. Its stamp comes from the open file before it is read, and
     no more than the size in that stamp is read: bytes appended meanwhile are left for the
     next build, and the stamp no longer matches the file, so the sensor asks for it. An
-    object is read in chunks of one request; its stamp is the listing's (an object is
-    replaced whole: if a newer one was read, its ETag differs from the stamp too, and the
+    object no larger than the limit is read with one request, a larger one in chunks as it
+    streams in; its stamp is the listing's (an object is replaced whole: if a newer one
+    was read, its ETag differs from the stamp too, and the
     week is built again, never the other way round).
 
     Raises FileNotFoundError for a file gone since it was listed, and OSError for one no
@@ -330,10 +333,18 @@ def read_day_file(file: DayFile, max_line_bytes: int = MAX_LINE_BYTES) -> DayByt
     """
     path = file.path
     if not isinstance(path, Path):
+        if file.size is not None and file.size <= max_line_bytes:  # one GET, as most files
+            whole: bytes = path.read_bytes()
+            if len(whole) <= max_line_bytes:
+                return DayBytes(whole, file.stamp)
+            # Replaced by a larger object since the listing: its lines are bounded all the same.
+            step = _chunk_size(max_line_bytes)
+            pieces = (whole[i : i + step] for i in range(0, len(whole), step))
+            data, long_lines = bounded_lines(pieces, max_line_bytes)
+            return DayBytes(data, file.stamp, tuple(long_lines))
         with path.open("rb") as stream:
-            data, long_lines = bounded_lines(
-                _chunks(stream.read, -1, max_line_bytes), max_line_bytes
-            )
+            chunks = _chunks(stream.read, -1, _chunk_size(max_line_bytes))
+            data, long_lines = bounded_lines(chunks, max_line_bytes)
         return DayBytes(data, file.stamp, tuple(long_lines))
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb", buffering=0) as stream:
@@ -341,9 +352,11 @@ def read_day_file(file: DayFile, max_line_bytes: int = MAX_LINE_BYTES) -> DayByt
         if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{path} is no longer a regular file")
         counted = _Counted(stream.read)
-        data, long_lines = bounded_lines(
-            _chunks(counted.read, info.st_size, max_line_bytes), max_line_bytes
-        )
+        if info.st_size <= max_line_bytes:  # no line can be too long: one read (most files)
+            data = b"".join(_chunks(counted.read, info.st_size, max(1, info.st_size)))
+            return DayBytes(data, file_stamp(info, counted.total))
+        chunks = _chunks(counted.read, info.st_size, _chunk_size(max_line_bytes))
+        data, long_lines = bounded_lines(chunks, max_line_bytes)
     return DayBytes(data, file_stamp(info, counted.total), tuple(long_lines))
 
 
@@ -358,10 +371,9 @@ class _Counted:
         return data
 
 
-def _chunks(read: Callable[[int], bytes], size: int, max_line_bytes: int) -> Iterator[bytes]:
-    """The bytes of a stream in chunks of at most `max_line_bytes`, up to `size` bytes in all
+def _chunks(read: Callable[[int], bytes], size: int, chunk: int) -> Iterator[bytes]:
+    """The bytes of a stream in chunks of at most `chunk` bytes, up to `size` bytes in all
     (to the end when `size` is negative)."""
-    chunk = max(1, min(_CHUNK, max_line_bytes))
     left = size
     while left != 0:
         data = read(chunk if left < 0 else min(chunk, left))
@@ -369,6 +381,11 @@ def _chunks(read: Callable[[int], bytes], size: int, max_line_bytes: int) -> Ite
             return
         left = left - len(data) if left > 0 else left
         yield data
+
+
+def _chunk_size(max_line_bytes: int) -> int:
+    """Chunks no longer than a line may be (see `bounded_lines`)."""
+    return max(1, min(_CHUNK, max_line_bytes))
 
 
 def bounded_lines(
@@ -388,11 +405,12 @@ def bounded_lines(
         head = chunk if first < 0 else chunk[:first]
         if cut is None and current + len(head) > max_line_bytes:
             start = len(out) - current
-            cut = bytes(out[start : start + LONG_LINE_PREFIX]) + head[:LONG_LINE_PREFIX]
-            cut = cut[:LONG_LINE_PREFIX]
+            cut = bytes(out[start : start + LONG_LINE_PREFIX])
             del out[start:]
         if cut is None:
             out += head
+        elif len(cut) < LONG_LINE_PREFIX:
+            cut += head[: LONG_LINE_PREFIX - len(cut)]
         current += len(head)
         if first < 0:
             continue
@@ -558,7 +576,12 @@ def _find_object_day_files(root: UPath, days: Iterable[dt.date]) -> DayListing:
                 continue
             info = objects[part]
             stamp = f"{info.get('size')}\t{info.get('ETag') or info.get('LastModified')}"
-            listing.files.append(DayFile(day, folder / part, source_file, stamp))
+            size = info.get("size")
+            listing.files.append(
+                DayFile(
+                    day, folder / part, source_file, stamp, size if isinstance(size, int) else None
+                )
+            )
     return listing
 
 

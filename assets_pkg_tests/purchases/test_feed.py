@@ -9,15 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from assets_pkg.purchases import parse
 from assets_pkg.purchases.feed import (
+    LONG_LINE_PREFIX,
     DayBytes,
     DayFile,
     DayListing,
+    LongLine,
     RefusedEntry,
     UnreadableFeedError,
     badly_named_day_folders,
+    bounded_lines,
     find_day_files,
     fingerprint,
     read_day_file,
@@ -295,3 +300,24 @@ def test_a_transactions_folder_that_cannot_be_listed_is_named(
     for look in (weeks_with_data, badly_named_day_folders):
         with pytest.raises(UnreadableFeedError, match="transactions exists but cannot be read"):
             look(feed.root)
+
+
+@given(
+    data=st.binary(max_size=200).map(lambda b: bytes(b"ab\n"[x % 3] for x in b)),
+    limit=st.integers(1, 12),
+    split=st.integers(1, 12),
+)
+def test_bounded_lines_empties_exactly_the_lines_over_the_limit(
+    data: bytes, limit: int, split: int
+) -> None:
+    """Against the obvious reference, for any chunking no longer than the limit."""
+    size = min(split, limit)
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    kept, long_lines = bounded_lines(chunks, limit)
+    lines = data.split(b"\n")
+    assert kept == b"\n".join(b"" if len(line) > limit else line for line in lines)
+    assert long_lines == [
+        LongLine(number, len(line), line[:LONG_LINE_PREFIX])
+        for number, line in enumerate(lines, start=1)
+        if len(line) > limit
+    ]
