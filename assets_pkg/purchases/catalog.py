@@ -15,6 +15,7 @@ import polars as pl
 from upath import UPath
 
 from assets_pkg.purchases import schemas
+from assets_pkg.purchases.feed import read_regular_file
 from assets_pkg.shared.storage import first_line
 
 LOYALTY_SCORES = (1, 10)
@@ -109,7 +110,7 @@ def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
         raise SourceError(f"{path} is not a regular file: put the {path.name} file there.")
     try:
         # Read once: the checks below read the text, polars parses the same bytes.
-        data = path.read_bytes()
+        data = _read_source_file(path)
         text = _utf8(data)
         if text is not None:
             _check_text(path, text)
@@ -135,6 +136,26 @@ def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
         pl.col(name).str.strip_chars().fill_null("") != "" for name in frame.columns
     )
     return frame.filter(has_a_value).select(columns)
+
+
+def _read_source_file(path: Path | UPath) -> bytes:
+    """The bytes of a CSV under the rule for every source file (docs/purchases.md): a local
+    file must resolve to a regular file inside its source folder, like a day file; a link
+    leading outside it is never followed. An object is read with one request."""
+    if not isinstance(path, Path):
+        data: bytes = path.read_bytes()
+        return data
+    try:
+        return read_regular_file(path, path.parent.resolve())
+    except ValueError as refused:
+        reason = str(refused).removesuffix(": never read")
+        raise SourceError(
+            f"{path} is never read: it is a {reason}; source files are only read inside the "
+            f"source folder, so copy {path.name} there instead of linking to it."
+            if reason.startswith("symlink")
+            else f"{path} is never read: it {reason}; source files are only read inside the "
+            f"source folder, so copy {path.name} there instead of linking to it."
+        ) from None
 
 
 def _utf8(data: bytes) -> str | None:

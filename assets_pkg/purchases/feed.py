@@ -20,6 +20,15 @@ name order); an object where a day folder should be, or a `*.json` "folder" (obj
 key ending in `.json`), is refused like its local counterpart. Each day is listed with one
 request; fingerprints use each object's size and ETag from that listing. The local code path
 is separate and unchanged (`source_root` picks the branch).
+
+A week records what it read: `read_day_file` takes each file's `stamp` from the open file
+itself, before reading, and reads no further than the size in that stamp, so the stamp
+describes exactly the bytes parsed. `fingerprint` is the one function that turns stamps into
+a week's fingerprint, both for a build (the stamps read) and for the late-data sensor (the
+files as they are now): a file that changed, grew or vanished after a build was read gives a
+different fingerprint. A line longer than `MAX_LINE_BYTES` is never held whole: the reader
+keeps its first `LONG_LINE_PREFIX` bytes for the quarantine and leaves an empty line in its
+place, so that no single file can take the machine's memory.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import datetime as dt
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +48,27 @@ from assets_pkg.shared import storage
 from assets_pkg.shared.partitions import monday_of
 
 ONE_DAY = dt.timedelta(days=1)
+
+MAX_LINE_BYTES = 64 * 2**20
+"""The longest line of a day file that is parsed: 64 MiB (a basket of more than a million
+items). A longer line goes to the quarantine with its first `LONG_LINE_PREFIX` bytes; parsing
+a line takes about 20 times its size in memory, so this bounds what one line can take."""
+LONG_LINE_PREFIX = 1024
+"""How much of a line over `MAX_LINE_BYTES` the quarantine keeps as its text."""
+_CHUNK = 4 * 2**20
+
+
+class UnreadableFeedError(PermissionError):
+    """`transactions/` exists but cannot be listed or searched: which day folders it holds is
+    unknown, so no week can be built from it. The message names the folder."""
+
+
+def _unreadable(folder: Path, error: OSError) -> UnreadableFeedError:
+    return UnreadableFeedError(
+        f"The folder {folder} exists but cannot be read ({error.strerror or error}): give the "
+        "user running Dagster permission to list and enter it (chmod u+rx), or point "
+        "PURCHASES_SOURCE_DIR at a readable copy."
+    )
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +83,9 @@ class DayFile:
     """Path relative to the source folder, as recorded in provenance columns."""
     stamp: str = field(default="", compare=False)
     """On an object store, the object's size and ETag from the listing (for `fingerprint`);
-    empty for a local file, whose `stat` is used."""
+    empty for a local file, whose `stat` is used (`file_stamp`)."""
+    size: int | None = field(default=None, compare=False)
+    """On an object store, the object's size from the listing."""
 
 
 @dataclass(frozen=True)
@@ -111,23 +143,56 @@ class Fingerprint:
     """What a set of day folders held at one moment: a late or changed file changes it."""
 
     digest: str
-    """SHA-256 over each entry's path, size and modification time, and each refusal."""
+    """SHA-256 over each entry's path and stamp (`file_stamp`), and each refusal."""
     files: int
     """Entries taken into account: regular files and refused entries."""
 
 
-def fingerprint(listing: DayListing) -> Fingerprint:
-    """The fingerprint of what `listing` found, from `stat` alone (no file is read)."""
+def file_stamp(info: os.stat_result, size: int | None = None) -> str:
+    """What identifies one version of a local file without reading it: its size (or the
+    `size` bytes read of it), modification time, status-change time and inode.
+
+    The status-change time (`ctime`) moves on every write, truncation or `utime` call and
+    cannot be set back by the user, so a file corrected in place with its size and
+    modification time restored still gets a new stamp; a file replaced by a rename gets a
+    new inode. docs/decisions.md weighs this against hashing the contents.
+    """
+    length = info.st_size if size is None else size
+    return f"{length}\t{info.st_mtime_ns}\t{info.st_ctime_ns}\t{info.st_ino}"
+
+
+VANISHED = "vanished"
+"""The stamp of a file listed but gone when it was looked at again."""
+
+
+def fingerprint(listing: DayListing, read: Mapping[str, str] | None = None) -> Fingerprint:
+    """The fingerprint of what `listing` found: the one definition of "what a week reads",
+    shared by a build and by the late-data sensor.
+
+    `read` maps a file's `source_file` to the stamp of the bytes a build read of it (see
+    `read_day_file`); a file not in it is stamped as it is now, from `stat` alone (no file is
+    read), or from the object store's listing. A build records `fingerprint(listing, read)`;
+    the sensor compares it with `fingerprint(find_day_files(...))`, so a file that changed
+    after it was read (even during the build) asks for the week again.
+    """
+    read = read or {}
     lines = []
     for file in listing.files:
-        if file.stamp:
-            lines.append(f"{file.source_file}\t{file.stamp}")
-            continue
-        info = file.path.stat()
-        lines.append(f"{file.source_file}\t{info.st_size}\t{info.st_mtime_ns}")
+        stamp = read.get(file.source_file) or file.stamp or _stamp_now(file.path)
+        lines.append(f"{file.source_file}\t{stamp}")
     lines += [f"{entry.source_file}\trefused\t{entry.reason}" for entry in listing.refused]
     digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
     return Fingerprint(digest=digest, files=len(lines))
+
+
+def _stamp_now(path: Path | UPath) -> str:
+    """A local file's stamp now (an object's comes from its listing)."""
+    try:
+        return file_stamp(path.stat() if isinstance(path, Path) else Path(path.path).stat())
+    except FileNotFoundError:
+        return VANISHED
+    except OSError as error:
+        return f"cannot be looked at ({error.strerror})"
 
 
 def day_folder_name(day: dt.date) -> str:
@@ -157,9 +222,13 @@ def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayList
     listing = DayListing()
     for day in sorted(days):
         folder = day_folder(source_dir, day)
-        if not os.path.lexists(folder):
+        try:
+            os.lstat(folder)
+        except (FileNotFoundError, NotADirectoryError):
             listing.missing.append(day)
             continue
+        except OSError as error:  # transactions/ cannot be searched: its folders are unknown
+            raise _unreadable(folder.parent, error) from None
         name = folder.relative_to(source_dir).as_posix()
         checked = _check_entry(folder, root, stat.S_ISDIR, "a folder")
         if isinstance(checked, str):
@@ -222,23 +291,154 @@ def _check_entry(path: Path, root: Path, wanted: Callable[[int], bool], what: st
     return target
 
 
-def read_day_file(path: Path | UPath) -> bytes:
-    """The bytes of a day file that `find_day_files` accepted.
+@dataclass(frozen=True)
+class LongLine:
+    """A line over the length limit: never parsed, quarantined with the start of its text."""
+
+    line_number: int
+    length: int
+    """Its length in bytes, without the newline."""
+    prefix: bytes
+    """Its first `LONG_LINE_PREFIX` bytes (at most)."""
+
+
+@dataclass(frozen=True)
+class DayBytes:
+    """What one read of a day file gave."""
+
+    data: bytes
+    """The file's bytes, each line over the limit replaced by an empty line (so that every
+    other line keeps its number)."""
+    stamp: str
+    """The version of the file these bytes are (`file_stamp`, with the size read), or the
+    listing's stamp of an object."""
+    long_lines: tuple[LongLine, ...] = ()
+
+
+def read_day_file(file: DayFile, max_line_bytes: int = MAX_LINE_BYTES) -> DayBytes:
+    """The bytes of a day file that `find_day_files` accepted, and the stamp of what was read.
 
     Opened without blocking and without following a symlink, and checked again once open,
     so that a file swapped for a FIFO or a symlink after it was listed fails at once
-    instead of blocking the run. An object is read with one request.
+    instead of blocking the run. Its stamp comes from the open file before it is read, and
+    no more than the size in that stamp is read: bytes appended meanwhile are left for the
+    next build, and the stamp no longer matches the file, so the sensor asks for it. An
+    object no larger than the limit is read with one request, a larger one in chunks as it
+    streams in; its stamp is the listing's (an object is replaced whole: if a newer one
+    was read, its ETag differs from the stamp too, and the
+    week is built again, never the other way round).
+
+    Raises FileNotFoundError for a file gone since it was listed, and OSError for one no
+    longer regular or that cannot be read.
     """
+    path = file.path
     if not isinstance(path, Path):
-        data: bytes = path.read_bytes()
-        return data
+        if file.size is not None and file.size <= max_line_bytes:  # one GET, as most files
+            whole: bytes = path.read_bytes()
+            if len(whole) <= max_line_bytes:
+                return DayBytes(whole, file.stamp)
+            # Replaced by a larger object since the listing: its lines are bounded all the same.
+            step = _chunk_size(max_line_bytes)
+            pieces = (whole[i : i + step] for i in range(0, len(whole), step))
+            data, long_lines = bounded_lines(pieces, max_line_bytes)
+            return DayBytes(data, file.stamp, tuple(long_lines))
+        with path.open("rb") as stream:
+            chunks = _chunks(stream.read, -1, _chunk_size(max_line_bytes))
+            data, long_lines = bounded_lines(chunks, max_line_bytes)
+        return DayBytes(data, file.stamp, tuple(long_lines))
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as file:
+    with os.fdopen(fd, "rb", buffering=0) as stream:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path} is no longer a regular file")
+        counted = _Counted(stream.read)
+        if info.st_size <= max_line_bytes:  # no line can be too long: one read (most files)
+            data = b"".join(_chunks(counted.read, info.st_size, max(1, info.st_size)))
+            return DayBytes(data, file_stamp(info, counted.total))
+        chunks = _chunks(counted.read, info.st_size, _chunk_size(max_line_bytes))
+        data, long_lines = bounded_lines(chunks, max_line_bytes)
+    return DayBytes(data, file_stamp(info, counted.total), tuple(long_lines))
+
+
+class _Counted:
+    def __init__(self, read: Callable[[int], bytes | None]) -> None:
+        self._read = read
+        self.total = 0
+
+    def read(self, size: int) -> bytes:
+        data = self._read(size) or b""
+        self.total += len(data)
+        return data
+
+
+def _chunks(read: Callable[[int], bytes], size: int, chunk: int) -> Iterator[bytes]:
+    """The bytes of a stream in chunks of at most `chunk` bytes, up to `size` bytes in all
+    (to the end when `size` is negative)."""
+    left = size
+    while left != 0:
+        data = read(chunk if left < 0 else min(chunk, left))
+        if not data:
+            return
+        left = left - len(data) if left > 0 else left
+        yield data
+
+
+def _chunk_size(max_line_bytes: int) -> int:
+    """Chunks no longer than a line may be (see `bounded_lines`)."""
+    return max(1, min(_CHUNK, max_line_bytes))
+
+
+def bounded_lines(
+    chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES
+) -> tuple[bytes, list[LongLine]]:
+    """The bytes of `chunks` with every line longer than `max_line_bytes` left empty, and those
+    lines with their first `LONG_LINE_PREFIX` bytes. No chunk may be longer than
+    `max_line_bytes`: then only the line running across chunks can be too long, and at most
+    `max_line_bytes` plus a chunk of a long line is ever held."""
+    out = bytearray()
+    long_lines: list[LongLine] = []
+    number = 1  # of the line not yet ended
+    current = 0  # its length so far; its bytes end `out` while it is within the limit
+    cut: bytes | None = None  # its prefix once it is over the limit
+    for chunk in chunks:
+        first = chunk.find(b"\n")
+        head = chunk if first < 0 else chunk[:first]
+        if cut is None and current + len(head) > max_line_bytes:
+            start = len(out) - current
+            cut = bytes(out[start : start + LONG_LINE_PREFIX])
+            del out[start:]
+        if cut is None:
+            out += head
+        elif len(cut) < LONG_LINE_PREFIX:
+            cut += head[: LONG_LINE_PREFIX - len(cut)]
+        current += len(head)
+        if first < 0:
+            continue
+        if cut is not None:
+            long_lines.append(LongLine(number, current, cut))
+            cut = None
+        last = chunk.rfind(b"\n")
+        out += chunk[first : last + 1]  # whole lines, each shorter than the chunk
+        number += chunk.count(b"\n", first, last + 1)
+        out += chunk[last + 1 :]
+        current = len(chunk) - last - 1
+    if cut is not None:
+        long_lines.append(LongLine(number, current, cut))
+    return bytes(out), long_lines
+
+
+def read_regular_file(path: Path, root: Path) -> bytes:
+    """The bytes of `path`, under the rule for every source file: it must resolve to a regular
+    file inside `root` (the source folder, resolved). Raises ValueError with the reason
+    otherwise, OSError when it cannot be read."""
+    checked = _check_entry(path, root, stat.S_ISREG, "a regular file")
+    if isinstance(checked, str):
+        raise ValueError(checked)
+    fd = os.open(checked, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as stream:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(
-                f"{path} is no longer a regular file: run again once the feed is settled."
-            )
-        return file.read()
+            raise ValueError("not a regular file any more: never read")
+        return stream.read()
 
 
 def week_days(week: dt.date) -> list[dt.date]:
@@ -301,7 +501,12 @@ def _transactions_entries(source_dir: Path | UPath) -> list[str]:
         return sorted({name for name, _ in _object_entries(source_dir / "transactions")})
     folder = source_dir / "transactions"
     checked = _check_entry(folder, source_dir.resolve(), stat.S_ISDIR, "a folder")
-    return [] if isinstance(checked, str) else sorted(entry.name for entry in checked.iterdir())
+    if isinstance(checked, str):
+        return []
+    try:
+        return sorted(entry.name for entry in checked.iterdir())
+    except OSError as error:  # it exists and is a folder: it cannot be listed
+        raise _unreadable(folder, error) from None
 
 
 def _object_entries(folder: UPath) -> list[tuple[str, bool]]:
@@ -371,7 +576,12 @@ def _find_object_day_files(root: UPath, days: Iterable[dt.date]) -> DayListing:
                 continue
             info = objects[part]
             stamp = f"{info.get('size')}\t{info.get('ETag') or info.get('LastModified')}"
-            listing.files.append(DayFile(day, folder / part, source_file, stamp))
+            size = info.get("size")
+            listing.files.append(
+                DayFile(
+                    day, folder / part, source_file, stamp, size if isinstance(size, int) else None
+                )
+            )
     return listing
 
 
@@ -422,4 +632,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     from assets_pkg.shared.cli import run_cli
 
-    run_cli(main)
+    run_cli(main, (UnreadableFeedError,))

@@ -14,6 +14,10 @@ Two paths give the same result; the tests hold them to it:
   file to `parse_reference`.
   Bad files are rare, so almost all bytes go through DuckDB, and every refusal is decided
   by the rule book.
+
+Both read a file's bytes once (`feed.read_day_file`): a line over the length limit is never
+parsed (it is quarantined with the start of its text), and a UTF-8 byte-order mark at the
+start of a file is not part of its first line, as for every reader of the project.
 """
 
 from __future__ import annotations
@@ -24,18 +28,36 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
-from upath import UPath
 
 from assets_pkg.purchases import schemas
-from assets_pkg.purchases.feed import DayFile, RefusedEntry, read_day_file
+from assets_pkg.purchases.feed import (
+    MAX_LINE_BYTES,
+    VANISHED,
+    DayBytes,
+    DayFile,
+    RefusedEntry,
+    file_stamp,
+    read_day_file,
+)
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+TEXTS = pl.Schema(
+    {
+        "source_file": pl.String(),
+        "line_number": pl.Int64(),
+        "raw_text": pl.String(),
+        "folder_day": pl.Date(),
+    }
+)
+"""The text of some lines whose items were parsed (`parse_day_files`' `keep_text`)."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +66,18 @@ class Parsed:
     """Basket items, schema `schemas.ITEMS`, in file and line order."""
     rejects: pl.DataFrame
     """Lines and items that could not be used, schema `schemas.REJECTS`."""
+    texts: pl.DataFrame = field(default_factory=TEXTS.to_frame)
+    """The text, as read, of the lines of the items `keep_text` asked for (schema `TEXTS`)."""
+    read: dict[str, str] = field(default_factory=dict)
+    """The stamp of what was read of each file, by `source_file` (for `feed.fingerprint`)."""
 
     @staticmethod
     def concat(parts: Sequence[Parsed]) -> Parsed:
         return Parsed(
             items=pl.concat([p.items for p in parts]) if parts else schemas.ITEMS.to_frame(),
             rejects=pl.concat([p.rejects for p in parts]) if parts else schemas.REJECTS.to_frame(),
+            texts=pl.concat([p.texts for p in parts]) if parts else TEXTS.to_frame(),
+            read={key: stamp for p in parts for key, stamp in p.read.items()},
         )
 
 
@@ -83,7 +111,7 @@ def parse_reference(data: bytes, file: DayFile) -> Parsed:
     rejects: list[tuple[Any, ...]] = []
     lines = data.split(b"\n")
     for number, raw in enumerate(lines, start=1):
-        raw = raw.removesuffix(b"\r")
+        raw = _line_text(raw, number)
         if not raw.strip():
             continue  # blank lines, and the empty remainder after a final newline
         try:
@@ -111,6 +139,12 @@ def parse_reference(data: bytes, file: DayFile) -> Parsed:
         items=pl.DataFrame(items, schema=schemas.ITEMS, orient="row"),
         rejects=pl.DataFrame(rejects, schema=schemas.REJECTS, orient="row"),
     )
+
+
+def _line_text(raw: bytes, number: int) -> bytes:
+    """A line's bytes without its carriage return, and the first without a byte-order mark."""
+    raw = raw.removesuffix(b"\r")
+    return raw.removeprefix(_BOM) if number == 1 else raw
 
 
 RECORD_KEYS = ("customer_id", "basket", "date_of_purchase")
@@ -243,40 +277,122 @@ _PLAIN_DATE = (
 """The date form the fast path takes; the day of the month is checked by parsing it."""
 
 
-def parse_day_files(files: Sequence[DayFile], connection: duckdb.DuckDBPyConnection) -> Parsed:
+def parse_day_files(
+    files: Sequence[DayFile],
+    connection: duckdb.DuckDBPyConnection,
+    keep_text: pl.Expr | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Parsed:
     """Parse many day files at once: DuckDB for plainly valid files, the rule book for the
-    rest. The result is in the order of `files`."""
+    rest. The result is in the order of `files`.
+
+    `keep_text`, a condition on the items (schema `schemas.ITEMS`), asks for the text of the
+    lines of the items it selects (`Parsed.texts`), taken from the very bytes parsed. A line
+    longer than `max_line_bytes` goes to the rejects with the start of its text. A file that
+    vanished, changed into something else than a regular file, or cannot be read since it was
+    listed goes to the rejects as a whole, with the reason."""
     if not files:
         return Parsed.concat([])
     # Two day files may be one file on disk (symlinks): it is read, and handed to DuckDB, once.
-    paths = {str(f.path): f.path for f in files}
-    contents, unreadable = _read_files(paths)
-    if all(isinstance(path, Path) for path in paths.values()):
-        facts = _file_facts(contents)
-        fast = _fast_parse(facts.filter(~pl.col("doubtful")).drop("doubtful"), connection)
+    paths = {str(f.path): f for f in files}
+    contents, unreadable = _read_files(paths, max_line_bytes)
+    data = {key: read.data for key, read in contents.items()}
+    bounded = {key for key, read in contents.items() if read.long_lines}
+    if all(isinstance(f.path, Path) for f in paths.values()):
+        facts = _file_facts(data)
+        plain = facts.filter(~pl.col("doubtful") & ~pl.col("filename").is_in(bounded))
+        fast = _fast_parse(plain.drop("doubtful"), connection)
+        # DuckDB read the file again: if it changed since our read, only our bytes count.
+        fast = {key: items for key, items in fast.items() if _unchanged(paths[key], contents[key])}
     else:
-        fast = _fast_parse_copies(contents, connection)
+        fast = _fast_parse_copies(data, bounded, connection)
     parts = [
         _with_provenance(fast[key], f)
         if (key := str(f.path)) in fast
-        else refused_rejects([RefusedEntry(f.day, f.source_file, unreadable[key])])
+        else refused_rejects([RefusedEntry(f.day, f.source_file, unreadable[key][0])])
         if key in unreadable
-        else parse_reference(contents[key], f)
+        else _reference_with_long_lines(contents[key], f, max_line_bytes)
         for f in files
     ]
-    return Parsed.concat(parts)
+    parsed = Parsed.concat(parts)
+    read = {
+        f.source_file: unreadable[key][1] if key in unreadable else contents[key].stamp
+        for f in files
+        if (key := str(f.path))
+    }
+    texts = TEXTS.to_frame()
+    if keep_text is not None:
+        texts = _texts(parsed.items.filter(keep_text), {f.source_file: f for f in files}, data)
+    return Parsed(parsed.items, parsed.rejects, texts, read)
 
 
-def _read_files(paths: dict[str, Path | UPath]) -> tuple[dict[str, bytes], dict[str, str]]:
-    """The bytes of each file, and why each file that the user running Dagster may not read
-    could not be read (such a file goes to the quarantine, like any entry never read)."""
-    contents: dict[str, bytes] = {}
-    unreadable: dict[str, str] = {}
-    for key, path in paths.items():
+def _unchanged(file: DayFile, read: DayBytes) -> bool:
+    try:
+        info = file.path.stat() if isinstance(file.path, Path) else None
+    except OSError:
+        return False
+    return info is not None and file_stamp(info) == read.stamp
+
+
+def _reference_with_long_lines(read: DayBytes, file: DayFile, max_line_bytes: int) -> Parsed:
+    """The rule book over what was read, and each line over the limit as a reject."""
+    parsed = parse_reference(read.data, file)
+    if not read.long_lines:
+        return parsed
+    long_rejects = pl.DataFrame(
+        [
+            (
+                file.source_file,
+                line.line_number,
+                _line_text(line.prefix, line.line_number).decode("utf-8", errors="replace"),
+                f"line is {line.length:,} bytes long, over the limit of {max_line_bytes:,} "
+                f"bytes: it is not parsed, and only its first {len(line.prefix):,} bytes are "
+                "kept here",
+                file.day,
+            )
+            for line in read.long_lines
+        ],
+        schema=schemas.REJECTS,
+        orient="row",
+    )
+    rejects = pl.concat([parsed.rejects, long_rejects]).sort("line_number", maintain_order=True)
+    return Parsed(parsed.items, rejects)
+
+
+def _texts(items: pl.DataFrame, files: dict[str, DayFile], data: dict[str, bytes]) -> pl.DataFrame:
+    """The text of each line of `items`, from the bytes that were parsed."""
+    rows = []
+    wanted = items.select("source_file", "line_number").unique(maintain_order=True)
+    for (source,), numbers in wanted.partition_by("source_file", as_dict=True).items():
+        file = files[str(source)]
+        lines = data[str(file.path)].split(b"\n")
+        for number in numbers.get_column("line_number").to_list():
+            raw = _line_text(lines[number - 1], number)
+            rows.append((file.source_file, number, raw.decode("utf-8", "replace"), file.day))
+    return pl.DataFrame(rows, schema=TEXTS, orient="row")
+
+
+def _read_files(
+    files: dict[str, DayFile], max_line_bytes: int
+) -> tuple[dict[str, DayBytes], dict[str, tuple[str, str]]]:
+    """What was read of each file; and for each file that could not be read (since it was
+    listed it vanished, became something else, or the user running Dagster may not read
+    it), the reason and the stamp the week records of it. Such a file goes to the
+    quarantine, like any entry never read."""
+    contents: dict[str, DayBytes] = {}
+    unreadable: dict[str, tuple[str, str]] = {}
+    for key, file in files.items():
         try:
-            contents[key] = read_day_file(path)
+            contents[key] = read_day_file(file, max_line_bytes)
+        except FileNotFoundError:
+            reason = "file that vanished after the day folder was listed: never read"
+            unreadable[key] = (reason, VANISHED)
         except PermissionError as error:
-            unreadable[key] = f"file that cannot be read ({error.strerror}): never read"
+            reason = f"file that cannot be read ({error.strerror}): never read"
+            unreadable[key] = (reason, f"unreadable\t{reason}")
+        except OSError as error:
+            reason = f"file that changed under the run ({error.strerror or error}): never read"
+            unreadable[key] = (reason, f"unreadable\t{reason}")
     return contents, unreadable
 
 
@@ -291,7 +407,7 @@ def refused_rejects(refused: Sequence[RefusedEntry]) -> Parsed:
 
 
 def _fast_parse_copies(
-    contents: dict[str, bytes], connection: duckdb.DuckDBPyConnection
+    contents: dict[str, bytes], bounded: set[str], connection: duckdb.DuckDBPyConnection
 ) -> dict[str, pl.DataFrame]:
     """The fast path for objects of an object store: their bytes, already read once, are
     written to a private temporary folder and DuckDB reads those copies (the local disk
@@ -304,7 +420,9 @@ def _fast_parse_copies(
             copy.write_bytes(data)
             copies[str(copy)] = key
         facts = _file_facts({copy: contents[key] for copy, key in copies.items()})
-        fast = _fast_parse(facts.filter(~pl.col("doubtful")).drop("doubtful"), connection)
+        plain = [copy for copy, key in copies.items() if key not in bounded]
+        facts = facts.filter(~pl.col("doubtful") & pl.col("filename").is_in(plain))
+        fast = _fast_parse(facts.drop("doubtful"), connection)
     return {copies[copy]: frame for copy, frame in fast.items()}
 
 
@@ -364,7 +482,8 @@ def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
     the line count. What is doubtful here is what DuckDB reads but Python's `json` refuses,
     in fields the fast path does not look at too:
 
-    - bytes that are not UTF-8, and a byte-order mark, which DuckDB skips;
+    - bytes that are not UTF-8, and a byte-order mark anywhere but at the very start of the
+      file (there it is no part of the first line, for both paths);
     - a trailing comma before `]` or `}`;
     - `nan`, `inf`, `infinity` in any case (Python takes only `NaN`, `Infinity` and
       `-Infinity`);
@@ -396,7 +515,7 @@ def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
         + (~data.bin.ends_with(b"\n") & (data.bin.size() > 0)).cast(pl.Int64),
         brackets=text.str.count_matches(r"[\[{]").cast(pl.Int64),
         doubtful=~pl.col("utf8")
-        | data.bin.starts_with(_BOM)
+        | text.str.strip_prefix("\ufeff").str.contains("\ufeff", literal=True)
         | pl.col("filename").str.contains(r"[*?\[]")
         | text.str.contains(r"(?i)nan|inf")
         | text.str.contains("\\u", literal=True),

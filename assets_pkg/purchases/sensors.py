@@ -1,11 +1,12 @@
 """Late data: a week whose day folders changed after it was built is built again.
 
-Each week's materialisation of `exploded_transactions` records a fingerprint of the day
-folders it read (paths, sizes and modification times; see `feed.fingerprint`). The sensor
-compares it with the folders as they are now and requests a run of the weekly job for each
-week that differs: a file arrived late, changed, or vanished. Its cursor remembers which
-fingerprint it already asked for, so each change is requested once, even before the run that
-rebuilds the week has finished.
+Each week's materialisation of `exploded_transactions` records a fingerprint of exactly what
+it read (each file's path and the stamp of the bytes read: size, modification and
+status-change times, inode; see `feed.fingerprint`). The sensor compares it with the same
+function over the folders as they are now and requests a run of the weekly job for each week
+that differs: a file arrived late, grew (even during the build), changed, or vanished. Its
+cursor remembers which fingerprint it already asked for, so each change is requested once,
+even before the run that rebuilds the week has finished.
 """
 
 from __future__ import annotations

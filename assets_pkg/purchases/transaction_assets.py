@@ -19,6 +19,7 @@ from upath import UPath
 
 from assets_pkg.purchases import GROUP, schemas
 from assets_pkg.purchases.feed import (
+    UnreadableFeedError,
     badly_named_day_folders,
     week_days,
     weeks_without_data,
@@ -73,7 +74,13 @@ def transaction_assets(
         """Both assets come from one pass over the feed; a range is read week by week."""
         source = purchases_source.folder()
         weeks = [dt.date.fromisoformat(key) for key in week_keys(context)]
-        _fail_on_weeks_without_data(source, weeks)
+        # Before anything is written: transactions/ must be readable (else which day folders
+        # exist is unknown), and the weeks must have data.
+        try:
+            badly_named = badly_named_day_folders(source)
+            _fail_on_weeks_without_data(source, weeks)
+        except UnreadableFeedError as error:
+            raise dg.Failure(str(error), allow_retries=False) from None
         done: dict[str, WeekRead] = {}  # kept without their exploded rows
         progress = _Progress(context, total=len(weeks))
 
@@ -98,7 +105,7 @@ def transaction_assets(
             for key in context.partition_keys:
                 if key not in done:
                     read(reader, key)
-        summary = _TransactionsSummary(list(done.values()), badly_named_day_folders(source))
+        summary = _TransactionsSummary(list(done.values()), badly_named)
         if dg.AssetKey("transaction_quarantine") in context.selected_asset_keys:
             yield dg.Output(
                 {key: week.quarantine for key, week in done.items()},

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from upath import UPath
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
+    MAX_LINE_BYTES,
     DayFile,
     DayListing,
     Fingerprint,
@@ -32,7 +33,6 @@ from assets_pkg.purchases.feed import (
     find_day_files,
     fingerprint,
     has_data,
-    read_day_file,
     week_days,
 )
 from assets_pkg.purchases.parse import Parsed, parse_day_files, refused_rejects
@@ -101,7 +101,7 @@ def split_week(
     `schemas.QUARANTINE`.
     """
     own_days = pl.col("folder_day").is_between(week, week + dt.timedelta(days=6))
-    distance = (pl.col("date_of_purchase").cast(pl.Date) - pl.col("folder_day")).dt.total_days()
+    distance = _distance()
     in_tolerance = distance.abs() <= tolerance_days
     items = parsed.items
     exploded = (
@@ -110,7 +110,6 @@ def split_week(
         .select(schemas.EXPLODED.names())
     )
     moment = pl.col("date_of_purchase")
-    excluded = pl.lit(False) if weeks is None else weeks.excludes(moment)
     far = pl.format(
         "date_of_purchase {} is {} days from its folder d={} (tolerance {} days)",
         moment.dt.strftime("%Y-%m-%d %H:%M:%S"),
@@ -119,19 +118,19 @@ def split_week(
         pl.lit(tolerance_days),
     )
     # The reasons are made for the few strays only, after the filter.
-    strays = items.filter(own_days & (~in_tolerance | excluded)).with_columns(
+    strays = items.filter(own_days & is_stray(tolerance_days, weeks)).with_columns(
         reason=far
         if weeks is None
         else pl.when(~in_tolerance).then(far).otherwise(weeks.why_excluded(moment))
     )
     stray_lines = strays.unique(["source_file", "line_number"], keep="first", maintain_order=True)
-    stray_rejects = stray_lines.select(
-        "source_file",
-        "line_number",
-        raw_text=pl.lit(None, pl.String),
-        reason="reason",
-        folder_day="folder_day",
-    )
+    # Their text comes from the bytes parsed (`Parsed.texts`): never read again.
+    stray_rejects = stray_lines.join(
+        parsed.texts.select("source_file", "line_number", "raw_text"),
+        on=["source_file", "line_number"],
+        how="left",
+        maintain_order="left",
+    ).select("source_file", "line_number", "raw_text", "reason", "folder_day")
     quarantine = (
         pl.concat([parsed.rejects.filter(own_days), stray_rejects])
         .sort(["source_file", "line_number"], maintain_order=True)
@@ -139,6 +138,19 @@ def split_week(
         .select(schemas.QUARANTINE.names())
     )
     return exploded, quarantine
+
+
+def _distance() -> pl.Expr:
+    """Calendar days from an item's folder to its date."""
+    return (pl.col("date_of_purchase").cast(pl.Date) - pl.col("folder_day")).dt.total_days()
+
+
+def is_stray(tolerance_days: int, weeks: WeekRange | None) -> pl.Expr:
+    """Whether an item (schema `schemas.ITEMS`) is quarantined in the week of its folder: dated
+    further from its folder than the tolerance, or in a week that is not a partition. It
+    depends on the item alone, so the parse can keep those lines' text."""
+    far = _distance().abs() > tolerance_days
+    return far if weeks is None else far | weeks.excludes(pl.col("date_of_purchase"))
 
 
 @dataclass(frozen=True)
@@ -151,7 +163,8 @@ class WeekRead:
     files_read: int
     """Regular files parsed; refused entries are in the quarantine instead."""
     fingerprint: Fingerprint
-    """What the week's folders held when they were listed, before any was parsed."""
+    """What the week read: each file's stamp as it was read (`feed.fingerprint`), so that a
+    file that changed during or after the build differs from it."""
     ignored: list[str] = field(default_factory=list)
     """Entries of the folders read that are not `*.json` parts (`DayListing.ignored`)."""
 
@@ -171,13 +184,13 @@ class WeekReader:
         source_dir: Path | UPath,
         tolerance_days: int,
         weeks: Sequence[dt.date] = (),
-        read_bytes: Callable[[Path | UPath], bytes] = read_day_file,
         partitions: WeekRange | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         self.source_dir = source_dir
         self.tolerance_days = tolerance_days
         self.partitions = partitions
-        self.read_bytes = read_bytes
+        self.max_line_bytes = max_line_bytes
         self._next_week = dict(zip(sorted(weeks), sorted(weeks)[1:], strict=False))
         # The worker thread owns its DuckDB connection: it lives and dies with the thread.
         self._worker = ThreadPoolExecutor(
@@ -218,14 +231,13 @@ class WeekReader:
             + [refused_rejects(listing.refused)]
         )
         exploded, quarantine = split_week(parsed, week, self.tolerance_days, self.partitions)
-        quarantine = _fill_raw_text(quarantine, files, self.read_bytes)
         return WeekRead(
             week,
             exploded,
             quarantine,
             listing.missing,
             len(files),
-            fingerprint(listing),
+            fingerprint(listing, parsed.read),
             listing.ignored,
         )
 
@@ -244,7 +256,8 @@ class WeekReader:
     def _parse_soon(self, files: Sequence[DayFile]) -> None:
         new = [f for f in files if f.day not in self._days]
         if new:
-            batch = self._worker.submit(_parse_by_day, new)
+            keep_text = is_stray(self.tolerance_days, self.partitions)
+            batch = self._worker.submit(_parse_by_day, new, keep_text, self.max_line_bytes)
             for f in new:
                 self._days[f.day] = batch
 
@@ -256,43 +269,16 @@ def _open_connection() -> None:
     _worker_state.connection = duckdb.connect()
 
 
-def _parse_by_day(files: Sequence[DayFile]) -> dict[dt.date, Parsed]:
-    parsed = parse_day_files(files, _worker_state.connection)
+def _parse_by_day(
+    files: Sequence[DayFile], keep_text: pl.Expr, max_line_bytes: int
+) -> dict[dt.date, Parsed]:
+    parsed = parse_day_files(files, _worker_state.connection, keep_text, max_line_bytes)
     return {
         day: Parsed(
             items=parsed.items.filter(pl.col("folder_day") == day),
             rejects=parsed.rejects.filter(pl.col("folder_day") == day),
+            texts=parsed.texts.filter(pl.col("folder_day") == day),
+            read={f.source_file: parsed.read[f.source_file] for f in files if f.day == day},
         )
         for day in {f.day for f in files}
     }
-
-
-def _fill_raw_text(
-    quarantine: pl.DataFrame, files: Sequence[DayFile], read_bytes: Callable[[Path | UPath], bytes]
-) -> pl.DataFrame:
-    """Out-of-tolerance purchases come from the fast path without their text: fetch it.
-
-    Rows without a line number stand for a whole entry that is never read: they keep no
-    text."""
-    wanted = quarantine.filter(pl.col("raw_text").is_null() & pl.col("line_number").is_not_null())
-    if wanted.is_empty():
-        return quarantine
-    by_source = {f.source_file: f.path for f in files}
-    texts: list[tuple[str, int, str]] = []
-    for (source,), rows in wanted.partition_by("source_file", as_dict=True).items():
-        lines = read_bytes(by_source[str(source)]).split(b"\n")
-        for number in rows.get_column("line_number").to_list():
-            if number > len(lines):  # the file was cut short since it was parsed
-                continue  # the row keeps no text rather than another line's
-            raw = lines[number - 1].removesuffix(b"\r")
-            texts.append((str(source), number, raw.decode("utf-8", errors="replace")))
-    found = pl.DataFrame(
-        texts,
-        schema={"source_file": pl.String, "line_number": pl.Int64, "text": pl.String},
-        orient="row",
-    )
-    return (
-        quarantine.join(found, on=["source_file", "line_number"], how="left", maintain_order="left")
-        .with_columns(raw_text=pl.coalesce("raw_text", "text"))
-        .drop("text")
-    )

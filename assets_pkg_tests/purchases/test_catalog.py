@@ -254,3 +254,31 @@ def test_a_wrong_header_names_the_missing_columns(tmp_path: Path) -> None:
         f"{path} must have the header product_id,product_description,product_category; "
         "it lacks product_id, product_description, product_category (found id,description)."
     )
+
+
+@pytest.mark.parametrize("name", ["customers.csv", "products.csv"])
+def test_a_catalog_file_linking_outside_the_source_folder_is_never_read(
+    tmp_path: Path, name: str
+) -> None:
+    """The rule of the day files, for every source file: a symlink is followed only to a
+    regular file inside the source folder."""
+    source = tmp_path / "source"
+    source.mkdir()
+    outside = _write(tmp_path, "elsewhere.csv", "customer_id,loyalty_score\nC1,5\n")
+    path = source / name
+    path.symlink_to(outside)
+    read = read_customers_file if name == "customers.csv" else read_products
+    assert _refusal(read, path) == (
+        f"{path} is never read: it resolves to {outside}, outside the source folder {source}; "
+        f"source files are only read inside the source folder, so copy {name} there instead "
+        "of linking to it."
+    )
+    # Through a linked folder too, and a link that stays inside is followed.
+    (source / "linked").symlink_to(tmp_path, target_is_directory=True)
+    path.unlink()
+    path.symlink_to(source / "linked" / "elsewhere.csv")
+    assert "outside the source folder" in _refusal(read, path)
+    inside = _write(source, "v2.csv", "customer_id,loyalty_score\nC1,5\n")
+    path.unlink()
+    path.symlink_to(inside)
+    assert read_customers_file(path).rows() == [("C1", "5")]

@@ -9,14 +9,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from upath import UPath
+from hypothesis import given
+from hypothesis import strategies as st
 
 from assets_pkg.purchases import parse
 from assets_pkg.purchases.feed import (
+    LONG_LINE_PREFIX,
+    DayBytes,
+    DayFile,
     DayListing,
+    LongLine,
     RefusedEntry,
+    UnreadableFeedError,
     badly_named_day_folders,
+    bounded_lines,
     find_day_files,
+    fingerprint,
     read_day_file,
     source_root,
     weeks_with_data,
@@ -172,10 +180,10 @@ def test_a_name_that_is_not_utf8_and_entries_that_cannot_be_read_are_quarantined
             raise PermissionError(13, "Permission denied", str(path))
         return listed(path)
 
-    def read(path: Path | UPath) -> bytes:
-        if path.name == "b-locked.json":
-            raise PermissionError(13, "Permission denied", str(path))
-        return read_bytes(path)
+    def read(file: DayFile, max_line_bytes: int) -> DayBytes:
+        if file.path.name == "b-locked.json":
+            raise PermissionError(13, "Permission denied", str(file.path))
+        return read_bytes(file, max_line_bytes)
 
     monkeypatch.setattr(Path, "iterdir", iterdir)
     monkeypatch.setattr(parse, "read_day_file", read)
@@ -246,3 +254,70 @@ def test_a_feed_without_transactions_has_no_badly_named_folders(feed: Feed) -> N
 @pytest.mark.parametrize("location", ["file:///data/feed", "local:///data/feed", "/data/feed"])
 def test_a_local_source_may_be_named_by_a_file_url(location: str) -> None:
     assert source_root(location) == Path("/data/feed")
+
+
+def test_a_day_file_is_read_up_to_the_size_it_had_when_opened(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line appended while the file is being read is left for the next build, and the
+    stamp of what was read says so: the fingerprint differs from the file as it is now."""
+    path = feed.write_day("2024-01-09", GOOD)
+    listing = find_day_files(feed.root, [DAY])
+    looked_at = os.fstat
+
+    def fstat_then_append(fd: int) -> os.stat_result:
+        info = looked_at(fd)
+        with path.open("a") as out:
+            out.write(purchase("C9", "2024-01-09 11:00:00", "P2") + "\n")
+        return info
+
+    monkeypatch.setattr(os, "fstat", fstat_then_append)
+    read = read_day_file(listing.files[0])
+    monkeypatch.undo()
+    assert read.data == f"{GOOD}\n".encode()
+    assert read.stamp.split("\t")[0] == str(len(read.data))
+    built = fingerprint(listing, {listing.files[0].source_file: read.stamp})
+    assert built != fingerprint(find_day_files(feed.root, [DAY]))
+    # Unchanged since, a file's stamp as read is its stamp now: no rebuild asked for.
+    again = read_day_file(listing.files[0])
+    assert fingerprint(listing, {listing.files[0].source_file: again.stamp}) == fingerprint(
+        find_day_files(feed.root, [DAY])
+    )
+
+
+def test_a_transactions_folder_that_cannot_be_listed_is_named(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed.write_day("2024-01-09", GOOD)
+    listed = Path.iterdir
+
+    def iterdir(path: Path) -> Iterator[Path]:
+        if path.name == "transactions":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listed(path)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    for look in (weeks_with_data, badly_named_day_folders):
+        with pytest.raises(UnreadableFeedError, match="transactions exists but cannot be read"):
+            look(feed.root)
+
+
+@given(
+    data=st.binary(max_size=200).map(lambda b: bytes(b"ab\n"[x % 3] for x in b)),
+    limit=st.integers(1, 12),
+    split=st.integers(1, 12),
+)
+def test_bounded_lines_empties_exactly_the_lines_over_the_limit(
+    data: bytes, limit: int, split: int
+) -> None:
+    """Against the obvious reference, for any chunking no longer than the limit."""
+    size = min(split, limit)
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    kept, long_lines = bounded_lines(chunks, limit)
+    lines = data.split(b"\n")
+    assert kept == b"\n".join(b"" if len(line) > limit else line for line in lines)
+    assert long_lines == [
+        LongLine(number, len(line), line[:LONG_LINE_PREFIX])
+        for number, line in enumerate(lines, start=1)
+        if len(line) > limit
+    ]

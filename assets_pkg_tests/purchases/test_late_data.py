@@ -6,11 +6,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
 from assets_pkg.definitions import build_definitions
+from assets_pkg.purchases import feed as feed_module
+from assets_pkg.purchases import parse
 from assets_pkg.shared.settings import Settings
 
 from .feed_builder import Feed, purchase
@@ -132,3 +135,42 @@ def test_each_week_shows_its_fingerprint_and_its_file_count(deployment: Deployme
         NEXT: dg.IntMetadataValue(9),
     }
     assert shown[W]["feed fingerprint"] != shown[NEXT]["feed fingerprint"]
+
+
+def test_a_line_appended_while_its_week_is_built_asks_for_the_week_again(
+    deployment: Deployment, feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line arrives after the file was read but before the build ends: the build did not
+    count it, so the fingerprint it records must not include it either."""
+    path = feed.root / "transactions" / "d=2024-01-09" / "transactions.json"
+    read = feed_module.read_day_file
+
+    def read_then_append(*args: Any) -> Any:
+        result = read(*args)
+        read_path = getattr(args[0], "path", args[0])  # a DayFile, or a path before the fix
+        if read_path == path.resolve() and "C3" not in path.read_text():
+            with path.open("a") as out:
+                out.write(purchase("C3", "2024-01-09 12:00:00", "P2") + "\n")
+        return result
+
+    monkeypatch.setattr(parse, "read_day_file", read_then_append)
+    deployment.build(W, W)
+    monkeypatch.undo()
+    assert "C3" in path.read_text()
+    assert deployment.tick() == [W]
+    deployment.build(W, W)
+    assert deployment.tick() == []
+
+
+def test_a_file_corrected_with_its_size_and_time_kept_asks_for_its_week(
+    deployment: Deployment, feed: Feed
+) -> None:
+    """Same size, same modification time (`touch -r`, a tool that keeps times): the
+    status-change time and the inode tell the versions apart."""
+    deployment.build(W, W)
+    path = feed.root / "transactions" / "d=2024-01-09" / "transactions.json"
+    before = path.stat()
+    path.write_bytes(path.read_bytes().replace(b'"P1"', b'"P2"'))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert deployment.tick() == [W]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -343,7 +344,7 @@ def test_fast_path_equals_rule_book_on_a_batch_mixing_good_and_bad_files(tmp_pat
         for i, data in enumerate([*CASES.values(), EVERY_RULE])
     ]
     expected = Parsed.concat([_reference(f.path, f) for f in files])
-    assert (expected.items.height, expected.rejects.height) == (70, 53)  # the table is no toy
+    assert (expected.items.height, expected.rejects.height) == (72, 52)  # the table is no toy
     _assert_same(parse_day_files(files, duckdb.connect()), expected)
 
 
@@ -359,6 +360,93 @@ def test_clean_files_go_through_duckdb_not_the_rule_book(
 
     monkeypatch.setattr(parse, "parse_reference", refuse)
     _assert_same(parse_day_files(files, duckdb.connect()), expected)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_no_part_of_its_first_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule of every reader of the project (CSV, INDEX, HWR, JSON Lines): a UTF-8 BOM
+    that starts a file is skipped. Both paths count the first line; the fast path keeps the
+    file (nothing is sent to the rule book). A BOM anywhere else is part of its line."""
+    file = _day_file(tmp_path, "bom", BOM + G + b"\n" + GOOD_2.encode() + b"\n")
+    name = "bom/transactions.json"
+    expected = Parsed(
+        _items(
+            [
+                (WHEN, "C1", "P3", 506, name, 1),
+                (WHEN, "C1", "P4", 506, name, 1),
+                ("2024-01-02 23:59:59", "C2", "P3", 7, name, 2),
+            ]
+        ),
+        _rejects([]),
+    )
+    _assert_same(_reference(file.path, file), expected)
+    rule_book = parse.parse_reference
+
+    def refuse(data: bytes, file: DayFile) -> Parsed:
+        raise AssertionError(f"{file.source_file} was sent to the rule book")
+
+    monkeypatch.setattr(parse, "parse_reference", refuse)
+    _assert_same(parse_day_files([file], duckdb.connect()), expected)
+    monkeypatch.setattr(parse, "parse_reference", rule_book)
+    # On the rule-book path too (a file with a bad line goes there whole).
+    mixed = _day_file(tmp_path, "mixed", BOM + G + b"\nnot json\n" + BOM + G + b"\n")
+    parsed = parse_day_files([mixed], duckdb.connect())
+    assert parsed.items.get_column("line_number").to_list() == [1, 1]
+    assert parsed.rejects.select("line_number", "raw_text").rows() == [
+        (2, "not json"),
+        (3, (BOM + G).decode()),
+    ]
+    _assert_same(parsed, _reference(mixed.path, mixed))
+
+
+def test_a_line_over_the_limit_is_quarantined_with_the_start_of_its_text(tmp_path: Path) -> None:
+    """The limit is a parameter: a 300 kB line under a 100 kB limit. The line is never
+    parsed, the lines around it count with their own numbers, on the fast path's batch as
+    on the rule book."""
+    huge = _line(basket="[" + ", ".join(['{"product_id": "P3", "price": 5}'] * 9000) + "]")
+    assert len(huge) > 300_000
+    data = G + b"\n" + huge + b"\r\n" + GOOD_2.encode() + b"\n" + huge
+    file = _day_file(tmp_path, "long", data)
+    parsed = parse_day_files([file], duckdb.connect(), max_line_bytes=100_000)
+    assert parsed.items.select("line_number", "product_id").rows() == [
+        (1, "P3"),
+        (1, "P4"),
+        (3, "P3"),
+    ]
+    reason = (
+        f"line is {len(huge) + 1:,} bytes long, over the limit of 100,000 bytes: it is not "
+        "parsed, and only its first 1,024 bytes are kept here"
+    )
+    last = reason.replace(f"{len(huge) + 1:,}", f"{len(huge):,}")  # no \r, no final newline
+    assert parsed.rejects.select("line_number", "raw_text", "reason").rows() == [
+        (2, huge[:1024].decode(), reason),
+        (4, huge[:1024].decode(), last),
+    ]
+    # Under the default limit the same file is parsed whole.
+    assert parse_day_files([file], duckdb.connect()).items.height == 3 + 2 * 9000
+
+
+def test_a_file_of_one_endless_line_is_never_held_whole(tmp_path: Path) -> None:
+    """8 MB of NUL bytes without a newline (a sparse file) under a 1 MB limit: memory stays
+    near the limit, and the quarantine keeps only the start of it."""
+    path = tmp_path / "nul" / "d=2024-01-03" / "transactions.json"
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as out:
+        out.truncate(8 * 2**20)
+    file = DayFile(FOLDER_DAY, path, "nul/transactions.json")
+    tracemalloc.start()
+    try:
+        parsed = parse_day_files([file], duckdb.connect(), max_line_bytes=2**20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20
+    assert parsed.items.is_empty()
+    assert parsed.rejects.select("line_number", "raw_text").rows() == [(1, "\x00" * 1024)]
 
 
 def test_a_lone_surrogate_escape_is_quarantined_like_any_bad_line(tmp_path: Path) -> None:

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases import schemas
@@ -338,6 +342,41 @@ def test_a_week_without_day_folders_fails_naming_them(feed: Feed, warehouse: Pat
         "wrong folder."
     ]
     assert materialized(result) == []
+
+
+@pytest.mark.parametrize("mode", ["0311", "0600", "000"])
+def test_a_transactions_folder_that_cannot_be_read_fails_before_anything_is_written(
+    feed: Feed, warehouse: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """`transactions/` that can be entered but not listed (0311), listed but not entered
+    (0600), or neither (000). Tests run as root, whom permissions do not stop: the refusals
+    are simulated where the feed lists the folder and looks up an entry in it."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    folder = feed.root / "transactions"
+    listed, looked_up = Path.iterdir, os.lstat
+
+    def iterdir(path: Path) -> Iterator[Path]:
+        if path == folder and mode in {"0311", "000"}:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listed(path)
+
+    def lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if Path(path).parent == folder and mode in {"0600", "000"}:
+            raise PermissionError(13, "Permission denied", str(path))
+        return looked_up(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    monkeypatch.setattr(os, "lstat", lstat)
+    result = materialize(feed, warehouse, W, selection=WEEKLY_ASSETS)
+    monkeypatch.undo()
+    assert not result.success
+    assert failure_messages(result) == [
+        f"The folder {folder} exists but cannot be read (Permission denied): give the user "
+        "running Dagster permission to list and enter it (chmod u+rx), or point "
+        "PURCHASES_SOURCE_DIR at a readable copy."
+    ]
+    assert materialized(result) == []
+    assert not (warehouse / "exploded_transactions").exists()
 
 
 def test_some_missing_days_run_and_warn(feed: Feed, warehouse: Path) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from upath import UPath
 
 from assets_pkg.purchases import schemas, weeks
 from assets_pkg.purchases.feed import (
@@ -276,19 +276,31 @@ def test_raw_text_of_a_far_purchase_comes_without_its_carriage_return(feed: Feed
     assert read.quarantine.select("line_number", "raw_text").rows() == [(2, FAR)]
 
 
-def test_a_far_purchase_keeps_no_text_when_its_file_was_cut_short_after_parsing(
-    feed: Feed,
+@pytest.mark.parametrize("change", ["vanished", "shrunk", "replaced"])
+def test_a_far_purchase_keeps_its_text_when_its_file_changes_after_the_parse(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
-    """Its text is fetched again after the parse: a file cut short meanwhile gives no text,
-    not another line's and not a crash."""
+    """A live feed changes under a run. The text of a quarantined line is the line as it
+    was parsed, whatever became of its file since (no second read, no traceback), and the
+    week's fingerprint is that of what it read, so the sensor asks for the week again."""
     feed.fill_days("2024-01-07", "2024-01-15")
-    feed.write_day("2024-01-09", raw=f"\n\n{FAR}\n".encode())
+    path = feed.write_day("2024-01-09", raw=f"\n\n{FAR}\n".encode())
+    split = weeks.split_week
 
-    def cut_short(path: Path | UPath) -> bytes:
-        return b"\n"
+    def split_then_change(*args: Any, **kwargs: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+        result = split(*args, **kwargs)
+        if change == "vanished":
+            path.unlink()
+        elif change == "shrunk":
+            path.write_bytes(b"\n")
+        else:
+            path.write_bytes(f"\n\n{purchase('C7', '2024-01-09 10:00:00', 'P1')}\n".encode())
+        return result
 
-    read = WeekReader(feed.root, 1, read_bytes=cut_short).read(W)
-    assert read.quarantine.select("line_number", "raw_text").rows() == [(3, None)]
+    monkeypatch.setattr(weeks, "split_week", split_then_change)
+    read = WeekReader(feed.root, 1).read(W)
+    assert read.quarantine.select("line_number", "raw_text").rows() == [(3, FAR)]
+    assert read.fingerprint != fingerprint(find_day_files(feed.root, days_read_for_week(W, 1)))
 
 
 def test_missing_days_include_the_tolerance_neighbours(feed: Feed) -> None:

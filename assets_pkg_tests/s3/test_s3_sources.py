@@ -93,6 +93,12 @@ def test_the_day_listing_on_s3_follows_the_local_rules(s3_bucket: str, tmp_path:
     local_parsed = parse_day_files(local_listing.files, connection)
     assert_frame_equal(remote_parsed.items, local_parsed.items)
     assert_frame_equal(remote_parsed.rejects, local_parsed.rejects)
+    # Lines over a (lowered) length limit are quarantined alike from objects and files.
+    remote_long = parse_day_files(remote_listing.files, connection, max_line_bytes=60)
+    local_long = parse_day_files(local_listing.files, connection, max_line_bytes=60)
+    assert_frame_equal(remote_long.rejects, local_long.rejects)
+    assert remote_long.items.is_empty()
+    assert remote_long.rejects.get_column("reason").str.contains("over the limit of 60").any()
 
     # A late or changed object changes the fingerprint.
     before = fingerprint(find_day_files(remote, DAYS))
