@@ -79,6 +79,8 @@ class ContentAddressedAssetService:
             if not target.exists():
                 self._write(target, data)
         except OSError as error:
+            if not self._local and storage.unavailable(error):
+                raise self._unavailable(error) from None
             raise AssetRegistrationError(
                 f"cannot store asset {asset_id} under {self._root}: {error.strerror or error}",
                 local_uri,
@@ -86,6 +88,8 @@ class ContentAddressedAssetService:
         except Exception as error:  # an object store's client error (no credentials, say)
             if self._local:
                 raise
+            if storage.unavailable(error):
+                raise self._unavailable(error) from None
             raise AssetRegistrationError(
                 storage.describe_error(error, str(self._root), "WAREHOUSE_DIR"), local_uri
             ) from error
@@ -94,6 +98,11 @@ class ContentAddressedAssetService:
                 StoredAsset(asset_id, len(data), self.location(asset_id), dict(metadata))
             )
         return asset_id
+
+    def _unavailable(self, error: BaseException) -> storage.StorageError:
+        """The store failed as a whole (timeouts, throttling, no connection): the run stops
+        with one sentence, rather than rejecting every image after a bounded wait for each."""
+        return storage.StorageError(storage.describe_error(error, str(self._root), "WAREHOUSE_DIR"))
 
     def _read(self, local_uri: str) -> bytes:
         try:

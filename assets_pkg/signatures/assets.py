@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from assets_pkg.shared.metadata import column_schema, preview
+from assets_pkg.shared.storage import StorageError
 from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.records import SourceLayoutError
 from assets_pkg.signatures.resources import (
@@ -67,7 +68,7 @@ def signature_warehouse(
     try:
         report = run_etl(signature_sources.path, database, signature_asset_store.service(database))
         registered = registered_frame(database)
-    except (SourceLayoutError, SignatureServiceError) as error:
+    except (SourceLayoutError, SignatureServiceError, StorageError) as error:
         raise dg.Failure(description=str(error)) from None
     finally:
         database.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from assets_pkg.signatures.asset_service import StoredAsset
-from assets_pkg.signatures.engines import open_engine
+from assets_pkg.signatures.engines import open_engine, timeout_error
 from assets_pkg.signatures.model import Reference, Signee, SigneeKey
 from assets_pkg.signatures.schema import (
     assets,
@@ -66,12 +66,15 @@ class SignatureDatabase:
         try:
             with self.engine.begin() as connection:
                 ensure_schema(connection, self.describe())
-        except sa.exc.OperationalError as error:
-            raise StoreError(
-                f"Cannot reach the signature database at SIGNATURES_DB_URL "
-                f"({self.describe()}): {_first_line(error)}"
-            ) from None
-        except sa.exc.DBAPIError as error:  # not a database, or tables of another design
+        except sa.exc.DBAPIError as error:
+            if (timed_out := self._timed_out(error)) is not None:
+                raise timed_out from None
+            if isinstance(error, sa.exc.OperationalError):
+                raise StoreError(
+                    f"Cannot reach the signature database at SIGNATURES_DB_URL "
+                    f"({self.describe()}): {_first_line(error)}"
+                ) from None
+            # Not a database, or tables of another design.
             raise StoreError(
                 f"The signature database at SIGNATURES_DB_URL ({self.describe()}) cannot hold "
                 f"this project's tables ({_first_line(error)}): point SIGNATURES_DB_URL at an "
@@ -98,6 +101,8 @@ class SignatureDatabase:
                 raise WriteConflictError(
                     f"another run registered the same rows first ({_first_line(error)})"
                 ) from error
+            if (timed_out := self._timed_out(error)) is not None:
+                raise timed_out from None
             if _is_lost(error):
                 raise self._lost(error) from None
             raise
@@ -117,9 +122,15 @@ class SignatureDatabase:
             with self.engine.connect() as connection:
                 yield connection
         except sa.exc.DBAPIError as error:
+            if (timed_out := self._timed_out(error)) is not None:
+                raise timed_out from None
             if _is_lost(error):
                 raise self._lost(error) from None
             raise
+
+    def _timed_out(self, error: BaseException) -> StoreError | None:
+        """One sentence for a connect, statement, lock or idle timeout (`engines.timeout_error`)."""
+        return timeout_error(error, self.engine.url)
 
     def _lost(self, error: BaseException) -> StoreError:
         return StoreError(

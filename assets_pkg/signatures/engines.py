@@ -1,12 +1,21 @@
 """SIGNATURES_DB_URL to a SQLAlchemy engine: which databases the store runs on, and one
 sentence naming the setting for every URL it cannot use (unknown scheme, unsupported backend or
-driver, driver module not installed)."""
+driver, driver module not installed, a timeout that is not a duration).
+
+No wait on the database is unbounded (docs/operations.md, "Database timeouts"): a PostgreSQL
+connection is opened with `connect_timeout`, TCP keepalives, and the server settings
+`statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout`, each with a
+default the URL's query string overrides (`?lock_timeout=30s`); a SQLite writer waits
+`?timeout=` seconds (default SQLITE_BUSY_TIMEOUT_S) for another's lock. `timeout_error` turns
+a timeout that fired into one sentence naming SIGNATURES_DB_URL and the parameter to raise."""
 
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +25,34 @@ from sqlalchemy.engine import Engine
 from assets_pkg.signatures.service import StoreError
 
 SQLITE_BUSY_TIMEOUT_S = 30
-"""How long a SQLite writer waits for another process's transaction before giving up."""
+"""How long a SQLite writer waits for another process's transaction before giving up (the
+URL's `?timeout=SECONDS` overrides it)."""
+
+POSTGRES_CONNECT = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+"""libpq connection parameters and their defaults; the URL's query string overrides each. A
+server that accepts the connection and never answers fails after `connect_timeout` seconds; a
+server host that vanishes mid-run is noticed by the keepalives within about a minute."""
+
+POSTGRES_TIMEOUTS = {
+    "statement_timeout": "10min",
+    "lock_timeout": "6min",
+    "idle_in_transaction_session_timeout": "5min",
+}
+"""PostgreSQL settings sent with every connection (`-c name=value` in libpq's `options`), and
+their defaults; `?name=value` in the URL's query string overrides each (as does a `-c` of the
+user's own in `?options=`). A run stalled inside a transaction loses its session after
+idle_in_transaction_session_timeout, which releases its locks: a later run waiting on them
+(up to lock_timeout, longer on purpose) then goes on. statement_timeout bounds every statement,
+lock waits included, so it is the longest."""
+
+_DURATION = re.compile(r"(\d+)\s*(us|ms|s|min|h|d)?", re.IGNORECASE)
+"""A PostgreSQL duration: a whole number, in milliseconds unless a unit follows; 0 is none."""
 
 SUPPORTED_DRIVERS = frozenset(
     {("sqlite", "pysqlite"), ("postgresql", "psycopg"), ("postgresql", "psycopg2")}
@@ -60,7 +96,68 @@ def supported_url(url: str) -> sa.URL:
             f"SIGNATURES_DB_URL ({shown}) names an in-memory SQLite database, which forgets "
             f"every registration when the run ends: use {_SUPPORTED}."
         )
+    timeouts(parsed)  # refuses a timeout that is not a number or a duration
     return parsed
+
+
+def timeouts(parsed: sa.URL) -> dict[str, str]:
+    """The timeouts a connection to `parsed` gets: the defaults, overridden by the URL's query
+    string (SQLite: `timeout`, in seconds; PostgreSQL: POSTGRES_CONNECT's and
+    POSTGRES_TIMEOUTS' names). StoreError naming SIGNATURES_DB_URL for a value that is not a
+    whole number of seconds, or not a PostgreSQL duration (`30s`, `5min`, `0` for none)."""
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        found = {"timeout": _query_value(parsed, "timeout", str(SQLITE_BUSY_TIMEOUT_S))}
+        _check_number(found["timeout"], "timeout", shown, "a number of seconds", float)
+        return found
+    found = {name: _query_value(parsed, name, value) for name, value in POSTGRES_CONNECT.items()}
+    for name, value in found.items():
+        _check_number(value, name, shown, "a whole number of seconds", int)
+    for name, default in POSTGRES_TIMEOUTS.items():
+        value = _query_value(parsed, name, default)
+        match = _DURATION.fullmatch(value.strip())
+        if match is None or _milliseconds(match) > _PG_INT_MAX:
+            raise StoreError(
+                f"SIGNATURES_DB_URL ({shown}) sets {name} to {value!r}, which is not a "
+                "duration PostgreSQL takes: use a whole number with a unit, such as 30s or 5min, "
+                "at most 24 days (0 for none)."
+            )
+        found[name] = match.group(1) + (match.group(2) or "ms").lower()
+    return found
+
+
+_PG_INT_MAX = 2**31 - 1
+"""The largest value of an integer setting (milliseconds here), and of a libpq number."""
+
+_MILLISECONDS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _milliseconds(match: re.Match[str]) -> float:
+    return int(match.group(1)) * _MILLISECONDS[(match.group(2) or "ms").lower()]
+
+
+def _query_value(parsed: sa.URL, name: str, default: str) -> str:
+    value = parsed.query.get(name, default)
+    if isinstance(value, tuple):  # `?name=a&name=b`
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({parsed.render_as_string(hide_password=True)}) sets {name} "
+            "more than once: keep one."
+        )
+    return value
+
+
+def _check_number(
+    value: str, name: str, shown: str, what: str, kind: Callable[[str], float]
+) -> None:
+    try:
+        number = kind(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= _PG_INT_MAX:  # also NaN
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({shown}) sets {name} to {value!r}, which is not {what}: "
+            f"fix it in the URL's query string."
+        )
 
 
 def _in_memory(parsed: sa.URL) -> bool:
@@ -103,7 +200,9 @@ def open_engine(url: str, **engine_options: Any) -> Engine:
     if missing, writers wait SQLITE_BUSY_TIMEOUT_S for each other, WAL journal, foreign keys."""
     parsed = supported_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, **engine_options)
+        engine = create_engine(parsed, **engine_options)
+        sa.event.listen(engine, "do_connect", functools.partial(_postgres_timeouts, parsed))
+        return engine
     folder = Path(parsed.database or "").parent  # a file: supported_url refuses memory
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -113,10 +212,83 @@ def open_engine(url: str, **engine_options: Any) -> Engine:
             f"created ({error.strerror}): set WAREHOUSE_DIR or SIGNATURES_DB_URL elsewhere."
         ) from None
     connect_args = engine_options.setdefault("connect_args", {})
-    timeout = float(connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S))
+    timeout = float(connect_args.setdefault("timeout", float(timeouts(parsed)["timeout"])))
     engine = create_engine(parsed, **engine_options)
     sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, timeout=timeout))
     return engine
+
+
+def _postgres_timeouts(
+    parsed: sa.URL, _dialect: Any, _record: Any, _args: Any, params: dict[str, Any]
+) -> None:
+    """Before each PostgreSQL connection: the libpq parameters and server settings of
+    `timeouts`; the user's own `options` follow ours, so a `-c` of theirs wins."""
+    found = timeouts(parsed)
+    for name in POSTGRES_TIMEOUTS:
+        params.pop(name, None)  # a setting, not a libpq parameter: sent in `options` below
+    for name in POSTGRES_CONNECT:
+        params[name] = found[name]
+    settings = [f"-c {name}={found[name]}" for name in POSTGRES_TIMEOUTS]
+    own = params.get("options") or ()
+    params["options"] = " ".join([*settings, *([own] if isinstance(own, str) else own)])
+
+
+TIMEOUT_FIX = "or raise {name} in SIGNATURES_DB_URL's query string (?{name}=...)."
+
+
+def timeout_error(error: BaseException, parsed: sa.URL) -> StoreError | None:
+    """One sentence naming SIGNATURES_DB_URL and the parameter to raise, when `error` is one
+    of the timeouts above firing (None for any other error)."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return None
+    shown = f"SIGNATURES_DB_URL ({parsed.render_as_string(hide_password=True)})"
+    cause = error.orig
+    text = str(cause).strip().lower()
+    sqlstate = getattr(cause, "sqlstate", None)
+    try:
+        found = timeouts(parsed)
+    except StoreError:  # cannot happen for an engine this module made; no guess then
+        return None
+    if isinstance(cause, sqlite3.OperationalError) and "database is locked" in text:
+        name = "timeout"
+        what = (
+            f"The SQLite database at {shown} stayed locked by another process for longer "
+            f"than its timeout of {found[name]} s"
+        )
+        why = "another run writing it, or one that stalled"
+    elif sqlstate == "55P03":  # lock_not_available
+        name = "lock_timeout"
+        what = (
+            f"The signature database at {shown} kept a row or table locked by another session "
+            f"for longer than lock_timeout={found[name]}"
+        )
+        why = "another run registering the same files, or one that stalled in a transaction"
+    elif sqlstate == "57014" and "statement timeout" in text:
+        name = "statement_timeout"
+        what = (
+            f"A statement on the signature database at {shown} ran longer than "
+            f"statement_timeout={found[name]} and was cancelled"
+        )
+        why = "a busy or stalled server"
+    elif sqlstate == "25P03" or "idle-in-transaction timeout" in text:
+        name = "idle_in_transaction_session_timeout"
+        what = (
+            f"The signature database at {shown} ended this run's session, idle inside a "
+            f"transaction for longer than idle_in_transaction_session_timeout={found[name]}"
+        )
+        why = "a slow object store between two statements"
+    elif "timeout expired" in text and isinstance(error, sa.exc.OperationalError):
+        name = "connect_timeout"
+        what = (
+            f"The signature database at {shown} did not answer within "
+            f"connect_timeout={found[name]} s"
+        )
+        why = "a server that is down, overloaded or not a PostgreSQL server"
+    else:
+        return None
+    return StoreError(
+        f"{what} ({why}): run again once it has cleared, {TIMEOUT_FIX.format(name=name)}"
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, timeout: float) -> None:

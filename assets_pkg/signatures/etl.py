@@ -15,6 +15,8 @@ from typing import TypeVar
 
 from upath import UPath
 
+from assets_pkg.shared import storage
+from assets_pkg.shared.storage import StorageError
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
 from assets_pkg.signatures.model import NewImageSignature, NewSignature, Reference, SigneeKey
 from assets_pkg.signatures.records import (
@@ -98,7 +100,22 @@ def scan_sources(
 
 
 def check_layout(source_dir: Path | UPath) -> None:
-    """SourceLayoutError, naming the setting, unless SOURCE_A/, SOURCE_B/ and its INDEX exist."""
+    """SourceLayoutError, naming the setting, unless SOURCE_A/, SOURCE_B/ and its INDEX exist
+    (an object store that cannot be used: StorageError, naming it too)."""
+    if isinstance(source_dir, Path):
+        _check_layout(source_dir)
+        return
+    try:
+        _check_layout(source_dir)
+    except SourceLayoutError:
+        raise
+    except Exception as error:
+        raise StorageError(
+            storage.describe_error(error, str(source_dir), "SIGNATURES_SOURCE_DIR")
+        ) from None
+
+
+def _check_layout(source_dir: Path | UPath) -> None:
     if not source_dir.is_dir():
         raise SourceLayoutError(
             f"SIGNATURES_SOURCE_DIR ({source_dir}) is not a directory: point it at the folder "

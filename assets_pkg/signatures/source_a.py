@@ -145,7 +145,11 @@ def read_source_a(
         parts = PurePosixPath(path).parts
         if len(parts) == 3 and parts[0] in MEDIA and parts[1] in SUBSETS:
             result.rejects.append(Reject(SOURCE_A, path, None, DIRECTORY))
+    duplicates = _same_samples(folder, tree.files, known or {})
     for relative in tree.files:
+        if relative in duplicates:
+            result.rejects.append(duplicates[relative])
+            continue
         outcome = _read_file(folder, PurePosixPath(relative), known, asset_stored)
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
@@ -155,6 +159,72 @@ def read_source_a(
             result.candidates.append(outcome)
     result.candidates.sort(key=lambda c: (c.signature.forgery_of is not None, c.signee.directory))
     return result
+
+
+def _sample_key(relative: str) -> tuple[str, str, str | None, int] | None:
+    """(directory, writer, reference, sample number) a well-named file stands for; None for a
+    file that `_read_file` rejects anyway."""
+    parts = PurePosixPath(relative).parts
+    if len(parts) != 3 or parts[0] not in MEDIA or parts[1] not in SUBSETS:
+        return None
+    try:
+        parsed = parse_file_name(parts[2], parts[0], parts[1])
+    except BadNameError:
+        return None
+    directory = f"{parts[0]}/{parts[1]}"
+    return directory, parsed.writer_id, parsed.reference_writer_id, int(parsed.sample)
+
+
+def _same_samples(
+    folder: SourceFolder | ObjectSourceFolder, files: list[str], known: KnownRegistrations
+) -> dict[str, Reject]:
+    """The rejects of files whose names stand for the same sample of the same signee (the
+    same directory, writer, reference and sample number, whatever the extension, its case or
+    the sample's leading zeros: `001_01.png`, `001_01.PNG`, `001_1.png`).
+
+    When their bytes are all the same, one is registered and each other is a warning naming it
+    (nothing is lost: it is the same signature): the one already registered, if any (a re-run
+    registers nothing new), else the first in sorted order. When they differ,
+    none is registered: which one is the sample cannot be told from the files, so each is
+    rejected naming the others, to be renamed or removed."""
+    groups: dict[tuple[str, str, str | None, int], list[str]] = {}
+    for relative in files:
+        key = _sample_key(relative)
+        if key is not None:
+            groups.setdefault(key, []).append(relative)
+    rejects: dict[str, Reject] = {}
+    for (_, writer, _, sample), paths in groups.items():
+        if len(paths) < 2:
+            continue
+        paths = sorted(paths, key=lambda path: ((SOURCE_A, path) not in known, path))
+        digests: set[str] = set()
+        for path in paths:
+            try:
+                digests.add(sha256_hex(folder.read(path)))
+            except UnsafeFileError:
+                digests.add(f"unreadable {path}")  # never equal to another file's bytes
+        what = f"sample {sample} of writer {writer}"
+        if len(digests) == 1:
+            for path in paths[1:]:
+                rejects[path] = Reject(
+                    SOURCE_A,
+                    path,
+                    None,
+                    f"another name for {what}, with the same bytes as {paths[0]}: registered "
+                    f"once, as {paths[0]}",
+                    "warning",
+                )
+            continue
+        for path in paths:
+            others = ", ".join(p for p in paths if p != path)
+            rejects[path] = Reject(
+                SOURCE_A,
+                path,
+                None,
+                f"{what} is also named {others}, with other bytes: none of them is registered "
+                "(rename or remove all but one)",
+            )
+    return rejects
 
 
 def _read_file(

@@ -24,6 +24,9 @@ is noticed only on the next run; the inode check on open still refuses a swapped
 
 On an object store (`s3://...`, docs/storage.md) there are no links, FIFOs or devices:
 `ObjectSourceFolder` lists the tree with one request, then reads each object with one more.
+A store that fails as a whole (it keeps timing out or throttling, or cannot be reached) fails
+the run with one `StorageError` sentence naming SIGNATURES_SOURCE_DIR instead of rejecting
+each file.
 An object that is also a "folder" (more of a key follows it) is refused as a directory, as
 locally. `source_folder(root)` picks the class; the local one is unchanged.
 """
@@ -38,7 +41,7 @@ from typing import Any
 
 from upath import UPath
 
-from assets_pkg.shared.storage import printable_name
+from assets_pkg.shared.storage import StorageError, describe_error, printable_name, unavailable
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -205,6 +208,8 @@ class ObjectSourceFolder:
                 found = fs.find(self.root.path, withdirs=False)
             except FileNotFoundError:
                 found = []
+            except Exception as error:
+                raise self._unavailable(error) from None
             objects: set[str] = set()
             folders: set[str] = set()
             for key in found:
@@ -242,8 +247,15 @@ class ObjectSourceFolder:
         try:
             data: bytes = (self.root / relative).read_bytes()
         except Exception as error:
+            if unavailable(error):  # the store, not this object: no file is to blame
+                raise self._unavailable(error) from None
             raise UnsafeFileError(f"unreadable file: {error}") from None
         return data
+
+    def _unavailable(self, error: BaseException) -> StorageError:
+        """The store failed as a whole (timeouts, throttling, no connection): the run fails
+        with one sentence, rather than rejecting every file it could not read."""
+        return StorageError(describe_error(error, str(self.root), "SIGNATURES_SOURCE_DIR"))
 
 
 def source_folder(root: Path | UPath) -> SourceFolder | ObjectSourceFolder:

@@ -19,7 +19,6 @@ from assets_pkg.shared.cli import run_cli
 from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
 from assets_pkg.shared.settings import ConfigurationError
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
-from assets_pkg.signatures.service import AssetRegistrationError
 
 from .test_s3_warehouse import build, settings, tables
 
@@ -140,7 +139,8 @@ def test_the_asset_store_on_s3_stores_each_image_once_and_names_the_setting_on_f
     assert service.path_of(asset_id).read_bytes() == image.read_bytes()
     unreachable(monkeypatch)
     failing = ContentAddressedAssetService(f"{s3_url}/signature_assets")
-    with pytest.raises(AssetRegistrationError, match=r"WAREHOUSE_DIR .*AWS_ENDPOINT_URL"):
+    # The store as a whole cannot be used: the run stops, rather than reject every image.
+    with pytest.raises(storage.StorageError, match=r"WAREHOUSE_DIR .*AWS_ENDPOINT_URL"):
         failing.register_asset(str(image), {}, data=b"other bytes")
 
 
