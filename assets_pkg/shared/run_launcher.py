@@ -17,8 +17,9 @@ address Dagster records in the run's `dagster/grpc_info` tag) which runs it is e
 - the server does not answer: RUNNING for `unreachable_grace_seconds` (a restart takes a
   few seconds), then UNKNOWN, which run monitoring treats as dead too.
 
-A run that finishes between the listing and the check is not touched: run monitoring reads
-the run's status again before it marks anything.
+A run with no such tag (executed in its own process, not launched by a code server) is
+left to `max_runtime_seconds`. A run that finishes between the question and the check is
+not touched: run monitoring reads the run's status again before it marks anything.
 """
 
 from __future__ import annotations
@@ -80,8 +81,10 @@ class CodeServerRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         raw = run.tags.get(GRPC_INFO_TAG)
         if raw is None:
+            # Not launched through a code server (`dagster job execute`, a test's
+            # execute_in_process on this instance): nothing to ask; max_runtime still applies.
             return CheckRunHealthResult(
-                WorkerStatus.UNKNOWN, "the run has no dagster/grpc_info tag: no code server ran it"
+                WorkerStatus.RUNNING, "no code server launched this run: it is not checked"
             )
         info = json.loads(raw)
         address = f"{info.get('host')}:{info.get('port') or info.get('socket')}"

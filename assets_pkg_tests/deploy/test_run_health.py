@@ -89,6 +89,9 @@ def test_a_run_is_alive_while_its_code_server_executes_it(
 ) -> None:
     run = _started_run(instance, 4266)
     assert FakeServer({run.run_id}).check_run_worker_health(run).status == WorkerStatus.RUNNING
+    # A run no code server launched (executed in its own process) is not taken for dead.
+    own = create_run_for_test(instance, status=dg.DagsterRunStatus.STARTED)
+    assert FakeServer(None).check_run_worker_health(own).status == WorkerStatus.RUNNING
     gone = FakeServer({"another-run"}).check_run_worker_health(run)
     assert gone.status == WorkerStatus.FAILED
     assert "127.0.0.1:4266 is not executing this run" in str(gone.msg)
