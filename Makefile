@@ -110,9 +110,11 @@ ui: install
 # deploy/serve.py: its own instance (deploy/dagster.yaml in .dagster_serve/), settings from
 # the environment (docs/operations.md).
 # The production profile marks a failed range run's weeks as failed (see the export above).
+# GRPC_PORT=... picks the code server's port (default: one of its own per checkout).
 serve: install
 	env -u DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS \
-	  $(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT)
+	  $(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT) \
+	  $(if $(GRPC_PORT),--grpc-port $(GRPC_PORT))
 
 bench: install
 	$(BIN)/python -m bench.purchases --scale $(SCALE)

@@ -16,6 +16,7 @@ from assets_pkg.purchases.definitions import build_defs as build_purchases
 from assets_pkg.shared.executors import build_executor
 from assets_pkg.shared.io_manager import ParquetIOManager
 from assets_pkg.shared.resource_checks import SettingError
+from assets_pkg.shared.retries import stranded_retries_sensor
 from assets_pkg.shared.settings import ConfigurationError, Settings
 from assets_pkg.signatures.definitions import build_defs as build_signatures
 from assets_pkg.signatures.engines import check_database_url
@@ -29,6 +30,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={"io_manager": ParquetIOManager(base_dir=settings.warehouse_dir)},
         # In-process unless DAGSTER_EXECUTOR=celery (the production profile in deploy/).
         executor=build_executor(settings),
+        # Ends a backfill's wait for a retry the retry daemon passed by (shared/retries.py).
+        sensors=[stranded_retries_sensor],
     )
     return dg.Definitions.merge(shared, build_purchases(settings), build_signatures(settings))
 

@@ -6,14 +6,21 @@
     worker-1..N   celery -A dagster_celery.app worker                    (the runs' steps)
 
 against PostgreSQL (the instance, deploy/dagster.yaml), RabbitMQ (the Celery broker) and
-Redis (the Celery results). Every line a process prints comes out prefixed with its name.
-Ctrl-C (SIGINT) or SIGTERM stops them all: each gets SIGTERM, then SIGKILL with everything
-it started once the grace period is over. If the code server, the webserver or the daemon
-dies, the others are stopped too; a dead worker is reported and the others carry on.
+Redis (the Celery results). Every line a process prints comes out prefixed with its name,
+with the passwords of the URLs it was given replaced by ***. Ctrl-C (SIGINT) or SIGTERM stops
+them all: each gets SIGTERM, then SIGKILL with everything it started once the grace period
+is over; the runs in progress end with them, and the next start marks them failed and
+retries them (docs/operations.md). A process that dies is restarted, after a growing delay,
+with everything it had started killed first; one that dies RESTART_LIMIT times within
+RESTART_WINDOW seconds stops the whole topology.
 
-    python deploy/serve.py [--workers N] [--port 3000] [--dagster-home DIR]
+    python deploy/serve.py [--workers N] [--host 127.0.0.1] [--port 3000] [--grpc-port N]
+                           [--grpc-host 127.0.0.1] [--dagster-home DIR]
 
-Settings come from the environment; unset ones get local defaults (see `production_env`).
+Every server binds to 127.0.0.1 unless told otherwise. The instance database, the Celery
+queue and the code server's port are the checkout's own (`checkout_defaults`), so two
+checkouts on one host do not meet; a port already in use is refused with a message.
+Settings come from the environment; unset ones get those defaults (see `production_env`).
 The deployment test (assets_pkg_tests/deploy/) drives the same `Topology`.
 """
 
@@ -21,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TextIO
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -46,23 +56,108 @@ CELERY_CONFIG_DIR = DEPLOY / "celery"
 CORE = ("code-server", "webserver", "daemon")
 """Without any of these the topology is broken; workers may come and go."""
 
-DEFAULTS = {
-    "DAGSTER_PG_URL": "postgresql+psycopg2://postgres@127.0.0.1:5432/dagster",
-    "DAGSTER_EXECUTOR": "celery",
-    "DAGSTER_CELERY_BROKER_URL": "pyamqp://guest@127.0.0.1//",
-    "DAGSTER_CELERY_BACKEND_URL": "redis://127.0.0.1:6379/0",
-    "DAGSTER_CELERY_QUEUE": "dagster",
-    "PURCHASES_WEEKS_PER_RUN": "4",
-}
-"""What `make serve` uses unless the environment says otherwise."""
+LOOPBACK = "127.0.0.1"
+GRPC_BASE_PORT = 4266
+GRPC_PORT_SPREAD = 1000
+"""A checkout's code server port is GRPC_BASE_PORT plus a number below this, from its path."""
+SECRET_URLS = (
+    "DAGSTER_PG_URL",
+    "DAGSTER_CELERY_BROKER_URL",
+    "DAGSTER_CELERY_BACKEND_URL",
+    "SIGNATURES_DB_URL",
+)
+"""Settings whose password, if they hold one, no line the supervisor prints may show."""
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds before a dead process is started again: its 1st restart, 2nd, ... (then the last)."""
+RESTART_LIMIT, RESTART_WINDOW = 5, 300.0
+"""A process that died this many times within this many seconds is not started again."""
+
+
+def checkout_id(root: Path) -> str:
+    """The checkout's own short name: its folder's name in [a-z0-9_] and 8 hex digits of
+    its full path, e.g. `deploy_1f2e3d4c`."""
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    name = re.sub(r"[^a-z0-9]+", "_", root.name.lower()).strip("_")[:20] or "checkout"
+    return f"{name}_{digest}"
+
+
+def checkout_grpc_port(root: Path) -> int:
+    """The code server's port for the checkout at `root`: 4266 to 5265, from its path."""
+    digest = hashlib.sha256(str(root).encode()).hexdigest()
+    return GRPC_BASE_PORT + int(digest[:8], 16) % GRPC_PORT_SPREAD
+
+
+def checkout_defaults(root: Path) -> dict[str, str]:
+    """What `make serve` uses unless the environment says otherwise; the database and the
+    queue are named after the checkout (`checkout_id`)."""
+    name = f"dagster_{checkout_id(root)}"
+    return {
+        "DAGSTER_PG_URL": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
+        "DAGSTER_EXECUTOR": "celery",
+        "DAGSTER_CELERY_BROKER_URL": "pyamqp://guest@127.0.0.1//",
+        "DAGSTER_CELERY_BACKEND_URL": "redis://127.0.0.1:6379/0",
+        "DAGSTER_CELERY_QUEUE": name,
+        "PURCHASES_WEEKS_PER_RUN": "4",
+    }
+
+
+DEFAULTS = checkout_defaults(ROOT)
+"""This checkout's defaults."""
+
+
+class PortInUseError(RuntimeError):
+    """A port the topology must listen on is taken."""
+
+
+def refuse_port_in_use(host: str, port: int, what: str, setting: str) -> None:
+    """Raise PortInUseError, naming the port and the setting to change, if a socket already
+    listens on `port` at `host`. gRPC's server binds with SO_REUSEPORT and would share the
+    port silently with another code server: this check is what refuses it."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        # Still free when only closed connections linger on it (TIME_WAIT).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            raise PortInUseError(
+                f"port {port} on {host}, for the {what}, is already in use (another "
+                f"`make serve`, from this checkout or another?): stop what listens there, or "
+                f"choose another port with {setting}"
+            ) from None
+
+
+def secrets_in(env: Mapping[str, str]) -> list[str]:
+    """The passwords of the URL settings in `env`, as written and decoded, longest first."""
+    found: set[str] = set()
+    for key in SECRET_URLS:
+        value = env.get(key, "")
+        try:
+            password = urlsplit(value).password
+        except ValueError:
+            password = None
+        if password:
+            found |= {password, unquote(password), quote(unquote(password), safe="")}
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(line: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        line = line.replace(secret, "***")
+    return line
 
 
 def production_env(
-    base: Mapping[str, str], dagster_home: Path, grpc_host: str, grpc_port: int
+    base: Mapping[str, str],
+    dagster_home: Path,
+    grpc_host: str,
+    grpc_port: int,
+    root: Path = ROOT,
 ) -> dict[str, str]:
-    """`base` with the production profile's variables: DEFAULTS for those it lacks, and the
-    instance folder and the code server's address, which the topology decides."""
-    env = {**DEFAULTS, **base}
+    """`base` with the production profile's variables: the checkout's defaults for those it
+    lacks, and the instance folder and the code server's address, which the topology
+    decides."""
+    env = {**checkout_defaults(root), **base}
     env.update(
         DAGSTER_HOME=str(dagster_home),
         DAGSTER_GRPC_HOST=grpc_host,
@@ -96,9 +191,15 @@ class Service:
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    port: int | None = None
+    """The port it listens on, checked to be free before each start."""
+    port_setting: str = ""
+    """How a user picks another port: named when the port is taken."""
     process: subprocess.Popen[bytes] | None = None
-    reported: bool = False
-    """Whether its exit has been told."""
+    restart_at: float | None = None
+    """When a dead service is due to start again (time.monotonic), None while it runs."""
+    restarts: list[float] = field(default_factory=list)
+    """When it was restarted (time.monotonic)."""
 
 
 class Topology:
@@ -106,24 +207,30 @@ class Topology:
 
     Each process leads its own process group (session), so a terminal's Ctrl-C reaches only
     the supervisor, and stopping a service reaches what it started (the code server's run
-    processes, a worker's pool)."""
+    processes, a worker's pool). The web UI binds to `host`, the code server to
+    `grpc_host`: both loopback unless told otherwise."""
 
     def __init__(
         self,
         env: Mapping[str, str],
         *,
         workers: int = 2,
-        host: str = "127.0.0.1",
+        host: str = LOOPBACK,
         port: int = 3000,
-        grpc_port: int = 4266,
+        grpc_port: int = GRPC_BASE_PORT,
+        grpc_host: str = LOOPBACK,
         log: TextIO = sys.stdout,
         loglevel: str = "info",
+        restart_delays: tuple[float, ...] = RESTART_DELAYS,
     ) -> None:
         self.env = dict(env)
         self.host = host
         self.port = port
+        self.grpc_host = grpc_host
         self.grpc_port = grpc_port
         self.log = log
+        self.restart_delays = restart_delays
+        self._secrets = secrets_in(self.env)
         self._lock = threading.Lock()
         self._pumps: list[threading.Thread] = []
         self._stopped = False
@@ -140,12 +247,14 @@ class Topology:
                     "--location-name",
                     "assets_pkg",
                     "-h",
-                    host,
+                    grpc_host,
                     "-p",
                     str(grpc_port),
                     "--log-level",
                     loglevel,
                 ],
+                port=grpc_port,
+                port_setting="--grpc-port (make serve GRPC_PORT=...)",
             ),
             Service(
                 "webserver",
@@ -160,6 +269,8 @@ class Topology:
                     "--dagster-log-level",
                     loglevel,
                 ],
+                port=port,
+                port_setting="--port (make serve PORT=...)",
             ),
             Service(
                 "daemon",
@@ -206,17 +317,66 @@ class Topology:
         Raises RuntimeError naming what did not come up in time."""
         wanted = set(names) if names is not None else {s.name for s in self.services}
         deadline = time.monotonic() + timeout
+        # Every port is checked before anything starts: a taken one leaves nothing behind.
+        for service in self.services:
+            if service.name in wanted and service.port is not None:
+                self._refuse_port_in_use(service)
         for service in self.services:
             if service.name in wanted:
                 self._start(service)
                 if service.name == "code-server":
-                    self._wait_for_port(self.grpc_port, "code-server", deadline)
+                    self._wait_for_port(self.grpc_host, self.grpc_port, "code-server", deadline)
         if "webserver" in wanted:
-            self._wait_for_port(self.port, "webserver", deadline)
+            self._wait_for_port(self.host, self.port, "webserver", deadline)
 
     def dead(self) -> list[Service]:
         """Services that have exited."""
         return [s for s in self.services if s.process is not None and s.process.poll() is not None]
+
+    def supervise_once(self) -> str | None:
+        """One look at every service: a service found dead is reported, whatever it started
+        is killed (a dead code server's run processes), and it is due to start again after
+        the next of `restart_delays`; a service that is due starts again. Returns why the
+        topology must stop (a service that dies over and over, a port taken meanwhile), or
+        None."""
+        now = time.monotonic()
+        for service in self.services:
+            process = service.process
+            if process is None or process.poll() is None:
+                continue
+            if service.restart_at is None:
+                recent = [t for t in service.restarts if now - t < RESTART_WINDOW]
+                self._kill_group(service)
+                if len(recent) >= RESTART_LIMIT:
+                    return (
+                        f"{service.name} died {len(recent) + 1} times within "
+                        f"{RESTART_WINDOW:.0f} s; it is not started again: see its log lines"
+                    )
+                delay = self.restart_delays[min(len(recent), len(self.restart_delays) - 1)]
+                service.restart_at = now + delay
+                self.say(
+                    "supervisor",
+                    f"{service.name} exited with status {process.returncode}; "
+                    f"starting it again in {delay:g} s",
+                )
+            elif now >= service.restart_at:
+                try:
+                    if service.port is not None:
+                        self._refuse_port_in_use(service)
+                except PortInUseError as error:
+                    return str(error)
+                service.restart_at = None
+                service.restarts.append(now)
+                self._start(service)
+        return None
+
+    def supervise(self, stopping: threading.Event, every: float = 0.5) -> str | None:
+        """`supervise_once` until `stopping` is set (None) or it gives a reason to stop."""
+        while not stopping.wait(every):
+            reason = self.supervise_once()
+            if reason is not None:
+                return reason
+        return None
 
     def kill(self, name: str) -> None:
         """SIGKILL a service with everything it started, as a lost machine would."""
@@ -256,9 +416,23 @@ class Topology:
         self.say("supervisor", "every process has stopped")
 
     def say(self, name: str, line: str) -> None:
+        """Print a line for `name`, with every password of the URL settings masked."""
+        line = redact(line.rstrip(), self._secrets)
         with self._lock:
-            self.log.write(f"{name:>12} | {line.rstrip()}\n")
+            self.log.write(f"{name:>12} | {line}\n")
             self.log.flush()
+
+    def _refuse_port_in_use(self, service: Service) -> None:
+        assert service.port is not None
+        host = self.grpc_host if service.name == "code-server" else self.host
+        refuse_port_in_use(host, service.port, service.name, service.port_setting)
+
+    def _kill_group(self, service: Service) -> None:
+        """SIGKILL what a dead service leaves behind in its process group (the run
+        processes of a code server: a new code server would not know them)."""
+        assert service.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(service.process.pid, signal.SIGKILL)
 
     def _start(self, service: Service) -> None:
         service.process = subprocess.Popen(
@@ -282,45 +456,72 @@ class Topology:
         for raw in stream:
             self.say(name, raw.decode(errors="replace"))
 
-    def _wait_for_port(self, port: int, name: str, deadline: float) -> None:
+    def _wait_for_port(self, host: str, port: int, name: str, deadline: float) -> None:
         while time.monotonic() < deadline:
             dead = [s.name for s in self.dead()]
             if dead:
                 raise RuntimeError(f"{', '.join(dead)} exited while starting: see its log lines")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, port), 1):
+            with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"{name} did not answer on {self.host}:{port} in time")
+        raise RuntimeError(f"{name} did not answer on {host}:{port} in time")
 
 
 def _prepend(folder: str, path: str | None) -> str:
     return folder if not path else f"{folder}{os.pathsep}{path}"
 
 
-def main(argv: Iterable[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: every address defaults to loopback."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host", default=LOOPBACK, help="the web UI's address (default 127.0.0.1: this host only)"
+    )
     parser.add_argument("--port", type=int, default=3000, help="web UI port (default 3000)")
-    parser.add_argument("--grpc-port", type=int, default=4266, help="code server port")
+    parser.add_argument(
+        "--grpc-host",
+        default=LOOPBACK,
+        help="the code server's address (default 127.0.0.1: this host only)",
+    )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=checkout_grpc_port(ROOT),
+        help=f"code server port (default {checkout_grpc_port(ROOT)}, this checkout's own)",
+    )
     parser.add_argument(
         "--dagster-home",
         type=Path,
         default=ROOT / ".dagster_serve",
         help="the instance folder (default .dagster_serve/ in the checkout)",
     )
+    return parser
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.workers < 1:
         parser.error("--workers must be 1 or more")
-    env = production_env(os.environ, args.dagster_home.resolve(), args.host, args.grpc_port)
+    # The other processes reach a code server that listens everywhere on this host's loopback.
+    connect_host = LOOPBACK if args.grpc_host in ("0.0.0.0", "::", "") else args.grpc_host
+    env = production_env(os.environ, args.dagster_home.resolve(), connect_host, args.grpc_port)
+    secrets = secrets_in(env)
     prepare_instance(args.dagster_home)
     try:
         ensure_database(env["DAGSTER_PG_URL"])
     except psycopg.Error as error:
-        print(f"error: PostgreSQL at DAGSTER_PG_URL does not answer: {error}", file=sys.stderr)
+        message = f"error: PostgreSQL at DAGSTER_PG_URL does not answer: {error}"
+        print(redact(message, secrets), file=sys.stderr)
         return 2
     topology = Topology(
-        env, workers=args.workers, host=args.host, port=args.port, grpc_port=args.grpc_port
+        env,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        grpc_host=args.grpc_host,
+        grpc_port=args.grpc_port,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -329,17 +530,13 @@ def main(argv: Iterable[str] | None = None) -> int:
     try:
         topology.start()
         topology.say("supervisor", f"the web UI is on {topology.url}; Ctrl-C stops everything")
-        while not stopping.wait(0.5):
-            for service in topology.dead():
-                if service.reported:
-                    continue
-                service.reported = True
-                assert service.process is not None
-                code = service.process.returncode
-                topology.say("supervisor", f"{service.name} exited with status {code}")
-                if service.name in CORE:
-                    status = 1
-                    stopping.set()
+        reason = topology.supervise(stopping)
+        if reason is not None:
+            topology.say("supervisor", f"error: {reason}")
+            status = 1
+    except PortInUseError as error:
+        topology.say("supervisor", f"error: {error}")
+        status = 2
     except RuntimeError as error:
         topology.say("supervisor", f"error: {error}")
         status = 1

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +30,7 @@ import dagster as dg
 import polars as pl
 import psycopg
 import pytest
+from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus
 from dagster_shared.yaml_utils import load_yaml_from_path
 from kombu.connection import Connection
 from psycopg import sql
@@ -414,3 +416,126 @@ class Chaos:
                 self.topology.say("test", f"run process {pid} of {run.run_id} killed (SIGKILL)")
                 self.killed_run = run.run_id
                 return
+
+
+def test_runs_orphaned_by_a_stop_are_failed_and_retried_after_a_restart(
+    services: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (the supervisor's stop) in the middle of a backfill, then `make serve` again:
+    the runs that were executing end as failed within a poll of run monitoring (they held
+    the backfill's two slots), the queued runs go on, the backfill completes, and the output
+    is the single run's."""
+    source = tmp_path / "purchases"
+    shutil.copytree(SAMPLE, source)
+    reference, warehouse, home = tmp_path / "single_run", tmp_path / "warehouse", tmp_path / "home"
+    _build_single_run(source, reference, dg.DagsterInstance.ephemeral())
+    for name in CATALOG:
+        shutil.copytree(reference / name, warehouse / name)
+    prepare_instance(home)
+    queue = f"deploy_test_{uuid.uuid4().hex[:12]}"
+    broker = "pyamqp://guest@127.0.0.1//"
+    grpc_port, port = _free_port(), _free_port()
+    log_path = tmp_path / "topology.log"
+    log = log_path.open("w")
+    topologies: list[Topology] = []
+    with _database() as pg_url:
+        environ = {
+            **os.environ,
+            "DAGSTER_PG_URL": pg_url,
+            "DAGSTER_CELERY_BROKER_URL": broker,
+            "DAGSTER_CELERY_BACKEND_URL": services,
+            "DAGSTER_CELERY_QUEUE": queue,
+            "PURCHASES_WEEKS_PER_RUN": str(WEEKS_PER_RUN),
+            "PURCHASES_SOURCE_DIR": str(source),
+            "PURCHASES_END_DATE": LAST_WEEK,
+            "WAREHOUSE_DIR": str(warehouse),
+        }
+        env = production_env(environ, home, "127.0.0.1", grpc_port)
+        monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+
+        def topology() -> Topology:
+            topologies.append(
+                Topology(env, workers=len(WORKERS), port=port, grpc_port=grpc_port, log=log)
+            )
+            return topologies[-1]
+
+        try:
+            first = topology()
+            first.start(["code-server", "webserver", *WORKERS], timeout=120)
+            backfill = _poll(
+                "the webserver to take the backfill",
+                lambda: _launch_backfill(first.url, WEEKLY, WEEKS),
+                timeout=60,
+                every=1,
+            )
+            first.start(["daemon"])
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                runs = dg.RunsFilter(tags={BACKFILL_TAG: backfill})
+
+                def two_started() -> bool | None:
+                    started = instance.get_runs(
+                        dg.RunsFilter(
+                            tags={BACKFILL_TAG: backfill}, statuses=[dg.DagsterRunStatus.STARTED]
+                        )
+                    )
+                    return True if len(started) == 2 else None
+
+                _poll("two runs of the backfill to be executing", two_started, timeout=120)
+                first.say("test", "stopping the topology as Ctrl-C does")
+                first.stop(grace=15)
+                orphaned = [
+                    r.run_id
+                    for r in instance.get_runs(runs)
+                    if r.status == dg.DagsterRunStatus.STARTED
+                ]
+                assert orphaned, "no run was left executing by the stop"
+
+                second = topology()
+                second.start(timeout=120)
+                stopping = threading.Event()
+                supervisor = threading.Thread(target=second.supervise, args=(stopping,))
+                supervisor.start()
+                try:
+
+                    def done() -> bool | None:
+                        backfill_record = instance.get_backfill(backfill)
+                        if backfill_record is None or backfill_record.status not in (
+                            BULK_ACTION_TERMINAL_STATUSES
+                        ):
+                            return None
+                        records = list(instance.get_run_records(runs))
+                        return True if all(r.dagster_run.is_finished for r in records) else None
+
+                    _poll("the backfill to complete after the restart", done, timeout=300, every=1)
+                finally:
+                    stopping.set()
+                    supervisor.join(timeout=10)
+                by_id = {r.run_id: r for r in instance.get_runs(runs)}
+                ended = instance.get_backfill(backfill)
+                instance_backfill_status = ended.status if ended else None
+        except BaseException:
+            for each in topologies:
+                each.stop(grace=10)
+            log.close()
+            print("".join(log_path.read_text().splitlines(keepends=True)[-150:]))
+            raise
+        finally:
+            for each in topologies:
+                each.stop(grace=10)
+            log.close()
+            _delete_queue(broker, queue)
+
+    final = instance_backfill_status
+    assert final == BulkActionStatus.COMPLETED_SUCCESS, final
+    statuses = {run_id: run.status.value for run_id, run in by_id.items()}
+    for run_id in orphaned:
+        assert by_id[run_id].status == dg.DagsterRunStatus.FAILURE, statuses
+        # Its retry, if the backfill still needed one: the steps it had sent to the broker
+        # are redelivered to the new workers and may have built its weeks already.
+        retries = [r for r in by_id.values() if r.tags.get(PARENT_TAG) == run_id]
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in retries), statuses
+    for asset in WEEKLY:
+        files = sorted(p.relative_to(warehouse) for p in (warehouse / asset).glob("**/*.parquet"))
+        assert files == [Path(asset, f"week={w}", "data.parquet") for w in WEEKS]
+        for path in files:
+            assert pl.read_parquet(warehouse / path).equals(pl.read_parquet(reference / path)), path
