@@ -101,14 +101,15 @@ def _valid_score() -> pl.Expr:
 
 
 def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
-    if not path.exists():
-        raise SourceError(
-            f"{path} does not exist: put {path.name} there or point PURCHASES_SOURCE_DIR "
-            "at the folder that holds it."
-        )
-    if not path.is_file():  # a folder, a FIFO, a device: never opened
-        raise SourceError(f"{path} is not a regular file: put the {path.name} file there.")
+    text = None
     try:
+        if not path.exists():
+            raise SourceError(
+                f"{path} does not exist: put {path.name} there or point PURCHASES_SOURCE_DIR "
+                "at the folder that holds it."
+            )
+        if not path.is_file():  # a folder, a FIFO, a device: never opened
+            raise SourceError(f"{path} is not a regular file: put the {path.name} file there.")
         # Read once: the checks below read the text, polars parses the same bytes.
         data = _read_source_file(path)
         text = _utf8(data)
@@ -149,12 +150,11 @@ def _read_source_file(path: Path | UPath) -> bytes:
         return read_regular_file(path, path.parent.resolve())
     except ValueError as refused:
         reason = str(refused).removesuffix(": never read")
+        article = "" if reason.startswith(("resolves", "not ")) else "a "
+        what = reason if reason.startswith("resolves") else f"is {article}{reason}"
         raise SourceError(
-            f"{path} is never read: it is a {reason}; source files are only read inside the "
-            f"source folder, so copy {path.name} there instead of linking to it."
-            if reason.startswith("symlink")
-            else f"{path} is never read: it {reason}; source files are only read inside the "
-            f"source folder, so copy {path.name} there instead of linking to it."
+            f"{path} is never read: it {what}; source files are only read inside the source "
+            f"folder, so copy {path.name} there instead of linking to it."
         ) from None
 
 

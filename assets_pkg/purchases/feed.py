@@ -34,10 +34,13 @@ place, so that no single file can take the machine's memory.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import io
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,23 @@ _CHUNK = 4 * 2**20
 class UnreadableFeedError(PermissionError):
     """`transactions/` exists but cannot be listed or searched: which day folders it holds is
     unknown, so no week can be built from it. The message names the folder."""
+
+
+class ChangedFileError(OSError):
+    """A day file that is no longer what its listing found (now a FIFO, a device, a folder, a
+    link): it changed under the run, and is never read."""
+
+
+CHANGED_UNDER_RUN = frozenset({errno.ELOOP, errno.ENXIO, errno.ENOTDIR, errno.EISDIR})
+"""What opening a listed day file fails with when it was swapped meanwhile: for a symlink
+(`O_NOFOLLOW`), a socket, a file where its folder was, a folder."""
+
+
+class FeedReadError(OSError):
+    """A day file, listed and still there, could not be read for another reason (a disk or
+    network error, an object store that keeps answering `503 SlowDown`). Nothing tells that
+    its purchases are bad, so the run stops rather than build a week without them. The
+    message is one sentence naming the file."""
 
 
 def _unreadable(folder: Path, error: OSError) -> UnreadableFeedError:
@@ -178,15 +198,19 @@ def fingerprint(listing: DayListing, read: Mapping[str, str] | None = None) -> F
     read = read or {}
     lines = []
     for file in listing.files:
-        stamp = read.get(file.source_file) or file.stamp or _stamp_now(file.path)
+        stamp = read.get(file.source_file) or stamp_now(file)
         lines.append(f"{file.source_file}\t{stamp}")
     lines += [f"{entry.source_file}\trefused\t{entry.reason}" for entry in listing.refused]
     digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
     return Fingerprint(digest=digest, files=len(lines))
 
 
-def _stamp_now(path: Path | UPath) -> str:
-    """A local file's stamp now (an object's comes from its listing)."""
+def stamp_now(file: DayFile) -> str:
+    """A file's stamp as it is now, from `stat` (nothing read); an object's from its
+    listing."""
+    if file.stamp:
+        return file.stamp
+    path = file.path
     try:
         return file_stamp(path.stat() if isinstance(path, Path) else Path(path.path).stat())
     except FileNotFoundError:
@@ -284,8 +308,10 @@ def _check_entry(path: Path, root: Path, wanted: Callable[[int], bool], what: st
         return f"resolves to {target}, outside the source folder {root}: never read"
     try:
         mode = target.stat().st_mode
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return f"broken symlink (to {target}): never read"
+    except OSError as error:  # a folder on the way that may be listed but not entered
+        return f"entry that cannot be looked at ({error.strerror or error}): never read"
     if not wanted(mode):
         return f"not {what} ({_KINDS.get(stat.S_IFMT(mode), 'special file')}): never read"
     return target
@@ -297,7 +323,8 @@ class LongLine:
 
     line_number: int
     length: int
-    """Its length in bytes, without the newline."""
+    """The length of its text in bytes: without its newline, the carriage return of a CRLF
+    ending, or the byte-order mark that starts the file (see `bounded_lines`)."""
     prefix: bytes
     """Its first `LONG_LINE_PREFIX` bytes (at most)."""
 
@@ -323,34 +350,19 @@ def read_day_file(file: DayFile, max_line_bytes: int = MAX_LINE_BYTES) -> DayByt
     instead of blocking the run. Its stamp comes from the open file before it is read, and
     no more than the size in that stamp is read: bytes appended meanwhile are left for the
     next build, and the stamp no longer matches the file, so the sensor asks for it. An
-    object no larger than the limit is read with one request, a larger one in chunks as it
-    streams in; its stamp is the listing's (an object is replaced whole: if a newer one
-    was read, its ETag differs from the stamp too, and the
-    week is built again, never the other way round).
+    object is read with one request of at most the limit and a byte (most objects), a larger
+    one in chunks as it streams in; its stamp is the listing's (an object is replaced whole:
+    if a newer one was read, its ETag differs from the stamp too, and the week is built
+    again, never the other way round).
 
-    Raises FileNotFoundError for a file gone since it was listed, and OSError for one no
-    longer regular or that cannot be read.
+    Raises FileNotFoundError for a file gone since it was listed, PermissionError for one
+    that may not be read, ChangedFileError (or an OSError of `CHANGED_UNDER_RUN`) for one no
+    longer a regular file, and any other OSError for a failed read.
     """
     path = file.path
     if not isinstance(path, Path):
-        if file.size is not None and file.size <= max_line_bytes:  # one GET, as most files
-            whole: bytes = path.read_bytes()
-            if len(whole) <= max_line_bytes:
-                return DayBytes(whole, file.stamp)
-            # Replaced by a larger object since the listing: its lines are bounded all the same.
-            step = _chunk_size(max_line_bytes)
-            pieces = (whole[i : i + step] for i in range(0, len(whole), step))
-            data, long_lines = bounded_lines(pieces, max_line_bytes)
-            return DayBytes(data, file.stamp, tuple(long_lines))
-        with path.open("rb") as stream:
-            chunks = _chunks(stream.read, -1, _chunk_size(max_line_bytes))
-            data, long_lines = bounded_lines(chunks, max_line_bytes)
-        return DayBytes(data, file.stamp, tuple(long_lines))
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb", buffering=0) as stream:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path} is no longer a regular file")
+        return _read_object(file, path, max_line_bytes)
+    with _open_regular(path) as (stream, info):
         counted = _Counted(stream.read)
         if info.st_size <= max_line_bytes:  # no line can be too long: one read (most files)
             data = b"".join(_chunks(counted.read, info.st_size, max(1, info.st_size)))
@@ -358,6 +370,36 @@ def read_day_file(file: DayFile, max_line_bytes: int = MAX_LINE_BYTES) -> DayByt
         chunks = _chunks(counted.read, info.st_size, _chunk_size(max_line_bytes))
         data, long_lines = bounded_lines(chunks, max_line_bytes)
     return DayBytes(data, file_stamp(info, counted.total), tuple(long_lines))
+
+
+def _read_object(file: DayFile, path: UPath, max_line_bytes: int) -> DayBytes:
+    """`read_day_file` for an object: never more than the limit and a byte in one request,
+    so that an object replaced by a far larger one after the listing is streamed like any
+    large object instead of being held whole."""
+    if file.size == 0:  # a range of an empty object is "not satisfiable": nothing to ask
+        return DayBytes(b"", file.stamp)
+    if file.size is not None and file.size <= max_line_bytes:  # one GET, as most objects
+        fs: Any = path.fs
+        head: bytes = fs.cat_file(path.path, start=0, end=max_line_bytes + 1)
+        if len(head) <= max_line_bytes:
+            return DayBytes(head, file.stamp)
+    with path.open("rb") as stream:
+        chunks = _chunks(stream.read, -1, _chunk_size(max_line_bytes))
+        data, long_lines = bounded_lines(chunks, max_line_bytes)
+    return DayBytes(data, file.stamp, tuple(long_lines))
+
+
+@contextmanager
+def _open_regular(path: Path) -> Iterator[tuple[io.FileIO, os.stat_result]]:
+    """`path` opened for reading without blocking and without following a symlink, with its
+    status from the open file: ChangedFileError when that is not a regular file (a FIFO, a
+    device swapped in after `path` was checked)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb", buffering=0) as stream:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ChangedFileError(f"{path} is no longer a regular file")
+        yield stream, info
 
 
 class _Counted:
@@ -388,42 +430,71 @@ def _chunk_size(max_line_bytes: int) -> int:
     return max(1, min(_CHUNK, max_line_bytes))
 
 
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte-order mark: at the very start of a file it is no part of the first line."""
+
+
 def bounded_lines(
     chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES
 ) -> tuple[bytes, list[LongLine]]:
     """The bytes of `chunks` with every line longer than `max_line_bytes` left empty, and those
-    lines with their first `LONG_LINE_PREFIX` bytes. No chunk may be longer than
-    `max_line_bytes`: then only the line running across chunks can be too long, and at most
-    `max_line_bytes` plus a chunk of a long line is ever held."""
+    lines with their first `LONG_LINE_PREFIX` bytes.
+
+    A line's length is that of its text, as every reader takes it: without its newline, the
+    carriage return before it, or the byte-order mark that starts the file. No chunk may be
+    longer than `max_line_bytes`: then only the line running across chunks can be too long,
+    and at most `max_line_bytes` plus a chunk of a long line is ever held."""
     out = bytearray()
     long_lines: list[LongLine] = []
     number = 1  # of the line not yet ended
-    current = 0  # its length so far; its bytes end `out` while it is within the limit
-    cut: bytes | None = None  # its prefix once it is over the limit
+    current = 0  # its length so far; its bytes end `out` while it is not cut
+    cut: bytes | None = None  # its prefix once it is surely over the limit
+    last = b""  # its last byte so far
+    # A line may hold the limit, a carriage return and a byte-order mark before it is cut.
+    held = max_line_bytes + 1 + len(BOM)
+
+    def start_of_line() -> bytes:
+        if cut is not None:
+            return cut
+        start = len(out) - current
+        return bytes(out[start : start + LONG_LINE_PREFIX])
+
+    def end_of_line() -> None:
+        nonlocal cut
+        length = current - (last == b"\r") - (len(BOM) * starts_file_with_bom(number))
+        if length > max_line_bytes:
+            prefix = start_of_line()
+            if cut is None:
+                del out[len(out) - current :]
+            long_lines.append(LongLine(number, length, prefix))
+        cut = None
+
+    def starts_file_with_bom(line: int) -> bool:
+        return line == 1 and start_of_line().startswith(BOM)
+
     for chunk in chunks:
         first = chunk.find(b"\n")
         head = chunk if first < 0 else chunk[:first]
-        if cut is None and current + len(head) > max_line_bytes:
-            start = len(out) - current
-            cut = bytes(out[start : start + LONG_LINE_PREFIX])
-            del out[start:]
+        if cut is None and current + len(head) > held:
+            cut = start_of_line()
+            del out[len(out) - current :]
         if cut is None:
             out += head
         elif len(cut) < LONG_LINE_PREFIX:
             cut += head[: LONG_LINE_PREFIX - len(cut)]
         current += len(head)
+        last = head[-1:] or last
         if first < 0:
             continue
-        if cut is not None:
-            long_lines.append(LongLine(number, current, cut))
-            cut = None
-        last = chunk.rfind(b"\n")
-        out += chunk[first : last + 1]  # whole lines, each shorter than the chunk
-        number += chunk.count(b"\n", first, last + 1)
-        out += chunk[last + 1 :]
-        current = len(chunk) - last - 1
-    if cut is not None:
-        long_lines.append(LongLine(number, current, cut))
+        end_of_line()
+        last_newline = chunk.rfind(b"\n")
+        out += chunk[first : last_newline + 1]  # whole lines, each shorter than the chunk
+        number += chunk.count(b"\n", first, last_newline + 1)
+        out += chunk[last_newline + 1 :]
+        current = len(chunk) - last_newline - 1
+        last = chunk[last_newline + 1 :][-1:]
+    if current or cut is not None:
+        end_of_line()
     return bytes(out), long_lines
 
 
@@ -434,11 +505,11 @@ def read_regular_file(path: Path, root: Path) -> bytes:
     checked = _check_entry(path, root, stat.S_ISREG, "a regular file")
     if isinstance(checked, str):
         raise ValueError(checked)
-    fd = os.open(checked, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file any more: never read")
-        return stream.read()
+    try:
+        with _open_regular(checked) as (stream, _):
+            return stream.readall()
+    except ChangedFileError:
+        raise ValueError("not a regular file any more: never read") from None
 
 
 def week_days(week: dt.date) -> list[dt.date]:

@@ -37,14 +37,20 @@ import polars as pl
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
+    BOM,
+    CHANGED_UNDER_RUN,
     MAX_LINE_BYTES,
     VANISHED,
+    ChangedFileError,
     DayBytes,
     DayFile,
+    FeedReadError,
     RefusedEntry,
     file_stamp,
     read_day_file,
+    stamp_now,
 )
+from assets_pkg.shared.storage import describe_error
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -144,7 +150,7 @@ def parse_reference(data: bytes, file: DayFile) -> Parsed:
 def _line_text(raw: bytes, number: int) -> bytes:
     """A line's bytes without its carriage return, and the first without a byte-order mark."""
     raw = raw.removesuffix(b"\r")
-    return raw.removeprefix(_BOM) if number == 1 else raw
+    return raw.removeprefix(BOM) if number == 1 else raw
 
 
 RECORD_KEYS = ("customer_id", "basket", "date_of_purchase")
@@ -378,7 +384,11 @@ def _read_files(
     """What was read of each file; and for each file that could not be read (since it was
     listed it vanished, became something else, or the user running Dagster may not read
     it), the reason and the stamp the week records of it. Such a file goes to the
-    quarantine, like any entry never read."""
+    quarantine, like any entry never read.
+
+    Any other failure (a disk or network error, an object store that keeps refusing with
+    `503 SlowDown`) says nothing about the file: FeedReadError stops the run, naming the
+    file, rather than build its week without it."""
     contents: dict[str, DayBytes] = {}
     unreadable: dict[str, tuple[str, str]] = {}
     for key, file in files.items():
@@ -388,12 +398,25 @@ def _read_files(
             reason = "file that vanished after the day folder was listed: never read"
             unreadable[key] = (reason, VANISHED)
         except PermissionError as error:
-            reason = f"file that cannot be read ({error.strerror}): never read"
-            unreadable[key] = (reason, f"unreadable\t{reason}")
+            reason = f"file that cannot be read ({error.strerror or error}): never read"
+            # Stamped as the sensor sees it: no rebuild until the file changes (a chmod).
+            unreadable[key] = (reason, stamp_now(file))
         except OSError as error:
+            if not isinstance(error, ChangedFileError) and error.errno not in CHANGED_UNDER_RUN:
+                raise _read_failure(file, error) from error
             reason = f"file that changed under the run ({error.strerror or error}): never read"
             unreadable[key] = (reason, f"unreadable\t{reason}")
     return contents, unreadable
+
+
+def _read_failure(file: DayFile, error: OSError) -> FeedReadError:
+    if isinstance(file.path, Path):
+        return FeedReadError(
+            f"The day file {file.path} could not be read ({error.strerror or error}): the run "
+            "stops rather than build its week without it; run it again once the file can be "
+            "read."
+        )
+    return FeedReadError(describe_error(error, str(file.path), "PURCHASES_SOURCE_DIR"))
 
 
 def refused_rejects(refused: Sequence[RefusedEntry]) -> Parsed:
@@ -463,7 +486,6 @@ def duckdb_to_polars(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
     return pl.DataFrame(_ArrowStream(relation))
 
 
-_BOM = b"\xef\xbb\xbf"
 _TRAILING_COMMA = re.compile(rb",[ \t\r]*[\]}]")
 _BEFORE_A_CLOSER = [b",]", b",}", b" ]", b" }", b"\t]", b"\t}", b"\r]", b"\r}"]
 """Byte pairs that a trailing comma cannot do without: the comma or the last space before

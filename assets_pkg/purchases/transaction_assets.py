@@ -19,6 +19,7 @@ from upath import UPath
 
 from assets_pkg.purchases import GROUP, schemas
 from assets_pkg.purchases.feed import (
+    FeedReadError,
     UnreadableFeedError,
     badly_named_day_folders,
     week_days,
@@ -87,7 +88,10 @@ def transaction_assets(
         tolerance = purchases_source.date_tolerance_days
 
         def read(reader: WeekReader, key: str) -> pl.DataFrame:
-            week = reader.read(dt.date.fromisoformat(key))
+            try:
+                week = reader.read(dt.date.fromisoformat(key))
+            except FeedReadError as error:  # a disk or network error: worth a retry
+                raise dg.Failure(str(error)) from error
             done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
             progress.week_done(week)
             for asset, metadata in _week_metadata(week).items():

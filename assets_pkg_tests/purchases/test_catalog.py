@@ -282,3 +282,23 @@ def test_a_catalog_file_linking_outside_the_source_folder_is_never_read(
     path.unlink()
     path.symlink_to(inside)
     assert read_customers_file(path).rows() == [("C1", "5")]
+
+
+def test_a_file_in_a_folder_that_cannot_be_entered_names_the_file_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source folder may be listed but not entered (mode 0600): even looking the file up
+    is refused. As root the test cannot take a permission away: the refusal is simulated."""
+    path = _write(tmp_path, "customers.csv", "customer_id,loyalty_score\nC1,5\n")
+    looked_up = Path.stat
+
+    def stat(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return looked_up(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert _refusal(read_customers_file, path) == (
+        f"{path} cannot be read (Permission denied): make it readable to the user running "
+        "Dagster, or point PURCHASES_SOURCE_DIR at a readable copy."
+    )

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from assets_pkg.purchases import parse
 from assets_pkg.purchases.feed import (
+    BOM,
     LONG_LINE_PREFIX,
     DayBytes,
     DayFile,
@@ -23,6 +24,7 @@ from assets_pkg.purchases.feed import (
     UnreadableFeedError,
     badly_named_day_folders,
     bounded_lines,
+    days_read_for_week,
     find_day_files,
     fingerprint,
     read_day_file,
@@ -303,21 +305,83 @@ def test_a_transactions_folder_that_cannot_be_listed_is_named(
 
 
 @given(
-    data=st.binary(max_size=200).map(lambda b: bytes(b"ab\n"[x % 3] for x in b)),
+    data=st.binary(max_size=200).map(lambda b: bytes(b"ab\n\r"[x % 4] for x in b)),
+    bom=st.booleans(),
     limit=st.integers(1, 12),
     split=st.integers(1, 12),
 )
 def test_bounded_lines_empties_exactly_the_lines_over_the_limit(
-    data: bytes, limit: int, split: int
+    data: bytes, bom: bool, limit: int, split: int
 ) -> None:
-    """Against the obvious reference, for any chunking no longer than the limit."""
+    """Against the obvious reference, for any chunking no longer than the limit. A line's
+    length is that of its text: without a carriage return before its newline, or the
+    byte-order mark that starts the file (a line of exactly the limit then a CRLF counts)."""
+    data = BOM + data if bom else data
     size = min(split, limit)
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     kept, long_lines = bounded_lines(chunks, limit)
     lines = data.split(b"\n")
-    assert kept == b"\n".join(b"" if len(line) > limit else line for line in lines)
+
+    def length(number: int, line: bytes) -> int:
+        text = line.removesuffix(b"\r")
+        return len(text.removeprefix(BOM) if number == 1 else text)
+
+    numbered = list(enumerate(lines, start=1))
+    assert kept == b"\n".join(b"" if length(n, line) > limit else line for n, line in numbered)
     assert long_lines == [
-        LongLine(number, len(line), line[:LONG_LINE_PREFIX])
-        for number, line in enumerate(lines, start=1)
-        if len(line) > limit
+        LongLine(n, length(n, line), line[:LONG_LINE_PREFIX])
+        for n, line in numbered
+        if length(n, line) > limit
+    ]
+
+
+def test_a_file_that_cannot_be_read_is_asked_for_again_once_it_changes_not_before(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The week records such a file as the sensor sees it: no rebuild that would only
+    quarantine it again, but one as soon as it changes (a `chmod` moves its ctime). As root
+    the test cannot take a permission away: the refusal is simulated."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    path = feed.write_day("2024-01-09", GOOD)
+    read_bytes = read_day_file
+
+    def read(file: DayFile, max_line_bytes: int) -> DayBytes:
+        if file.path == path:
+            raise PermissionError(13, "Permission denied", str(file.path))
+        return read_bytes(file, max_line_bytes)
+
+    monkeypatch.setattr(parse, "read_day_file", read)
+    with WeekReader(feed.root, 1) as reader:
+        week = reader.read(WEEK)
+    assert week.quarantine.get_column("reason").to_list() == [
+        "file that cannot be read (Permission denied): never read"
+    ]
+
+    def now() -> str:
+        return fingerprint(find_day_files(feed.root, days_read_for_week(WEEK, 1))).digest
+
+    assert week.fingerprint.digest == now()
+    path.chmod(0o644)
+    assert week.fingerprint.digest != now()
+
+
+def test_entries_of_a_day_folder_that_cannot_be_entered_say_so(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day folder that may be listed but not entered (mode 0600): its files are refused
+    for what they are, not called broken symlinks. Simulated, as the tests run as root."""
+    folder = feed.write_day("2024-01-09", GOOD).parent
+    looked_up = Path.stat
+
+    def stat(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        if self.parent == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return looked_up(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert _refused(find_day_files(feed.root, [DAY])) == [
+        (
+            source_file("2024-01-09"),
+            "entry that cannot be looked at (Permission denied): never read",
+        )
     ]

@@ -417,17 +417,36 @@ def test_a_line_over_the_limit_is_quarantined_with_the_start_of_its_text(tmp_pat
         (1, "P4"),
         (3, "P3"),
     ]
+    # A line's length is that of its text: the \r of line 2 is no part of it.
     reason = (
-        f"line is {len(huge) + 1:,} bytes long, over the limit of 100,000 bytes: it is not "
+        f"line is {len(huge):,} bytes long, over the limit of 100,000 bytes: it is not "
         "parsed, and only its first 1,024 bytes are kept here"
     )
-    last = reason.replace(f"{len(huge) + 1:,}", f"{len(huge):,}")  # no \r, no final newline
     assert parsed.rejects.select("line_number", "raw_text", "reason").rows() == [
         (2, huge[:1024].decode(), reason),
-        (4, huge[:1024].decode(), last),
+        (4, huge[:1024].decode(), reason),
     ]
     # Under the default limit the same file is parsed whole.
     assert parse_day_files([file], duckdb.connect()).items.height == 3 + 2 * 9000
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("bom", [b"", BOM])
+def test_a_line_of_exactly_the_limit_is_parsed_whatever_its_ending(
+    tmp_path: Path, ending: bytes, bom: bytes
+) -> None:
+    """The limit applies to a line's text, as the quarantine shows it: a carriage return
+    before the newline, or a byte-order mark starting the file, does not count. One byte
+    more is over the limit."""
+    limit = len(G)
+    data = bom + G + ending + G + ending + G + ending.removesuffix(b"\n")  # no final newline
+    file = _day_file(tmp_path, "at-limit", data)
+    parsed = parse_day_files([file], duckdb.connect(), max_line_bytes=limit)
+    assert parsed.rejects.is_empty()
+    assert parsed.items.get_column("line_number").unique(maintain_order=True).to_list() == [1, 2, 3]
+    over = parse_day_files([file], duckdb.connect(), max_line_bytes=limit - 1)
+    assert over.items.is_empty()
+    assert over.rejects.get_column("reason").str.starts_with(f"line is {limit:,} bytes").all()
 
 
 def test_a_file_of_one_endless_line_is_never_held_whole(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases import schemas
+from assets_pkg.purchases import parse, schemas
+from assets_pkg.purchases.feed import DayBytes, DayFile, read_day_file
 from assets_pkg.purchases.parse import duckdb_to_polars
 
 from .feed_builder import (
@@ -543,3 +545,29 @@ def test_files_of_a_day_folder_that_are_not_json_parts_are_a_warning(
     )
     quarantined = read_week(warehouse, "transaction_quarantine", W).get_column("source_file")
     assert not quarantined.is_in(names).any()
+
+
+def test_a_day_file_whose_read_fails_stops_the_run_instead_of_being_quarantined(
+    feed: Feed, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk or network error while reading a file (EIO; `503 SlowDown` from an object
+    store, which s3fs raises as an OSError) says nothing about the file: the week is not
+    built without it, and the message names the file."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    path = feed.write_day("2024-01-09", purchase("C1", "2024-01-09 10:00:00", "P2"))
+    read = read_day_file
+
+    def failing_read(file: DayFile, max_line_bytes: int) -> DayBytes:
+        if file.path == path:
+            raise OSError(errno.EIO, "Input/output error")
+        return read(file, max_line_bytes)
+
+    monkeypatch.setattr(parse, "read_day_file", failing_read)
+    result = materialize(feed, warehouse, W, selection=WEEKLY_ASSETS[:2])
+    monkeypatch.undo()
+    assert not result.success
+    assert failure_messages(result) == [
+        f"The day file {path} could not be read (Input/output error): the run stops rather "
+        "than build its week without it; run it again once the file can be read."
+    ]
+    assert materialized(result) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import time
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases.feed import (
+    FeedReadError,
     badly_named_day_folders,
     find_day_files,
     fingerprint,
+    read_day_file,
     source_root,
     weeks_with_data,
 )
@@ -144,4 +147,60 @@ def test_an_unreachable_source_names_its_setting(
     assert time.monotonic() - started < 10
     assert str(raised.value).startswith(
         f"PURCHASES_SOURCE_DIR ({s3_bucket}/feed) cannot be reached at {endpoint} ("
+    )
+
+
+LINE = b'{"customer_id": "C1", "date_of_purchase": "2024-01-02 10:00:00", "basket": []}'
+
+
+def test_an_object_replaced_by_a_larger_one_after_the_listing_is_never_fetched_whole(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one request for an object the listing found within the line limit asks for no
+    more than the limit and a byte: a far larger object put there meanwhile (one endless
+    line) is streamed with its lines bounded, like any large object."""
+    remote = storage.upath(f"{s3_bucket}/feed")
+    day = DAYS[1]
+    obj = remote / "transactions" / "d=2024-01-02" / "transactions.json"
+    obj.write_bytes(LINE + b"\n")
+    listing = find_day_files(remote, [day])
+    obj.write_bytes(LINE + b"\n" + b"x" * 5000 + b"\n" + LINE + b"\n")
+    fetched: list[int] = []
+    fs = storage.upath(str(listing.files[0].path)).fs  # the store's one filesystem
+    cat_file = fs.cat_file
+
+    def counted(path: str, *args: object, **kwargs: object) -> bytes:
+        data: bytes = cat_file(path, *args, **kwargs)
+        fetched.append(len(data))
+        return data
+
+    monkeypatch.setattr(fs, "cat_file", counted)
+    monkeypatch.setattr(fs, "cat", counted)
+    read = read_day_file(listing.files[0], max_line_bytes=200)
+    assert fetched
+    assert all(size <= 201 for size in fetched)
+    assert read.data == LINE + b"\n\n" + LINE + b"\n"
+    assert [(line.line_number, line.length) for line in read.long_lines] == [(2, 5000)]
+
+
+def test_an_object_whose_get_keeps_failing_stops_the_parse_naming_the_setting(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`503 SlowDown` after s3fs's own retries is an OSError that says nothing about the
+    object: it is not quarantined as if the object were bad, the run stops."""
+    remote = storage.upath(f"{s3_bucket}/feed")
+    (remote / "transactions" / "d=2024-01-02" / "transactions.json").write_bytes(LINE + b"\n")
+    listing = find_day_files(remote, [DAYS[1]])
+
+    def slow_down(*args: object, **kwargs: object) -> bytes:
+        raise OSError(errno.EBUSY, "Please reduce your request rate. (SlowDown)")
+
+    fs = storage.upath(str(listing.files[0].path)).fs  # the store's one filesystem
+    for method in ("cat_file", "cat", "open"):
+        monkeypatch.setattr(fs, method, slow_down)
+    with pytest.raises(FeedReadError) as raised:
+        parse_day_files(listing.files, duckdb.connect())
+    assert str(raised.value) == (
+        f"PURCHASES_SOURCE_DIR ({s3_bucket}/feed/transactions/d=2024-01-02/transactions.json) "
+        "cannot be used: [Errno 16] Please reduce your request rate. (SlowDown)."
     )
