@@ -365,7 +365,19 @@ def test_the_examples_of_reading_the_warehouse_run(
 ) -> None:
     warehouse = tmp_path / "wh"
     url = f"sqlite:///{warehouse / 'signatures.db'}"
-    build(settings_for(str(warehouse), url, Path(shutil.copytree(BUNDLED, tmp_path / "s"))))
+    sources = Path(shutil.copytree(BUNDLED, tmp_path / "s"))
+    settings = settings_for(str(warehouse), url, sources)
+    first = dataset_version_of(build(settings))
+    # Two versions, the current one not the last by name: the examples must read the current.
+    changed = sources / "SOURCE_A" / "Online" / "Genuine" / "001_01.HWR"
+    original = changed.read_bytes()
+    changed.write_bytes(original.rstrip(b"\n") + b"\n1.5,2.5,0.25\n")
+    second = dataset_version_of(build(settings))
+    current = second
+    if second > first:
+        changed.write_bytes(original)
+        current = dataset_version_of(build(settings))
+    assert current != max(first, second)
     monkeypatch.setenv("WAREHOUSE_DIR", str(warehouse))
     monkeypatch.setenv("SIGNATURES_DB_URL", url)
     docs = Path(__file__).resolve().parents[2] / "docs" / "signatures.md"
@@ -380,6 +392,7 @@ def test_the_examples_of_reading_the_warehouse_run(
     assert isinstance(points, np.ndarray)
     assert points.dtype == np.float64
     assert isinstance(namespaces[0]["image"], bytes)
+    assert namespaces[1]["version"] == current
     probes, is_genuine = namespaces[1]["probes"], namespaces[1]["is_genuine"]
     assert isinstance(probes, list)
     assert isinstance(is_genuine, np.ndarray)
