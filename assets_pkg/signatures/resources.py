@@ -132,14 +132,15 @@ class SignatureDatasetResource(dg.ConfigurableResource["SignatureDatasetResource
         try:
             return SplitSpec(seed=self.seed, dev_ratio=self.dev_ratio)
         except ValueError as error:
-            raise dg.Failure(description=f"{error}.") from None
+            raise dg.Failure(description=str(error)) from None
 
     def snapshot(self, version: str, asset: str) -> UPath:
         return storage.upath(self.versions_root) / version / f"{asset}.parquet"
 
 
 def _split_rule(rule: Callable[[N], N], value: N) -> N:
+    """`rule(value)`, its ValueError (already one sentence) raised as a SettingError."""
     try:
         return rule(value)
     except ValueError as error:
-        raise SettingError(f"{error}.") from None
+        raise SettingError(str(error)) from None

@@ -31,20 +31,19 @@ TRIALS_FORMAT = 1
 """Bumped whenever the rules that derive the trials change: part of `dataset_version`."""
 
 
-def check_seed(seed: int) -> int:
-    """The seed's rule, for `SplitSpec` and the resource's run config alike: ValueError (one
-    sentence without its full stop) for a negative seed."""
+def check_seed(seed: int, setting: str = "seed (signature_datasets)") -> int:
+    """The seed's rule, for `SplitSpec` and the resource's run config alike: a ValueError,
+    one sentence naming `setting`, for a negative seed (plain Python: the settings' own
+    ConfigurationError lives in a module that imports Dagster)."""
     if isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed (signature_datasets) must be 0 or more, got {seed}")
+        raise ValueError(f"{setting} must be 0 or more, got {seed}.")
     return seed
 
 
-def check_dev_ratio(dev_ratio: float) -> float:
+def check_dev_ratio(dev_ratio: float, setting: str = "dev_ratio (signature_datasets)") -> float:
     """The ratio's rule: a number from 0 to 1 (NaN and infinities are not)."""
     if not 0.0 <= dev_ratio <= 1.0:
-        raise ValueError(
-            f"dev_ratio (signature_datasets) must lie between 0 and 1, got {dev_ratio}"
-        )
+        raise ValueError(f"{setting} must lie between 0 and 1, got {dev_ratio}.")
     return dev_ratio
 
 
