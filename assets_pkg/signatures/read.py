@@ -282,8 +282,8 @@ class SignatureWarehouse:
     def iter_dataset(
         self, version: str | None = None, *, split: str | None = None, batch_size: int = 1000
     ) -> Iterator[dict[str, Any]]:
-        """The dataset's rows one by one (dicts, `points` as a (n, 3) array or None), read a
-        batch at a time."""
+        """The dataset's rows one by one (dicts, `points` as a (n, 3) array or None): the
+        table (of one split) is read whole, then turned into dicts a batch at a time."""
         frame = self.dataset(version)
         if split is not None:
             frame = frame.filter(pl.col("split") == split)
