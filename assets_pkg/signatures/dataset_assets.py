@@ -15,7 +15,7 @@ from assets_pkg.shared.metadata import column_schema, preview
 from assets_pkg.signatures import dataset as dataset_table
 from assets_pkg.signatures import trials as trials_table
 from assets_pkg.signatures.assets import REGISTERED
-from assets_pkg.signatures.dataset import build_dataset
+from assets_pkg.signatures.dataset import VERSIONED, build_dataset, version_of
 from assets_pkg.signatures.read import DATASET, TRIALS, open_read_only
 from assets_pkg.signatures.resources import SignatureDatabaseResource, SignatureDatasetResource
 from assets_pkg.signatures.service import StoreError
@@ -77,18 +77,30 @@ def signature_trials(
     signature_datasets: SignatureDatasetResource,
     signature_dataset: pl.DataFrame,
 ) -> dg.Output[pl.DataFrame]:
-    """The trials of the materialised dataset, drawn with the split's seed."""
+    """The trials of the materialised dataset, drawn with the split's seed.
+
+    The dataset's version is recomputed from its rows with this run's seed and ratio: a run
+    of signature_trials alone with another seed or ratio than the dataset was split with
+    would draw other trials under the dataset's version, so it fails instead. An empty
+    dataset has a version too (its snapshot has no rows), and its trials are kept under it."""
     spec = signature_datasets.spec()
+    version = version_of(signature_dataset.select(VERSIONED).iter_rows(named=True), spec)
+    if signature_dataset.height and signature_dataset["dataset_version"][0] != version:
+        raise dg.Failure(
+            description=f"signature_dataset (dataset_version "
+            f"{signature_dataset['dataset_version'][0]}) was split with another seed or "
+            f"dev_ratio than this run's signature_datasets ({spec.label()}): materialise "
+            "signature_dataset and signature_trials together, with the same configuration.",
+            allow_retries=False,
+        )
     trials = build_trials(signature_dataset, spec.seed)
-    version = signature_dataset["dataset_version"][0] if signature_dataset.height else None
-    if version is not None:
-        _snapshot(signature_datasets, version, TRIALS, trials)
+    _snapshot(signature_datasets, version, TRIALS, trials)
     counts = trials.group_by("split", "protocol", "label").len().sort("split", "protocol", "label")
     context.log.info(f"{TRIALS}: {trials.height} trials of dataset_version {version}")
     return dg.Output(
         trials,
         metadata={
-            "dataset_version": dg.MetadataValue.text(version or ""),
+            "dataset_version": dg.MetadataValue.text(version),
             "by_split_protocol_label": preview(counts, rows=max(counts.height, 1)),
         },
     )

@@ -31,7 +31,7 @@ from assets_pkg.shared.io_manager import stored_file
 from assets_pkg.shared.settings import Settings
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
-from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER, points_query
+from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER, file_order, points_query
 from assets_pkg.signatures.engines import create_engine, supported_url
 from assets_pkg.signatures.schema import (
     SCHEMA_VERSION,
@@ -200,14 +200,12 @@ class SignatureWarehouse:
             return [SigneeRecord(*row) for row in connection.execute(query)]
 
     def signatures(self, signee_id: str) -> list[SignatureRecord]:
-        """A signee's current signatures, in file order (empty for an unknown signee)."""
-        query = (
-            sa.select(*_SIGNATURE_COLUMNS)
-            .where(signatures.c.signee_id == signee_id, current())
-            .order_by(signatures.c.source_path)
-        )
+        """A signee's current signatures, in `file_order` as in the dataset (empty for an
+        unknown signee)."""
+        query = sa.select(*_SIGNATURE_COLUMNS).where(signatures.c.signee_id == signee_id, current())
         with self._db.reading() as connection:
-            return [_record(row) for row in connection.execute(query)]
+            found = [_record(row) for row in connection.execute(query)]
+        return sorted(found, key=lambda record: file_order(record.source, record.source_path))
 
     def signature(self, signature_id: str) -> SignatureRecord:
         """One signature by id (current or superseded); NotFoundError if there is none."""
@@ -267,6 +265,13 @@ class SignatureWarehouse:
             frame = frame.filter(pl.col("protocol") == protocol)
         return frame
 
+    def current_version(self) -> str | None:
+        """The dataset_version of the last materialisation of signature_dataset (None when it
+        has no rows); `versions()` is sorted by name, so its last one is not the latest."""
+        found = self.dataset().select(pl.first("dataset_version")).collect()
+        value = found.item() if found.height else None
+        return None if value is None else str(value)
+
     def versions(self) -> list[str]:
         """Every dataset_version with a snapshot, sorted."""
         folder = self._path(VERSIONS_FOLDER)
@@ -277,8 +282,8 @@ class SignatureWarehouse:
     def iter_dataset(
         self, version: str | None = None, *, split: str | None = None, batch_size: int = 1000
     ) -> Iterator[dict[str, Any]]:
-        """The dataset's rows one by one (dicts, `points` as a (n, 3) array or None), read a
-        batch at a time."""
+        """The dataset's rows one by one (dicts, `points` as a (n, 3) array or None): the
+        table (of one split) is read whole, then turned into dicts a batch at a time."""
         frame = self.dataset(version)
         if split is not None:
             frame = frame.filter(pl.col("split") == split)

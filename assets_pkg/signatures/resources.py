@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 from pydantic import field_validator
@@ -15,7 +17,15 @@ from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAs
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
 from assets_pkg.signatures.service import StoreError
-from assets_pkg.signatures.splits import DEFAULT_DEV_RATIO, DEFAULT_SEED, SplitSpec
+from assets_pkg.signatures.splits import (
+    DEFAULT_DEV_RATIO,
+    DEFAULT_SEED,
+    SplitSpec,
+    check_dev_ratio,
+    check_seed,
+)
+
+N = TypeVar("N", int, float)
 
 
 class SignatureDatabaseResource(dg.ConfigurableResource["SignatureDatabaseResource"]):
@@ -100,12 +110,37 @@ class SignatureDatasetResource(dg.ConfigurableResource["SignatureDatasetResource
     seed: int = DEFAULT_SEED
     dev_ratio: float = DEFAULT_DEV_RATIO
 
+    @field_validator("versions_root")
+    @classmethod
+    def _versions_root_rule(cls, value: str) -> str:
+        return validated(check_location, value, "WAREHOUSE_DIR (signature_datasets.versions_root)")
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_rule(cls, value: int) -> int:
+        """The split's rules, whether the value comes from the definitions or from run config:
+        a bad value fails the run before any step, in one sentence."""
+        return _split_rule(check_seed, value)
+
+    @field_validator("dev_ratio")
+    @classmethod
+    def _dev_ratio_rule(cls, value: float) -> float:
+        return _split_rule(check_dev_ratio, value)
+
     def spec(self) -> SplitSpec:
         """The split's parameters; dg.Failure naming the setting for a value out of range."""
         try:
             return SplitSpec(seed=self.seed, dev_ratio=self.dev_ratio)
         except ValueError as error:
-            raise dg.Failure(description=f"{error}.") from None
+            raise dg.Failure(description=str(error)) from None
 
     def snapshot(self, version: str, asset: str) -> UPath:
         return storage.upath(self.versions_root) / version / f"{asset}.parquet"
+
+
+def _split_rule(rule: Callable[[N], N], value: N) -> N:
+    """`rule(value)`, its ValueError (already one sentence) raised as a SettingError."""
+    try:
+        return rule(value)
+    except ValueError as error:
+        raise SettingError(str(error)) from None

@@ -31,6 +31,22 @@ TRIALS_FORMAT = 1
 """Bumped whenever the rules that derive the trials change: part of `dataset_version`."""
 
 
+def check_seed(seed: int, setting: str = "seed (signature_datasets)") -> int:
+    """The seed's rule, for `SplitSpec` and the resource's run config alike: a ValueError,
+    one sentence naming `setting`, for a negative seed (plain Python: the settings' own
+    ConfigurationError lives in a module that imports Dagster)."""
+    if isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"{setting} must be 0 or more, got {seed}.")
+    return seed
+
+
+def check_dev_ratio(dev_ratio: float, setting: str = "dev_ratio (signature_datasets)") -> float:
+    """The ratio's rule: a number from 0 to 1 (NaN and infinities are not)."""
+    if not 0.0 <= dev_ratio <= 1.0:
+        raise ValueError(f"{setting} must lie between 0 and 1, got {dev_ratio}.")
+    return dev_ratio
+
+
 @dataclass(frozen=True)
 class SplitSpec:
     """The split's seed and the share of split groups that go to `dev`."""
@@ -39,12 +55,8 @@ class SplitSpec:
     dev_ratio: float = DEFAULT_DEV_RATIO
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.dev_ratio <= 1.0:
-            raise ValueError(
-                f"dev_ratio (signature_datasets) must lie between 0 and 1, got {self.dev_ratio}"
-            )
-        if self.seed < 0:
-            raise ValueError(f"seed (signature_datasets) must be 0 or more, got {self.seed}")
+        check_dev_ratio(self.dev_ratio)
+        check_seed(self.seed)
 
     def split_of(self, group: str) -> Split:
         digest = hashlib.sha256(f"{self.seed}:{group}".encode()).digest()
@@ -62,21 +74,40 @@ def split_groups(
     `own[k]` is the label of the signee signature k is meant to be by: its own signee for a
     genuine signature, the reference signee as the source names it for a forgery. `parent[k]`
     is the key of the signature a forgery imitates when the source names one (SOURCE_B), else
-    None. A chain of forgeries is followed to its first genuine signature; a chain that loops
-    or leaves the known signatures stops at its last known member, whose reference decides."""
+    None. A chain of forgeries is followed to its first genuine signature; a chain that leaves
+    the known signatures stops at its last known member, whose reference decides. A loop of
+    forgeries (INDEX can leave one in the database across runs: a parent's line dropped after
+    it was registered, then the parent made a forgery of its child) has no genuine end: every
+    member of the loop, and every chain leading into it, takes the smallest reference among
+    the loop's members, so that a forgery and the signee it imitates never part. Linear in
+    the number of signatures, whatever the chains' lengths."""
+
+    def up(key: str) -> str | None:
+        named = parent.get(key) if is_forgery.get(key, False) else None
+        return named if named is not None and named in own else None
+
     groups: dict[str, str] = {}
-    for key in own:
-        seen: set[str] = set()
-        current = key
-        while (
-            is_forgery.get(current, False)
-            and (up := parent.get(current)) is not None
-            and up in own
-            and up not in seen
-        ):
-            seen.add(current)
-            current = up
-        groups[key] = own[current]
+    for start in own:
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        current: str | None = start
+        while current is not None and current not in groups:
+            if current in on_path:  # a loop: path[on_path[current]:] is its members
+                loop = path[on_path[current] :]
+                label = min(own[member] for member in loop)
+                groups.update(dict.fromkeys(loop, label))
+                break
+            on_path[current] = len(path)
+            path.append(current)
+            following = up(current)
+            if following is None:
+                groups[current] = own[current]
+            current = following
+        for member in reversed(path):  # each one's successor is grouped by now
+            if member not in groups:
+                following = up(member)
+                assert following is not None
+                groups[member] = groups[following]
     return groups
 
 
