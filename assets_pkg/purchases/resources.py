@@ -21,7 +21,10 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the purchase feed lies, and how far a purchase may stray from its day folder."""
 
     source_dir: str
-    date_tolerance_days: int = 1
+    date_tolerance_days: int
+    """No default of its own: Dagster takes a resource's run config whole, so run config that
+    named only `source_dir` gave the class's default, not the environment's value; without a
+    default, Dagster names the missing field instead (docs/operations.md)."""
 
     # The same rules as the environment's, for a value from run config or the launchpad too.
     @field_validator("source_dir")

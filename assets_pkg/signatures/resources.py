@@ -100,6 +100,11 @@ class SignatureDatasetResource(dg.ConfigurableResource["SignatureDatasetResource
     seed: int = DEFAULT_SEED
     dev_ratio: float = DEFAULT_DEV_RATIO
 
+    @field_validator("versions_root")
+    @classmethod
+    def _versions_root_rule(cls, value: str) -> str:
+        return validated(check_location, value, "WAREHOUSE_DIR (signature_datasets.versions_root)")
+
     def spec(self) -> SplitSpec:
         """The split's parameters; dg.Failure naming the setting for a value out of range."""
         try:
