@@ -51,8 +51,8 @@ from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path, make_folder
 from assets_pkg.shared.metadata import preview
 from assets_pkg.shared.partitions import check_run_partitions
-from assets_pkg.shared.resource_checks import SettingError, validated
-from assets_pkg.shared.settings import check_location, check_writable
+from assets_pkg.shared.resource_checks import SettingError, location_rule, validated
+from assets_pkg.shared.settings import check_writable
 
 Frame = pl.DataFrame | pl.LazyFrame
 HIVE_KEY = "week"
@@ -272,10 +272,7 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
     hive_key: str = HIVE_KEY
 
     # WAREHOUSE_DIR's rule, for a base_dir from run config or the launchpad too.
-    @field_validator("base_dir")
-    @classmethod
-    def _base_dir_rule(cls, value: str) -> str:
-        return validated(check_location, value, BASE_DIR_SETTING)
+    _base_dir_rule = location_rule("base_dir", BASE_DIR_SETTING)
 
     @field_validator("hive_key")
     @classmethod
