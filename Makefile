@@ -122,19 +122,25 @@ bench: install
 
 # Removes the warehouse and the instance, each only if it lies inside this checkout:
 # `make clean DAGSTER_HOME=/elsewhere` refuses, in one sentence, unless FORCE=1 is given.
-# The checkout itself, or a folder that holds it, is never removed, FORCE=1 or not. A path
+# The checkout itself, a folder that holds it, or one that holds a file git tracks (say
+# DAGSTER_HOME=data, the bundled sample's folder) is never removed, FORCE=1 or not. A path
 # is judged where it leads (its folder with symlinks resolved; a symlink itself is removed,
-# not what it points to), and nothing is removed unless every path passes.
+# not what it points to), and nothing is removed unless every path passes. A relative path
+# is spelt ./path, so that cd takes it as it is: not `-` ($OLDPWD), not through CDPATH.
 clean:
 	@here=$$(pwd -P); for step in check remove; do \
 	  for path in data/warehouse $(call q,$(DAGSTER_HOME)); do \
 	    while [ "$${path%/}" != "$$path" ] && [ "$$path" != / ]; do path=$${path%/}; done; \
 	    [ -n "$$path" ] && { [ -e "$$path" ] || [ -L "$$path" ]; } || continue; \
+	    case "$$path" in /*) ;; *) path=./$$path;; esac; \
 	    if [ $$step = remove ]; then echo "rm -rf '$$path'"; rm -rf -- "$$path" || exit 1; continue; fi; \
 	    if [ -d "$$path" ] && [ ! -L "$$path" ]; then real=$$(cd -P -- "$$path" && pwd -P); \
 	    else real=$$(cd -P -- "$$(dirname -- "$$path")" && pwd -P)/$$(basename -- "$$path"); fi; \
 	    case "$$here/" in "$${real%/}"/*) \
 	      echo "make clean: $$path holds this checkout ($$here), so it is never removed." >&2; exit 1;; esac; \
+	    tracked=$$(git -C "$$here" ls-files -- ":(literal)$$real" 2>/dev/null | head -n 1); \
+	    [ -z "$$tracked" ] || { \
+	      echo "make clean: $$path holds files of the project ($$tracked), so it is never removed." >&2; exit 1; }; \
 	    case "$$real" in "$$here"/?*) ;; *) [ $(call q,$(FORCE)) = 1 ] || { \
 	      echo "make clean: $$path is outside this checkout ($$here), so it is not removed; run make clean FORCE=1 to remove it anyway." >&2; \
 	      exit 1; };; esac; \

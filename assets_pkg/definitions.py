@@ -15,6 +15,7 @@ from assets_pkg import purchases, signatures
 from assets_pkg.purchases.definitions import build_defs as build_purchases
 from assets_pkg.shared.executors import build_executor
 from assets_pkg.shared.io_manager import ParquetIOManager
+from assets_pkg.shared.partitions import explain_cli_partition_errors, weekly_partitions
 from assets_pkg.shared.resource_checks import SettingError
 from assets_pkg.shared.retries import stranded_retries_sensor
 from assets_pkg.shared.settings import ConfigurationError, Settings
@@ -53,6 +54,11 @@ def defs() -> dg.Definitions:
     # of every `dagster` command that loads this location (docs/performance.md). Only the
     # first load freezes: a long-lived process (a Celery worker) that loads the location
     # again must not freeze the garbage of the work it did in between.
+    # Dagster's CLI refuses a week that is not a partition with a traceback: one sentence
+    # instead, the one a run would give (partitions.py).
+    explain_cli_partition_errors(
+        weekly_partitions(settings.purchases_start_date, settings.purchases_end_date)
+    )
     if gc.get_freeze_count() == 0:
         gc.freeze()
     return definitions

@@ -195,3 +195,48 @@ def test_make_clean_never_removes_the_checkout_or_a_folder_holding_it(
     assert done.returncode != 0
     assert "holds this checkout" in done.stderr
     assert (checkout / "Makefile").exists()
+
+
+@pytest.mark.parametrize("home", ["-", "-P", "--"])
+def test_make_clean_judges_a_name_like_an_option_as_a_path(checkout: Path, home: str) -> None:
+    """`cd -- -` goes to $OLDPWD: a DAGSTER_HOME named `-` in the checkout was judged by
+    another folder (refused here, "outside"), not by itself."""
+    (checkout / home).mkdir()
+    done = _make(checkout, "clean", f"DAGSTER_HOME={home}")
+    assert done.returncode == 0, done.stderr
+    assert not (checkout / home).exists()
+    assert (checkout / "Makefile").exists()
+
+
+def test_make_clean_ignores_cdpath(checkout: Path, tmp_path: Path) -> None:
+    """With CDPATH exported, `cd data/warehouse` went to $CDPATH/data/warehouse when there
+    was one: the path was judged by a folder of another tree."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data" / "warehouse").mkdir(parents=True)
+    (checkout / "data" / "warehouse").mkdir()
+    done = _make(checkout, "clean", CDPATH=str(elsewhere))
+    assert done.returncode == 0, done.stderr
+    assert not (checkout / "data" / "warehouse").exists()
+    assert (elsewhere / "data" / "warehouse").is_dir()
+
+
+@pytest.mark.parametrize("home", ["data", "data/sources", "instance/"])
+def test_make_clean_never_removes_a_folder_holding_tracked_files(checkout: Path, home: str) -> None:
+    """`make clean DAGSTER_HOME=data` lies inside the checkout, and removed the bundled
+    sample with it."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    sample = checkout / "data" / "sources" / "purchases" / "customers.csv"
+    sample.parent.mkdir(parents=True)
+    sample.write_text("customer_id\n")
+    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
+    subprocess.run(["git", "add", "Makefile", "instance", "data"], cwd=checkout, check=True)
+    (checkout / "data" / "warehouse").mkdir()
+    done = _make(checkout, "clean", f"DAGSTER_HOME={home}", "FORCE=1")
+    assert done.returncode != 0
+    assert "holds files of the project" in done.stderr
+    assert sample.exists()
+    assert (checkout / "instance" / "dagster.yaml").exists()
+    assert (checkout / "data" / "warehouse").is_dir()  # nothing removed at all
+    assert _make(checkout, "clean").returncode == 0  # the usual clean still works
+    assert not (checkout / "data" / "warehouse").exists()

@@ -556,8 +556,10 @@ def _is_kept(name: str) -> bool:
 
 
 def _is_feed_entry(name: str) -> bool:
-    leftover = name.startswith(".") and name.endswith(".tmp")  # an interrupted atomic write
-    return name in FEED_ENTRIES or (leftover and name[1:].startswith(FEED_ENTRIES))
+    # An interrupted atomic write's folder: `.<entry>.<host>.<pid>.<random>.tmp`.
+    leftover = name.startswith(".") and name.endswith(".tmp")
+    prefixes = tuple(f".{entry}." for entry in FEED_ENTRIES)
+    return name in FEED_ENTRIES or (leftover and name.startswith(prefixes))
 
 
 def _listed(names: list[str]) -> str:

@@ -123,14 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         with pl.Config(tbl_rows=40, tbl_cols=-1):
             print(result)
         return 0
-    _write(result, out, args.out)
+    _write(result, out, args.out, warehouse, setting)
     print(f"{result.height} rows written to {out}", file=sys.stderr)
     return 0
 
 
-def _write(result: pl.DataFrame, out: Path, given: str) -> None:
+def _write(result: pl.DataFrame, out: Path, given: str, warehouse: str, setting: str) -> None:
     """`result` into `out` atomically; an existing symlink is followed (the file it leads to
-    is replaced, the link stays)."""
+    is replaced, the link stays). Where `out` leads is checked again once the file is
+    written, just before it is renamed into place: a folder of its path swapped for a link
+    into the warehouse while the weeks were read is refused then."""
     target = out.resolve() if out.is_symlink() else out
     try:
         with atomic_path(target) as part:
@@ -138,6 +140,7 @@ def _write(result: pl.DataFrame, out: Path, given: str) -> None:
                 result.write_csv(part)
             else:
                 result.write_parquet(part)
+            _refuse_inside(given, out, warehouse, setting)
     except WriteError as error:
         raise PeriodError(
             f"--out {given} cannot be written ({error.reason}); nothing was written to it."
@@ -150,11 +153,7 @@ def _check_out(given: str, warehouse: str, setting: str) -> Path:
     if not storage.is_local(given):
         raise PeriodError(f"--out must name a local file, got the URL {given}.")
     out = storage.local_folder(given)  # a path, or a file:// URL's path
-    if storage.is_inside(out, warehouse):
-        raise PeriodError(
-            f"--out {given} lies inside the warehouse {warehouse} ({setting}) that this tool "
-            "reads, where it would replace or add a table's file: name a file outside it."
-        )
+    _refuse_inside(given, out, warehouse, setting)
     if out.suffix not in (".parquet", ".csv"):
         raise PeriodError(f"--out must name a .parquet or .csv file, got {out}.")
     if not out.parent.exists():
@@ -163,7 +162,21 @@ def _check_out(given: str, warehouse: str, setting: str) -> Path:
         raise PeriodError(f"--out {out}: {out.parent} is a file, not a folder.")
     if out.is_dir():
         raise PeriodError(f"--out {out} is a folder: name a file inside it.")
+    if out.exists() and not out.is_file():
+        # A rename would put a regular file in place of a FIFO's reader or a device.
+        raise PeriodError(
+            f"--out {given} is not a regular file (a pipe, a socket or a device): name a file "
+            "to create or replace, or leave --out out to print the counts."
+        )
     return out
+
+
+def _refuse_inside(given: str, out: Path, warehouse: str, setting: str) -> None:
+    if storage.is_inside(out, warehouse):
+        raise PeriodError(
+            f"--out {given} lies inside the warehouse {warehouse} ({setting}) that this tool "
+            "reads, where it would replace or add a table's file: name a file outside it."
+        )
 
 
 def cli(argv: list[str] | None = None) -> NoReturn:

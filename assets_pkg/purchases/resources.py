@@ -12,8 +12,8 @@ from upath import UPath
 
 from assets_pkg.purchases import catalog
 from assets_pkg.purchases.feed import source_root
-from assets_pkg.shared.resource_checks import validated
-from assets_pkg.shared.settings import check_location, check_tolerance
+from assets_pkg.shared.resource_checks import location_rule, validated
+from assets_pkg.shared.settings import check_tolerance
 from assets_pkg.shared.storage import describe_error
 
 
@@ -21,15 +21,15 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the purchase feed lies, and how far a purchase may stray from its day folder."""
 
     source_dir: str
-    date_tolerance_days: int = 1
+    date_tolerance_days: int
+    """No default of its own: Dagster takes a resource's run config whole, so run config that
+    named only `source_dir` gave the class's default, not the environment's value; without a
+    default, Dagster names the missing field instead (docs/operations.md)."""
 
     # The same rules as the environment's, for a value from run config or the launchpad too.
-    @field_validator("source_dir")
-    @classmethod
-    def _source_dir_rule(cls, value: str) -> str:
-        return validated(
-            check_location, value, "PURCHASES_SOURCE_DIR (purchases_source.source_dir)"
-        )
+    _source_dir_rule = location_rule(
+        "source_dir", "PURCHASES_SOURCE_DIR (purchases_source.source_dir)"
+    )
 
     @field_validator("date_tolerance_days")
     @classmethod

@@ -10,6 +10,7 @@ suffix, so `**/*.parquet` readers never see it.
 A write that fails (a full disk, a folder that may not be written, a read-only file system)
 raises `WriteError`, whose message is one sentence naming the file that was to be written
 and what to do; the temporary folder is removed and the old file, if any, stays as it was.
+A file that is replaced keeps its permissions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +89,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise write_error(target, error) or error from error
     try:
         yield folder / "part"
+        _keep_mode(target, folder / "part")
         (folder / "part").replace(target)
     except Exception as error:
         failure = write_error(target, error)
@@ -95,6 +98,17 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise failure from error
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _keep_mode(target: Path, part: Path) -> None:
+    """Give `part` the permissions of the file it replaces: a file kept private (0600) stays
+    private when written again. A new file has the usual ones (0666 less the umask)."""
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        part.chmod(stat.S_IMODE(mode))
 
 
 def write_bytes_atomically(target: Path, data: bytes) -> None:

@@ -51,8 +51,8 @@ from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path, make_folder
 from assets_pkg.shared.metadata import preview
 from assets_pkg.shared.partitions import check_run_partitions
-from assets_pkg.shared.resource_checks import SettingError, validated
-from assets_pkg.shared.settings import check_location, check_writable
+from assets_pkg.shared.resource_checks import SettingError, location_rule, validated
+from assets_pkg.shared.settings import check_writable
 
 Frame = pl.DataFrame | pl.LazyFrame
 HIVE_KEY = "week"
@@ -94,27 +94,38 @@ def scan_stored(path: UPath, again: str) -> pl.LazyFrame:
     return frame
 
 
-def _declared_columns(context: dg.InputContext, hive_key: str) -> list[str]:
-    """The columns the upstream asset declares (`dagster/column_schema`), but the partition
-    column, which the file does not hold; none when it declares no schema."""
+def _declared_columns(context: dg.InputContext, hive_key: str) -> dict[str, str]:
+    """The columns the upstream asset declares (`dagster/column_schema`) with their polars
+    types as text, but the partition column, which the file does not hold; none when it
+    declares no schema."""
     upstream = context.upstream_output
     declared = None if upstream is None else upstream.definition_metadata.get(COLUMN_SCHEMA)
     if not isinstance(declared, dg.TableSchema):
-        return []
-    return [column.name for column in declared.columns if column.name != hive_key]
+        return {}
+    return {column.name: column.type for column in declared.columns if column.name != hive_key}
 
 
 def _require_columns(
-    path: UPath, frame: pl.LazyFrame, declared: list[str], asset: str, again: str
+    path: UPath, frame: pl.LazyFrame, declared: Mapping[str, str], asset: str, again: str
 ) -> None:
-    """DamagedFileError when the file lacks a column its asset declares: another table's
-    file copied in its place would otherwise fail deep inside the asset that reads it."""
-    names = frame.collect_schema().names()
-    missing = [name for name in declared if name not in names]
+    """DamagedFileError when the file lacks a column its asset declares, or holds it with
+    another type: another table's file copied in its place would otherwise fail deep inside
+    the asset that reads it, or be computed on as if it were the right one."""
+    schema = frame.collect_schema()
+    missing = [name for name in declared if name not in schema]
     if missing:
         raise DamagedFileError(
             f"{path} does not hold {asset} (it lacks the column(s) {', '.join(missing)}; its "
-            f"columns are {', '.join(names) or 'none'}): {again}."
+            f"columns are {', '.join(schema.names()) or 'none'}): {again}."
+        )
+    retyped = [
+        f"{name} is {schema[name]} where {asset} has {kind}"
+        for name, kind in declared.items()
+        if str(schema[name]) != kind
+    ]
+    if retyped:
+        raise DamagedFileError(
+            f"{path} does not hold {asset} (its column {', '.join(retyped)}): {again}."
         )
 
 
@@ -261,10 +272,7 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
     hive_key: str = HIVE_KEY
 
     # WAREHOUSE_DIR's rule, for a base_dir from run config or the launchpad too.
-    @field_validator("base_dir")
-    @classmethod
-    def _base_dir_rule(cls, value: str) -> str:
-        return validated(check_location, value, BASE_DIR_SETTING)
+    _base_dir_rule = location_rule("base_dir", BASE_DIR_SETTING)
 
     @field_validator("hive_key")
     @classmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
+from types import TracebackType
 
 import dagster as dg
 
@@ -105,3 +107,77 @@ def _is_date(text: str) -> bool:
         )
     except ValueError:
         return False
+
+
+_CLI_ERRORS = ("DagsterInvalidSubsetError", "DagsterUnknownPartitionError", "CheckError")
+"""What Dagster's CLI (`dagster asset materialize`, `dagster job execute`, `dg launch`) raises,
+with a traceback, for a `--partition`/`--partition-range` it refuses before any run exists."""
+
+_cli_partitions: list[dg.TimeWindowPartitionsDefinition] = []
+
+
+def explain_cli_partition_errors(partitions: dg.TimeWindowPartitionsDefinition) -> None:
+    """Turn the traceback Dagster's CLI ends with, for a week it refuses, into one sentence.
+
+    The CLI checks `--partition` and `--partition-range` itself, after loading this code
+    location and before any run or project code, and lets its error escape as a traceback
+    naming only the range's first key even when the last is wrong. Its process has loaded
+    this code location, so a `sys.excepthook` installed here sees that error: when the
+    command line names a week, it prints the sentence a run would give
+    (`check_run_partitions`) and the process exits with status 1 as before. Any other
+    uncaught error goes to the hook that was there. Installed once per process; a later
+    load only updates the partitions."""
+    _cli_partitions[:] = [partitions]
+    if getattr(sys.excepthook, "explains_partitions", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        names = {cls.__name__ for cls in type(error).__mro__}
+        sentence = (
+            cli_partition_sentence(_cli_partitions[0], sys.argv[1:])
+            if names & set(_CLI_ERRORS) and _cli_partitions
+            else None
+        )
+        if sentence is None:
+            previous(kind, error, trace)
+        else:
+            print(f"Error: {sentence}", file=sys.stderr)
+
+    hook.explains_partitions = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+def cli_partition_sentence(
+    partitions: dg.TimeWindowPartitionsDefinition, argv: Sequence[str]
+) -> str | None:
+    """What is wrong with the week(s) a command line names (`--partition X`,
+    `--partition-range A...B`, or with `=`), in one sentence; None when they are right or
+    it names none."""
+    given: dict[str, str] = {}
+    for i, word in enumerate(argv):
+        for option in ("--partition", "--partition-range"):
+            if word == option and i + 1 < len(argv):
+                given[option] = argv[i + 1]
+            elif word.startswith(option + "="):
+                given[option] = word.partition("=")[2]
+    key, weeks = given.get("--partition"), given.get("--partition-range")
+    if key is not None and weeks is not None:
+        return "Give --partition or --partition-range, not both."
+    if weeks is not None and weeks.count("...") != 1:
+        return (
+            f"The partition range {weeks} is not two weeks joined by three dots: write, for "
+            "example, 2024-01-01...2024-01-08."
+        )
+    if key is not None:
+        tags = {PARTITION_TAG: key}
+    elif weeks is not None:
+        start, end = weeks.split("...")
+        tags = {RANGE_START_TAG: start, RANGE_END_TAG: end}
+    else:
+        return None
+    try:
+        check_run_partitions(partitions, tags)
+    except dg.Failure as failure:
+        return failure.description
+    return None

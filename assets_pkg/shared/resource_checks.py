@@ -15,11 +15,12 @@ code that loads the definitions: both end in one sentence there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
+from pydantic import field_validator
 
-from assets_pkg.shared.settings import ConfigurationError
+from assets_pkg.shared.settings import ConfigurationError, check_location
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,3 +36,14 @@ def validated(rule: Callable[[T, str], R], value: T, setting: str) -> R:
         return rule(value, setting)
     except ConfigurationError as error:
         raise SettingError(str(error)) from None
+
+
+def location_rule(field: str, setting: str) -> Any:
+    """The validator of a resource's folder field: `check_location`, naming `setting` (the
+    variable and the field, `PURCHASES_SOURCE_DIR (purchases_source.source_dir)`). Assigned
+    in the class body: `_source_dir_rule = location_rule("source_dir", ...)`."""
+
+    def rule(cls: type, value: str) -> str:
+        return validated(check_location, value, setting)
+
+    return field_validator(field)(classmethod(rule))

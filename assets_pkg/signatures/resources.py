@@ -11,8 +11,7 @@ from pydantic import field_validator
 from upath import UPath
 
 from assets_pkg.shared import storage
-from assets_pkg.shared.resource_checks import SettingError, validated
-from assets_pkg.shared.settings import check_location
+from assets_pkg.shared.resource_checks import SettingError, location_rule
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
@@ -67,12 +66,9 @@ class SignatureSourcesResource(dg.ConfigurableResource["SignatureSourcesResource
 
     source_dir: str
 
-    @field_validator("source_dir")
-    @classmethod
-    def _source_dir_rule(cls, value: str) -> str:
-        return validated(
-            check_location, value, "SIGNATURES_SOURCE_DIR (signature_sources.source_dir)"
-        )
+    _source_dir_rule = location_rule(
+        "source_dir", "SIGNATURES_SOURCE_DIR (signature_sources.source_dir)"
+    )
 
     @property
     def path(self) -> Path | UPath:
@@ -88,14 +84,7 @@ class SignatureAssetStoreResource(dg.ConfigurableResource["SignatureAssetStoreRe
 
     root: str
 
-    @field_validator("root")
-    @classmethod
-    def _root_rule(cls, value: str) -> str:
-        return validated(
-            check_location,
-            value,
-            "WAREHOUSE_DIR (signature_asset_store.root)",
-        )
+    _root_rule = location_rule("root", "WAREHOUSE_DIR (signature_asset_store.root)")
 
     def service(self, catalog: AssetCatalog | None) -> ContentAddressedAssetService:
         return ContentAddressedAssetService(self.root, catalog)
@@ -110,10 +99,9 @@ class SignatureDatasetResource(dg.ConfigurableResource["SignatureDatasetResource
     seed: int = DEFAULT_SEED
     dev_ratio: float = DEFAULT_DEV_RATIO
 
-    @field_validator("versions_root")
-    @classmethod
-    def _versions_root_rule(cls, value: str) -> str:
-        return validated(check_location, value, "WAREHOUSE_DIR (signature_datasets.versions_root)")
+    _versions_root_rule = location_rule(
+        "versions_root", "WAREHOUSE_DIR (signature_datasets.versions_root)"
+    )
 
     @field_validator("seed")
     @classmethod

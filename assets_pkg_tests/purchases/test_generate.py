@@ -272,7 +272,11 @@ def test_force_replaces_the_feed_whole(tmp_path: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("foreign", ["notes.txt", ".git", "d=2024-01-01"])
+# A hidden name that merely starts like a feed's file is not an interrupted write's leftover
+# (those are `.<file>.<host>.<pid>.<random>.tmp`): --force removed it.
+@pytest.mark.parametrize(
+    "foreign", ["notes.txt", ".git", "d=2024-01-01", ".transactions-notes.tmp", ".products.tmp"]
+)
 def test_force_removes_nothing_from_a_folder_that_is_not_a_feed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], foreign: str
 ) -> None:

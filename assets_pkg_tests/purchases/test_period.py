@@ -4,7 +4,10 @@ source files by plain Python (rules_oracle.py), not a recomputation from the out
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from assets_pkg.purchases import period
 from assets_pkg.purchases.generate import generate
 from assets_pkg.purchases.period import MissingWeeksError, cli, counts_between
 
@@ -313,3 +317,92 @@ def test_a_folder_that_cannot_be_written_is_named(
         f"error: --out {out} cannot be written (Permission denied); nothing was written to it.\n"
     )
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_folder_of_out_swapped_for_a_link_into_the_warehouse_is_still_refused(
+    built: tuple[Feed, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--out's folder is checked before the weeks are read, which takes a while: a folder
+    replaced by a symlink into the warehouse in between is refused when the file is written."""
+    _, built_warehouse = built
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(built_warehouse, warehouse)
+    before = {p: p.read_bytes() for p in warehouse.rglob("*") if p.is_file()}
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    out = reports / "data.parquet"
+    real_counts = period.counts_between
+
+    def swap_then_count(*args: Any) -> pl.DataFrame:
+        result = real_counts(*args)
+        reports.rmdir()
+        reports.symlink_to(warehouse / "weekly_purchase_counts" / "week=2024-01-08")
+        return result
+
+    monkeypatch.setattr(period, "counts_between", swap_then_count)
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
+    assert capsys.readouterr().err == (
+        f"error: --out {out} lies inside the warehouse {warehouse} (--warehouse) that this "
+        "tool reads, where it would replace or add a table's file: name a file outside it.\n"
+    )
+    after = {p: p.read_bytes() for p in warehouse.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in (warehouse / WEEK_FILE).parent.iterdir()) == ["data.parquet"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_out_that_is_not_a_regular_file_is_refused(
+    built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A FIFO or a socket named x.csv was replaced by a regular file: the reader waiting on
+    the FIFO never got the rows, and the FIFO was gone."""
+    _, warehouse = built
+    out = tmp_path / "counts.csv"
+    if kind == "fifo":
+        os.mkfifo(out)
+    else:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(out))
+        server.close()
+    _exits_with(2, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
+    assert capsys.readouterr().err == (
+        f"error: --out {out} is not a regular file (a pipe, a socket or a device): name a "
+        "file to create or replace, or leave --out out to print the counts.\n"
+    )
+    assert not out.is_file()  # still what it was
+
+
+def test_out_keeps_the_permissions_of_the_file_it_replaces(
+    built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An atomic write renames a new file over the old one: a report kept private (0600)
+    became readable by everyone (0644) when it was written again."""
+    _, warehouse = built
+    out = tmp_path / "counts.csv"
+    out.write_text("old\n")
+    out.chmod(0o600)
+    _exits_with(0, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
+    capsys.readouterr()
+    assert out.read_text().startswith("first_week,")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_out_a_hard_link_to_a_week_file_leaves_the_week_intact(
+    built: tuple[Feed, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hard link outside the warehouse to a week's file is another name for the same
+    bytes: the result replaces the link's name, never the bytes the week reads."""
+    _, built_warehouse = built
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(built_warehouse, warehouse)
+    week = warehouse / WEEK_FILE
+    before = week.read_bytes()
+    out = tmp_path / "counts.parquet"
+    os.link(week, out)
+    _exits_with(0, [FIRST, LAST, "--warehouse", str(warehouse), "--out", str(out)])
+    capsys.readouterr()
+    assert week.read_bytes() == before
+    assert pl.read_parquet(out).columns[:2] == ["first_week", "last_week"]

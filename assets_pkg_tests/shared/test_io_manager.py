@@ -423,7 +423,9 @@ def test_a_damaged_upstream_file_fails_the_run_in_one_sentence_naming_it(
         assert "\n" not in description
 
 
-def test_another_tables_file_in_an_assets_place_is_named_by_its_columns(tmp_path: Path) -> None:
+def _declared_and_reader() -> list[dg.AssetsDefinition]:
+    """`declared`, whose column schema says id: String, n: Int64, and an asset reading it."""
+
     @dg.asset(metadata=column_schema({"id": pl.String(), "n": pl.Int64()}, {"id": "i", "n": "n"}))
     def declared() -> pl.DataFrame:
         return pl.DataFrame({"id": ["x"], "n": [1]})
@@ -432,11 +434,31 @@ def test_another_tables_file_in_an_assets_place_is_named_by_its_columns(tmp_path
     def reader(declared: pl.DataFrame) -> pl.DataFrame:
         return declared
 
-    assert _run(tmp_path, [declared, reader], ["declared"]).success
+    return [declared, reader]
+
+
+def test_another_tables_file_in_an_assets_place_is_named_by_its_columns(tmp_path: Path) -> None:
+    assets = _declared_and_reader()
+    assert _run(tmp_path, assets, ["declared"]).success
     path = tmp_path / "declared" / "data.parquet"
     pl.DataFrame({"id": ["x"], "other": [1.5]}).write_parquet(path)
-    result = _run(tmp_path, [declared, reader], ["reader"])
+    result = _run(tmp_path, assets, ["reader"])
     assert _failure_description(result) == (
         f"{path} does not hold declared (it lacks the column(s) n; its columns are id, other): "
+        "materialise declared again."
+    )
+
+
+def test_a_file_with_the_declared_names_but_other_types_is_named(tmp_path: Path) -> None:
+    """Another table's file with the same column names passed the names' check and failed
+    deep inside the reader, or computed on a column of text where numbers were declared."""
+    assets = _declared_and_reader()
+    assert _run(tmp_path, assets, ["declared"]).success
+    assert _run(tmp_path, assets, ["reader"]).success  # what it writes, it reads
+    path = tmp_path / "declared" / "data.parquet"
+    pl.DataFrame({"id": ["x"], "n": ["1"]}).write_parquet(path)
+    result = _run(tmp_path, assets, ["reader"])
+    assert _failure_description(result) == (
+        f"{path} does not hold declared (its column n is String where declared has Int64): "
         "materialise declared again."
     )

@@ -20,6 +20,7 @@ import dagster as dg
 import pytest
 
 from assets_pkg.definitions import build_definitions, defs
+from assets_pkg.shared.partitions import cli_partition_sentence, weekly_partitions
 from assets_pkg.shared.resource_checks import SettingError
 from assets_pkg.shared.settings import PROJECT_ROOT, ConfigurationError, Settings, _check_started
 
@@ -327,3 +328,96 @@ def test_the_last_week_that_has_ended_is_the_latest_start(start: str, refused: b
             _check_started(dt.date.fromisoformat(start), today)
     else:
         _check_started(dt.date.fromisoformat(start), today)
+
+
+# ---- run config that gives a resource's fields in part ------------------------------------
+
+
+def test_run_config_giving_only_the_source_does_not_reset_the_tolerance(tmp_path: Path) -> None:
+    """Dagster takes a resource's run config whole: fields it leaves out fall back to the
+    class's defaults, not to the environment's values. A tolerance of 5 from the environment
+    silently became 1 when run config named only the source folder; now it must be given,
+    and Dagster names it."""
+    definitions = build_definitions(
+        Settings.from_env(
+            {"WAREHOUSE_DIR": str(tmp_path / "warehouse"), "PURCHASES_DATE_TOLERANCE_DAYS": "5"}
+        )
+    )
+    partial = {"resources": {"purchases_source": {"config": {"source_dir": str(SAMPLE)}}}}
+    with pytest.raises(dg.DagsterInvalidConfigError) as refused:
+        _run(definitions, ["raw_customers"], partial)
+    assert 'Missing required config entry "date_tolerance_days"' in str(refused.value)
+    assert not list((tmp_path / "warehouse").rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("value", ["", "s3:/bucket/versions", "nosuchscheme://x/y"])
+def test_the_dataset_versions_folder_obeys_the_warehouse_rule(tmp_path: Path, value: str) -> None:
+    config = _good(tmp_path)
+    config["signature_datasets"] = {"versions_root": value}
+    run_config = {"resources": {name: {"config": fields} for name, fields in config.items()}}
+    with pytest.raises(SettingError) as refused:
+        _run(_defs(tmp_path), ["signature_dataset"], run_config)
+    assert str(refused.value).startswith("WAREHOUSE_DIR (signature_datasets.versions_root)")
+    assert "\n" not in str(refused.value)
+
+
+# ---- the CLI's own refusal of a week --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "sentence"),
+    [
+        (
+            ["--partition", "2024-01-09"],
+            "The partition key 2024-01-09 is a Tuesday, not a Monday: weekly partition keys are "
+            "Mondays, and the week holding 2024-01-09 is 2024-01-08.",
+        ),
+        (
+            # Dagster's own message named the range's first key, which is right.
+            ["--partition-range", "2024-01-01...2030-01-07"],
+            "The end 2030-01-07 of the partition range 2024-01-01...2030-01-07 is not a weekly "
+            "partition: they run from 2024-01-01 to 2024-03-04 (PURCHASES_START_DATE and "
+            "PURCHASES_END_DATE set them; only weeks that have ended have one).",
+        ),
+        (
+            ["--partition-range=2024-01-01..2024-01-08"],
+            "The partition range 2024-01-01..2024-01-08 is not two weeks joined by three dots: "
+            "write, for example, 2024-01-01...2024-01-08.",
+        ),
+    ],
+)
+def test_the_cli_refuses_a_week_that_is_not_a_partition_in_one_sentence(
+    tmp_path: Path, option: list[str], sentence: str
+) -> None:
+    """Dagster's CLI checks the keys itself, before any run: its DagsterInvalidSubsetError
+    (or CheckError) ended the command with a 30-line traceback."""
+    shutil.copy(PROJECT_ROOT / "instance" / "dagster.yaml", tmp_path)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "WAREHOUSE_DIR": str(tmp_path / "wh")}
+    command = [str(DAGSTER), "asset", "materialize", "-m", "assets_pkg.definitions"]
+    done = subprocess.run(
+        [*command, "--select", ",".join(WEEKLY), *option],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == f"Error: {sentence}"
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "wh").exists() or not list((tmp_path / "wh").rglob("*.parquet"))
+
+
+def test_the_sentence_for_the_cli_names_only_a_week_that_is_wrong() -> None:
+    weeks = weekly_partitions("2024-01-01", "2024-03-04")
+    assert cli_partition_sentence(weeks, ["--partition", "2024-01-08"]) is None
+    assert cli_partition_sentence(weeks, ["--partition-range=2024-01-01...2024-01-01"]) is None
+    assert cli_partition_sentence(weeks, ["--select", "raw_customers"]) is None
+    assert cli_partition_sentence(
+        weeks, ["--partition", "2024-01-08", "--partition-range", "2024-01-01...2024-01-08"]
+    ) == ("Give --partition or --partition-range, not both.")
+    assert cli_partition_sentence(weeks, ["--partition-range", "2024-12-30...2025-01-06"]) == (
+        "The start 2024-12-30 of the partition range 2024-12-30...2025-01-06 is not a weekly "
+        "partition: they run from 2024-01-01 to 2024-03-04 (PURCHASES_START_DATE and "
+        "PURCHASES_END_DATE set them; only weeks that have ended have one)."
+    )
