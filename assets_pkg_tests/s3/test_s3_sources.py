@@ -202,5 +202,7 @@ def test_an_object_whose_get_keeps_failing_stops_the_parse_naming_the_setting(
         parse_day_files(listing.files, duckdb.connect())
     assert str(raised.value) == (
         f"PURCHASES_SOURCE_DIR ({s3_bucket}/feed/transactions/d=2024-01-02/transactions.json) "
-        "cannot be used: [Errno 16] Please reduce your request rate. (SlowDown)."
+        "kept answering that it is busy (503 SlowDown, throttling) in 3 attempts with backoff "
+        "([Errno 16] Please reduce your request rate. (SlowDown)): run again later, or raise "
+        "AWS_MAX_ATTEMPTS."
     )
