@@ -315,7 +315,9 @@ class Topology:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The web UI's address; an IPv6 host in brackets (`http://[::1]:3000`)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

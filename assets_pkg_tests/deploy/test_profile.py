@@ -185,6 +185,11 @@ def test_every_server_binds_to_loopback_unless_told_otherwise(tmp_path: Path) ->
     topology = Topology(env, workers=1, port=3999, grpc_port=4999)
     assert _option(topology.service("code-server").argv, "-h") == "127.0.0.1"
     assert _option(topology.service("webserver").argv, "-h") == "127.0.0.1"
+    # The address printed for the UI is a URL a browser takes, for IPv6 loopback too.
+    assert topology.url == "http://127.0.0.1:3999"
+    assert Topology(env, workers=1, host="::1", port=3999, grpc_port=4999).url == (
+        "http://[::1]:3999"
+    )
     # Opening the web UI to the network does not open the code server with it.
     exposed = Topology(env, workers=1, host="0.0.0.0", port=3999, grpc_port=4999)
     assert _option(exposed.service("webserver").argv, "-h") == "0.0.0.0"
