@@ -66,7 +66,12 @@ SECRET_URLS = (
     "DAGSTER_CELERY_BACKEND_URL",
     "SIGNATURES_DB_URL",
 )
-"""Settings whose password, if they hold one, no line the supervisor prints may show."""
+"""Settings whose password, if they hold one, no line the supervisor prints may show: in the
+URL's user part, in its query string (`?password=`), or as libpq's `password=` key."""
+SECRET_VALUES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
+"""Settings that are secrets as a whole: no line shows their value either."""
+_PASSWORD_KEY = re.compile(r"(?:^|[?&\s])(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|[^&\s]+)", re.I)
+"""`password=VALUE` in a query string or a libpq key/value string (quoted or not)."""
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before a dead process is started again: its 1st restart, 2nd, ... (then the last)."""
 RESTART_LIMIT, RESTART_WINDOW = 5, 300.0
@@ -129,14 +134,18 @@ def refuse_port_in_use(host: str, port: int, what: str, setting: str) -> None:
 
 def secrets_in(env: Mapping[str, str]) -> list[str]:
     """The passwords of the URL settings in `env`, as written and decoded, longest first."""
-    found: set[str] = set()
+    found: set[str] = {env[key] for key in SECRET_VALUES if env.get(key)}
     for key in SECRET_URLS:
         value = env.get(key, "")
         try:
-            password = urlsplit(value).password
+            passwords = [urlsplit(value).password]
         except ValueError:
-            password = None
-        if password:
+            passwords = []
+        passwords += [match.group(1) for match in _PASSWORD_KEY.finditer(value)]
+        for password in filter(None, passwords):
+            if password.startswith("'") and password.endswith("'") and len(password) > 1:
+                found.add(password)
+                password = re.sub(r"\\(.)", r"\1", password[1:-1])  # libpq's quoting
             found |= {password, unquote(password), quote(unquote(password), safe="")}
     return sorted(found, key=len, reverse=True)
 
@@ -306,7 +315,9 @@ class Topology:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The web UI's address; an IPv6 host in brackets (`http://[::1]:3000`)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

@@ -13,7 +13,13 @@ address Dagster records in the run's `dagster/grpc_info` tag) which runs it is e
 - the run is among them: RUNNING;
 - the server answers and the run is not among them (the server was restarted, so the run's
   process went with the old one): FAILED, and run monitoring marks the run failed, which
-  `run_retries` then retries;
+  `run_retries` then retries. Unless the run's own process is still alive on this host:
+  `dagster code-server start` is a proxy that answers this question from its *current* code
+  process, and a reload of the code location (the UI's "Reload", `ReloadCode`) starts a new
+  one while the old one finishes the runs it started. So before FAILED, a code server on
+  loopback has its run's process looked up by the pid the run recorded ("Started process
+  for run (pid: N)") and, to tell it from a later process given the same pid, its start
+  time: alive and started by then, the run is RUNNING;
 - the server does not answer: RUNNING for `unreachable_grace_seconds` (a restart takes a
   few seconds), then UNKNOWN, which run monitoring treats as dead too.
 
@@ -25,11 +31,13 @@ not touched: run monitoring reads the run's status again before it marks anythin
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from dagster import DagsterRun, Field, IntSource
+from dagster import DagsterEventType, DagsterRun, Field, IntSource
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._grpc.client import DagsterGrpcClient
@@ -108,6 +116,13 @@ class CodeServerRunLauncher(DefaultRunLauncher):
         self._unreachable_since.pop(address, None)
         if executing:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
+        pid = self._live_local_process(run, info)
+        if pid is not None:
+            return CheckRunHealthResult(
+                WorkerStatus.RUNNING,
+                f"the code server at {address} does not know this run (its code was "
+                f"reloaded), but the run's process (pid {pid}) is alive on this host",
+            )
         return CheckRunHealthResult(
             WorkerStatus.FAILED,
             f"the code server at {address} is not executing this run: its process is gone "
@@ -127,3 +142,47 @@ class CodeServerRunLauncher(DefaultRunLauncher):
             CanCancelExecutionRequest(run_id=run_id), timeout=GRPC_TIMEOUT_SECONDS
         )
         return deserialize_value(answer, CanCancelExecutionResult).can_cancel
+
+    def _live_local_process(self, run: DagsterRun, info: Mapping[str, Any]) -> int | None:
+        """The pid of the run's own process if the code server runs on this host and that
+        process is alive and started no later than the run recorded it; None otherwise."""
+        local = info.get("socket") or str(info.get("host") or "localhost") in _LOOPBACK
+        if not (local and self.has_instance):
+            return None
+        started = self._instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ENGINE_EVENT, ascending=False
+        ).records
+        for record in started:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            if not entry.user_message.startswith("Started process for run") or event is None:
+                continue
+            pid = event.engine_event_data.metadata.get("pid")
+            if pid is None:
+                return None
+            began = _process_start(int(str(pid.value)))
+            # /proc's boot time is in whole seconds: a second's slack either way.
+            alive = began is not None and began <= entry.timestamp + 2
+            return int(str(pid.value)) if alive else None
+        return None
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), None if it does not exist, is
+    a zombie, or this system has no /proc to tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    if fields[0] in ("Z", "X"):
+        return None
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")

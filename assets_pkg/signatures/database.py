@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from assets_pkg.signatures.asset_service import StoredAsset
-from assets_pkg.signatures.engines import open_engine, timeout_error
+from assets_pkg.signatures.engines import open_engine, shown_url, timeout_error
 from assets_pkg.signatures.model import Reference, Signee, SigneeKey
 from assets_pkg.signatures.schema import (
     assets,
@@ -59,7 +59,7 @@ class SignatureDatabase:
         return cls(open_engine(url, **engine_options))
 
     def describe(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return shown_url(self.engine.url)
 
     def ensure_schema(self) -> None:
         """Create missing tables, then upgrade an older schema (`schema.ensure_schema`)."""

@@ -76,8 +76,22 @@ def supported_url(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise StoreError(f"SIGNATURES_DB_URL is not a database URL: {url!r}.") from None
-    shown = parsed.render_as_string(hide_password=True)
+        raise StoreError(
+            f"SIGNATURES_DB_URL is not a database URL: {masked(url)!r}: use {_SUPPORTED}."
+        ) from None
+    except ValueError:  # a port that is not a number (SQLAlchemy's int() of it)
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({masked(url)}) has a port that is not a number: fix the "
+            "number after the host, or leave it out for 5432."
+        ) from None
+    if "@" in (parsed.host or ""):
+        # `user:p@ss@host`: SQLAlchemy reads the password up to the first @ and the rest as
+        # the host, so a sentence showing the host would show part of the password.
+        raise StoreError(
+            f"SIGNATURES_DB_URL ({masked(url)}) has an @ in its user name or password: write "
+            "it as %40 (and a : as %3A, a / as %2F, a % as %25)."
+        )
+    shown = shown_url(parsed)
     try:
         driver = parsed.get_driver_name()
     except sa.exc.NoSuchModuleError:
@@ -100,12 +114,35 @@ def supported_url(url: str) -> sa.URL:
     return parsed
 
 
+_SECRET_QUERY = re.compile(r"([?&](?:ssl)?password=)[^&]*", re.IGNORECASE)
+"""A password given in the query string (`?password=...`, which libpq accepts too)."""
+
+
+def shown_url(parsed: sa.URL) -> str:
+    """`parsed` as a sentence may show it: its password, in the user part or in the query
+    string, replaced by ***."""
+    return _SECRET_QUERY.sub(r"\1***", parsed.render_as_string(hide_password=True))
+
+
+def masked(text: str) -> str:
+    """A URL that could not be parsed, as a sentence may show it: what stands between the
+    user name's `:` and the last `@` is taken for the password, and replaced by ***."""
+    at = text.rfind("@")
+    if at != -1:
+        start = text.find("//", 0, at)
+        start = 0 if start == -1 else start + 2
+        user, colon, _ = text[start:at].partition(":")
+        if colon:
+            text = f"{text[:start]}{user}:***{text[at:]}"
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
 def timeouts(parsed: sa.URL) -> dict[str, str]:
     """The timeouts a connection to `parsed` gets: the defaults, overridden by the URL's query
     string (SQLite: `timeout`, in seconds; PostgreSQL: POSTGRES_CONNECT's and
     POSTGRES_TIMEOUTS' names). StoreError naming SIGNATURES_DB_URL for a value that is not a
     whole number of seconds, or not a PostgreSQL duration (`30s`, `5min`, `0` for none)."""
-    shown = parsed.render_as_string(hide_password=True)
+    shown = shown_url(parsed)
     if parsed.get_backend_name() == "sqlite":
         found = {"timeout": _query_value(parsed, "timeout", str(SQLITE_BUSY_TIMEOUT_S))}
         _check_number(found["timeout"], "timeout", shown, "a number of seconds", float)
@@ -116,12 +153,11 @@ def timeouts(parsed: sa.URL) -> dict[str, str]:
     for name, default in POSTGRES_TIMEOUTS.items():
         value = _query_value(parsed, name, default)
         match = _DURATION.fullmatch(value.strip())
-        if match is None or _milliseconds(match) > _PG_INT_MAX:
-            raise StoreError(
-                f"SIGNATURES_DB_URL ({shown}) sets {name} to {value!r}, which is not a "
-                "duration PostgreSQL takes: use a whole number with a unit, such as 30s or 5min, "
-                "at most 24 days (0 for none)."
-            )
+        # PostgreSQL rounds a duration below 1 ms to 0, which is no timeout at all.
+        if match is None or not (
+            _milliseconds(match) == 0 or 1 <= _milliseconds(match) <= _PG_INT_MAX
+        ):
+            raise StoreError(_not_a_duration(shown, name, value))
         found[name] = match.group(1) + (match.group(2) or "ms").lower()
     return found
 
@@ -132,6 +168,14 @@ _PG_INT_MAX = 2**31 - 1
 _MILLISECONDS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
+def _not_a_duration(shown: str, name: str, value: str) -> str:
+    return (
+        f"SIGNATURES_DB_URL ({shown}) sets {name} to {value!r}, which is not a duration "
+        "PostgreSQL takes: use a whole number with a unit, such as 30s or 5min, from 1ms to "
+        "24 days (0 for none)."
+    )
+
+
 def _milliseconds(match: re.Match[str]) -> float:
     return int(match.group(1)) * _MILLISECONDS[(match.group(2) or "ms").lower()]
 
@@ -140,8 +184,7 @@ def _query_value(parsed: sa.URL, name: str, default: str) -> str:
     value = parsed.query.get(name, default)
     if isinstance(value, tuple):  # `?name=a&name=b`
         raise StoreError(
-            f"SIGNATURES_DB_URL ({parsed.render_as_string(hide_password=True)}) sets {name} "
-            "more than once: keep one."
+            f"SIGNATURES_DB_URL ({shown_url(parsed)}) sets {name} more than once: keep one."
         )
     return value
 
@@ -189,7 +232,7 @@ def create_engine(parsed: sa.URL, **engine_options: Any) -> Engine:
     except ImportError as error:
         module = error.name or str(error)
         raise StoreError(
-            f"SIGNATURES_DB_URL ({parsed.render_as_string(hide_password=True)}) needs the Python "
+            f"SIGNATURES_DB_URL ({shown_url(parsed)}) needs the Python "
             f"module {module}, which is not installed: install {_PACKAGES.get(module, module)} "
             f"in this environment, or use {_SUPPORTED}."
         ) from None
@@ -241,7 +284,7 @@ def timeout_error(error: BaseException, parsed: sa.URL) -> StoreError | None:
     of the timeouts above firing (None for any other error)."""
     if not isinstance(error, sa.exc.DBAPIError):
         return None
-    shown = f"SIGNATURES_DB_URL ({parsed.render_as_string(hide_password=True)})"
+    shown = f"SIGNATURES_DB_URL ({shown_url(parsed)})"
     cause = error.orig
     text = str(cause).strip().lower()
     sqlstate = getattr(cause, "sqlstate", None)

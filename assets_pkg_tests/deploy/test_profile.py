@@ -34,6 +34,8 @@ from deploy.serve import (
     checkout_grpc_port,
     checkout_id,
     production_env,
+    redact,
+    secrets_in,
 )
 from deploy.serve import main as serve_main
 
@@ -183,6 +185,11 @@ def test_every_server_binds_to_loopback_unless_told_otherwise(tmp_path: Path) ->
     topology = Topology(env, workers=1, port=3999, grpc_port=4999)
     assert _option(topology.service("code-server").argv, "-h") == "127.0.0.1"
     assert _option(topology.service("webserver").argv, "-h") == "127.0.0.1"
+    # The address printed for the UI is a URL a browser takes, for IPv6 loopback too.
+    assert topology.url == "http://127.0.0.1:3999"
+    assert Topology(env, workers=1, host="::1", port=3999, grpc_port=4999).url == (
+        "http://[::1]:3999"
+    )
     # Opening the web UI to the network does not open the code server with it.
     exposed = Topology(env, workers=1, host="0.0.0.0", port=3999, grpc_port=4999)
     assert _option(exposed.service("webserver").argv, "-h") == "0.0.0.0"
@@ -361,6 +368,29 @@ def test_no_line_the_supervisor_prints_shows_a_password(tmp_path: Path) -> None:
     assert "pyamqp://guest:***@127.0.0.1//" in printed
     assert "decoded: ***" in printed
     assert not [secret for secret in SECRETS if secret in printed], printed
+
+
+def test_passwords_outside_a_urls_user_part_are_masked_too() -> None:
+    """In the query string (libpq and SQLAlchemy take `?password=`), in a libpq key/value
+    string (quoted, with an escaped quote), and the secrets that are whole settings."""
+    env = {
+        "SIGNATURES_DB_URL": "postgresql+psycopg://u@h/db?sslmode=require&password=Qu%40ry9",
+        "DAGSTER_PG_URL": "host=h password='Kv s\\'9' dbname=x",
+        "DAGSTER_CELERY_BACKEND_URL": "redis://h:6379/0?password=R3dis&db=1",
+        "AWS_SECRET_ACCESS_KEY": "AwsS3cretKey",
+    }
+    secrets = secrets_in(env)
+    lines = [
+        "connecting to postgresql+psycopg://u@h/db?sslmode=require&password=Qu%40ry9",
+        "password=Qu@ry9 (decoded)",
+        "conninfo: host=h password='Kv s\\'9' dbname=x; the password is Kv s'9",
+        "redis://h:6379/0?password=R3dis&db=1",
+        "aws_secret_access_key = AwsS3cretKey",
+    ]
+    printed = "\n".join(redact(line, secrets) for line in lines)
+    for secret in ("Qu%40ry9", "Qu@ry9", "Kv s", "R3dis", "AwsS3cretKey"):
+        assert secret not in printed, printed
+    assert "sslmode=require" in printed
 
 
 def test_serve_names_an_unreachable_database_without_its_password(

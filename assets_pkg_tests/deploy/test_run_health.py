@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.events import EngineEventData
 from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.tags import (
     AUTO_RETRY_RUN_ID_TAG,
@@ -95,6 +99,64 @@ def test_a_run_is_alive_while_its_code_server_executes_it(
     gone = FakeServer({"another-run"}).check_run_worker_health(run)
     assert gone.status == WorkerStatus.FAILED
     assert "127.0.0.1:4266 is not executing this run" in str(gone.msg)
+
+
+def _process_recorded(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, pid: int, ago: float
+) -> None:
+    """The engine event a run's process writes when it starts, `ago` seconds ago."""
+    event = dg.DagsterEvent(
+        event_type_value=dg.DagsterEventType.ENGINE_EVENT.value,
+        job_name=run.job_name,
+        message=f"Started process for run (pid: {pid}).",
+        event_specific_data=EngineEventData.in_process(pid),
+    )
+    instance.store_event(
+        dg.EventLogEntry(  # type: ignore[no-untyped-call]
+            error_info=None,
+            level=logging.DEBUG,
+            user_message=str(event.message),
+            run_id=run.run_id,
+            timestamp=time.time() - ago,
+            dagster_event=event,
+        )
+    )
+
+
+def _launcher_of(instance: dg.DagsterInstance, runs: set[str]) -> FakeServer:
+    launcher = FakeServer(runs)
+    launcher.register_instance(instance)
+    return launcher
+
+
+def test_a_run_whose_process_outlived_a_code_reload_is_not_taken_for_dead(
+    instance: dg.DagsterInstance,
+) -> None:
+    """`dagster code-server start` answers from its current code process: after a reload
+    (the UI's "Reload"), the new one does not know the runs the old one still executes. The
+    run's own process, alive on this host, keeps it RUNNING; gone, or a later process that
+    got the same pid, it does not."""
+    alive = _started_run(instance, 4266)
+    _process_recorded(instance, alive, os.getpid(), ago=0)
+    health = _launcher_of(instance, set()).check_run_worker_health(alive)
+    assert health.status == WorkerStatus.RUNNING, health
+    assert f"pid {os.getpid()}" in str(health.msg)
+
+    dead = _started_run(instance, 4266)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    _process_recorded(instance, dead, int(finished.stdout), ago=0)
+    assert _launcher_of(instance, set()).check_run_worker_health(dead).status == WorkerStatus.FAILED
+
+    # This process started after the run recorded its pid: the pid was reused.
+    reused = _started_run(instance, 4266)
+    _process_recorded(instance, reused, os.getpid(), ago=86_400)
+    health = _launcher_of(instance, set()).check_run_worker_health(reused)
+    assert health.status == WorkerStatus.FAILED, health
 
 
 def test_a_code_server_that_does_not_answer_gets_a_grace_period() -> None:

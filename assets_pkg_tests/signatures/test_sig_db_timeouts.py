@@ -263,3 +263,36 @@ def test_a_timeout_that_is_not_a_duration_is_refused_naming_it(query: str, name:
 def test_a_sqlite_timeout_that_is_not_a_number_is_refused(timeout: str, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"\) sets timeout to .+, which is not a number"):
         check_database_url(f"sqlite:///{tmp_path / 's.db'}?timeout={timeout}")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["statement_timeout=1us", "lock_timeout=999us", "idle_in_transaction_session_timeout=500us"],
+)
+def test_a_duration_below_a_millisecond_is_refused_not_turned_into_none(query: str) -> None:
+    """PostgreSQL rounds it to 0, which means no timeout at all."""
+    with pytest.raises(StoreError, match=r"which is not a duration PostgreSQL takes"):
+        check_database_url(f"postgresql+psycopg://postgres@127.0.0.1/test?{query}")
+    check_database_url("postgresql+psycopg://postgres@127.0.0.1/test?lock_timeout=1000us")
+    check_database_url("postgresql+psycopg://postgres@127.0.0.1/test?lock_timeout=0")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres//user:s3cr%40et@127.0.0.1/test",  # not a URL
+        "postgresql+psycopg://user:s3cr%40et@127.0.0.1:54x32/test",  # a port that is not one
+        "postgresql+psycopg://user:s3cr@et@127.0.0.1/test",  # an @ not written %40
+        "postgresql+psycopg://user@127.0.0.1/test?password=s3cr%40et&lock_timeout=soon",
+        "postgresql+psycopg://user@127.0.0.1/test?sslpassword=s3cr%40et&connect_timeout=-1",
+        "sqlite:///x.db?password=s3cr%40et&timeout=never",
+    ],
+)
+def test_a_sentence_naming_the_url_never_shows_its_password(url: str) -> None:
+    with pytest.raises(StoreError) as raised:
+        check_database_url(url)
+    message = str(raised.value)
+    assert message.startswith("SIGNATURES_DB_URL "), message
+    assert "s3cr" not in message, message
+    assert "et@" not in message, message
+    assert one_sentence(message), message
