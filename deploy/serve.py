@@ -11,8 +11,8 @@ with the passwords of the URLs it was given replaced by ***. Ctrl-C (SIGINT) or 
 them all: each gets SIGTERM, then SIGKILL with everything it started once the grace period
 is over; the runs in progress end with them, and the next start marks them failed and
 retries them (docs/operations.md). A process that dies is restarted, after a growing delay,
-with everything it had started killed first; one that dies RESTART_LIMIT times within
-RESTART_WINDOW seconds stops the whole topology.
+with everything it had started killed first; one that dies again after RESTART_LIMIT
+restarts within RESTART_WINDOW seconds stops the whole topology.
 
     python deploy/serve.py [--workers N] [--host 127.0.0.1] [--port 3000] [--grpc-port N]
                            [--grpc-host 127.0.0.1] [--dagster-home DIR]
