@@ -5,6 +5,9 @@
     exploded_transactions ─┘    (weekly)
     transaction_quarantine      (weekly, from the same pass over the feed)
 
+Every check of a weekly asset is evaluated per week (`week_checks`), and
+`counts_reconcile` reconciles each week's stored counts with its items and the catalog.
+
 Each lives with its checks in its own module: `catalog_assets`, `transaction_assets`,
 `count_assets`. Weekly assets take a single week or a range of weeks in one run (single-run
 backfill), or runs of PURCHASES_WEEKS_PER_RUN weeks.
@@ -17,6 +20,7 @@ import dagster as dg
 from assets_pkg.purchases.catalog_assets import catalog_assets
 from assets_pkg.purchases.count_assets import counts_asset
 from assets_pkg.purchases.transaction_assets import transaction_assets
+from assets_pkg.purchases.week_checks import reconciliation_check
 
 
 def build_purchase_assets(
@@ -29,6 +33,8 @@ def build_purchase_assets(
     with warnings.catch_warnings():
         # backfill_policy is marked beta in dagster 1.13; single-run backfills rely on it.
         warnings.simplefilter("ignore", dg.BetaWarning)
+        # Partitioned asset checks (one evaluation per week) are a preview in dagster 1.13.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
         weekly_runs = (
             dg.BackfillPolicy.single_run()
             if weeks_per_run is None
@@ -38,4 +44,5 @@ def build_purchase_assets(
             *catalog_assets(),
             transaction_assets(partitions, weekly_runs),
             counts_asset(partitions, weekly_runs),
+            reconciliation_check(partitions),
         ]

@@ -24,8 +24,19 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
         description="customers.csv, typed: customer_id, loyalty_score (1..10, null if invalid).",
         metadata=column_schema(schemas.CUSTOMERS, schemas.DESCRIPTIONS),
         check_specs=[
-            dg.AssetCheckSpec("unique_customer_ids", asset="raw_customers", blocking=True),
-            dg.AssetCheckSpec("valid_loyalty_scores", asset="raw_customers"),
+            dg.AssetCheckSpec(
+                "unique_customer_ids",
+                asset="raw_customers",
+                blocking=True,
+                description="Every customer_id of customers.csv is present and unique. "
+                "Blocking: a join on an ambiguous id would double or invent counts.",
+            ),
+            dg.AssetCheckSpec(
+                "valid_loyalty_scores",
+                asset="raw_customers",
+                description="Every loyalty_score of customers.csv is a whole number from 1 to "
+                "10; an invalid one is kept as null.",
+            ),
         ],
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
@@ -54,7 +65,15 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
         kinds={"polars", "parquet"},
         description="products.csv, typed: product_id, product_description, product_category.",
         metadata=column_schema(schemas.PRODUCTS, schemas.DESCRIPTIONS),
-        check_specs=[dg.AssetCheckSpec("unique_product_ids", asset="products", blocking=True)],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "unique_product_ids",
+                asset="products",
+                blocking=True,
+                description="Every product_id of products.csv is present and unique. "
+                "Blocking: a join on an ambiguous id would double or invent counts.",
+            )
+        ],
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
     def products(

@@ -91,24 +91,6 @@ def period_counts(weekly: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-class UnknownIds:
-    """The customer and product ids bought but absent from the CSVs, over the weeks counted so
-    far: gathered from each week's counts as it is computed (`CountedWeek.unknown`), instead of
-    reading every week once more."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, set[str]] = {"customer_id": set(), "product_id": set()}
-        self.weeks: set[str] = set()
-
-    def add(self, week: str, unknown: dict[str, list[str]]) -> None:
-        self.weeks.add(week)
-        for column, ids in unknown.items():
-            self.ids[column].update(ids)
-
-    def sorted(self) -> dict[str, list[str]]:
-        return {column: sorted(ids) for column, ids in self.ids.items()}
-
-
 def week_metadata(week: pl.DataFrame) -> dict[str, int]:
     """What one week of counts holds, for the web UI.
 
@@ -161,3 +143,62 @@ def count_week(
         .to_list(),
     }
     return CountedWeek(counted, week_metadata(counted), unknown)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """How one week's stored counts compare with its basket items and the catalog."""
+
+    items: int
+    """Rows of the week's `exploded_transactions` (one per basket item)."""
+    counted: int
+    """The sum of the week's `purchase_count`."""
+    mismatched_pairs: list[str]
+    """`customer/product` pairs whose count differs from their items, sorted."""
+    missing_customers: list[str]
+    """Customers of the catalog with no row in the week's counts, sorted."""
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.items == self.counted
+            and not self.mismatched_pairs
+            and not (self.missing_customers)
+        )
+
+
+def reconcile_week(
+    weekly: pl.LazyFrame, exploded: pl.LazyFrame, customers: pl.DataFrame
+) -> Reconciliation:
+    """Whether a week's counts are what its basket items and the catalog make: each pair's
+    count equals its items, so the counts sum to the items, and every customer of the
+    catalog has a row (idle customers their row with count 0)."""
+    keys = ["customer_id", "product_id"]
+    bought = exploded.group_by(keys).agg(items=pl.len().cast(pl.Int64))
+    stored = (
+        weekly.filter(pl.col("product_id").is_not_null())
+        .group_by(keys)
+        .agg(counted=pl.col("purchase_count").sum())
+    )
+    pairs = bought.join(stored, on=keys, how="full", coalesce=True, nulls_equal=True).filter(
+        pl.col("items").fill_null(0) != pl.col("counted").fill_null(0)
+    )
+    mismatched = (
+        pairs.select(pl.format("{}/{}", *keys).fill_null("null").alias("pair"))
+        .collect()
+        .get_column("pair")
+        .sort()
+        .to_list()
+    )
+    missing = (
+        customers.lazy()
+        .select("customer_id")
+        .join(weekly.select("customer_id").unique(), on="customer_id", how="anti")
+        .collect()
+        .get_column("customer_id")
+        .sort()
+        .to_list()
+    )
+    items = exploded.select(pl.len()).collect().item()
+    counted = weekly.select(pl.col("purchase_count").sum()).collect().item()
+    return Reconciliation(int(items), int(counted or 0), mismatched, missing)

@@ -22,10 +22,13 @@ from assets_pkg.purchases.feed import (
     FeedReadError,
     UnreadableFeedError,
     badly_named_day_folders,
+    find_day_files,
     week_days,
+    weeks_with_data,
     weeks_without_data,
 )
 from assets_pkg.purchases.resources import PurchasesSource
+from assets_pkg.purchases.week_checks import week_evaluations
 from assets_pkg.purchases.weeks import WeekRange, WeekRead, WeekReader
 from assets_pkg.shared.io_manager import FramesOnDemand
 from assets_pkg.shared.metadata import column_schema, preview
@@ -55,15 +58,31 @@ def transaction_assets(
             ),
         },
         check_specs=[
-            dg.AssetCheckSpec("all_day_folders_present", asset="exploded_transactions"),
+            dg.AssetCheckSpec(
+                "all_day_folders_present",
+                asset="exploded_transactions",
+                description="Every day folder the week reads (its own 7 days and the "
+                "tolerance days on each side) holds a *.json part; days before the feed's "
+                "first day folder are not expected. A missing day's purchases are absent "
+                "until it arrives: materialise the week again then.",
+                partitions_def=partitions,
+            ),
             dg.AssetCheckSpec(
                 "day_folders_well_named",
                 asset="exploded_transactions",
                 description="Every entry of transactions/ is a day folder named d=YYYY-MM-DD, "
-                "and every entry of a day folder read is a *.json part; any other is never "
-                "read by any week.",
+                "and every entry of a day folder the week reads is a *.json part; any other "
+                "is never read by any week.",
+                partitions_def=partitions,
             ),
-            dg.AssetCheckSpec("quarantine_is_empty", asset="transaction_quarantine"),
+            dg.AssetCheckSpec(
+                "quarantine_is_empty",
+                asset="transaction_quarantine",
+                description="The week quarantined nothing: no line, basket item or file of "
+                "its day folders was refused (transaction_quarantine names each with its "
+                "file, line and reason).",
+                partitions_def=partitions,
+            ),
         ],
         can_subset=True,
         partitions_def=partitions,
@@ -71,7 +90,7 @@ def transaction_assets(
     )
     def transactions(
         context: dg.AssetExecutionContext, purchases_source: PurchasesSource
-    ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
         """Both assets come from one pass over the feed; a range is read week by week."""
         source = purchases_source.folder()
         weeks = [dt.date.fromisoformat(key) for key in week_keys(context)]
@@ -79,6 +98,7 @@ def transaction_assets(
         # exist is unknown), and the weeks must have data.
         try:
             badly_named = badly_named_day_folders(source)
+            first_day = _feed_first_day(source)
             _fail_on_weeks_without_data(source, weeks)
         except UnreadableFeedError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
@@ -94,7 +114,7 @@ def transaction_assets(
                 raise dg.Failure(str(error)) from error
             done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
             progress.week_done(week)
-            for asset, metadata in _week_metadata(week).items():
+            for asset, metadata in _week_metadata(week, first_day).items():
                 if dg.AssetKey(asset) in context.selected_asset_keys:
                     context.add_asset_metadata(metadata, asset_key=asset, partition_key=key)
             return week.exploded
@@ -109,14 +129,23 @@ def transaction_assets(
             for key in context.partition_keys:
                 if key not in done:
                     read(reader, key)
-        summary = _TransactionsSummary(list(done.values()), badly_named)
         if dg.AssetKey("transaction_quarantine") in context.selected_asset_keys:
             yield dg.Output(
                 {key: week.quarantine for key, week in done.items()},
                 output_name="transaction_quarantine",
             )
-        for check in context.selected_asset_check_keys:
-            yield summary.check_result(check.name)
+        checks = sorted(context.selected_asset_check_keys, key=lambda check: check.name)
+        yield from week_evaluations(  # one evaluation of each check per week, naming it
+            context,
+            (
+                (
+                    key,
+                    _TransactionsSummary([done[key]], badly_named, first_day).check_result(c.name),
+                )
+                for c in checks
+                for key in sorted(done)
+            ),
+        )
 
     return transactions
 
@@ -132,14 +161,15 @@ FINGERPRINT = "feed fingerprint"
 """The metadata key of a week's fingerprint of the day folders it read (see sensors.py)."""
 
 
-def _week_metadata(week: WeekRead) -> dict[str, dict[str, Any]]:
+def _week_metadata(week: WeekRead, first_day: dt.date | None) -> dict[str, dict[str, Any]]:
     """What each asset's materialisation of one week shows."""
-    missing = [d.isoformat() for d in week.missing_days]
+    missing = [d.isoformat() for d in _TransactionsSummary([week], [], first_day).missing_days]
     return {
         "exploded_transactions": {
             FINGERPRINT: week.fingerprint.digest,
             "feed files": week.fingerprint.files,
             "files read": week.files_read,
+            "basket items": week.exploded.height,
             "missing days": missing,
         },
         "transaction_quarantine": {
@@ -175,15 +205,32 @@ class _Progress:
         )
 
 
+def _feed_first_day(source: Path | UPath) -> dt.date | None:
+    """The first day whose folder holds an entry: the feed starts there, so no folder before
+    it is expected (none when no week that has ended has data)."""
+    for week in weeks_with_data(source):
+        days = find_day_files(source, week_days(week)).days_with_entries
+        if days:
+            return min(days)
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class _TransactionsSummary:
     weeks: list[WeekRead]
     badly_named: list[str]
     """Entries of transactions/ that no week reads (about the whole feed, not these weeks)."""
+    first_day: dt.date | None = None
+    """The feed's first day (`_feed_first_day`): a folder before it is not missing, the feed
+    had not started (the tolerance day before a feed's first Monday, say)."""
 
     @property
     def missing_days(self) -> list[dt.date]:
-        return sorted({day for week in self.weeks for day in week.missing_days})
+        return sorted(
+            day
+            for day in {day for week in self.weeks for day in week.missing_days}
+            if self.first_day is None or day >= self.first_day
+        )
 
     @property
     def ignored(self) -> list[str]:
@@ -203,9 +250,9 @@ class _TransactionsSummary:
                 severity=dg.AssetCheckSeverity.WARN,
                 description=None
                 if not missing
-                else f"{len(missing)} day folder(s) read by these weeks are missing: "
+                else f"{len(missing)} day folder(s) read by the week are missing: "
                 f"{_days(missing)}. Their purchases are absent until they arrive; "
-                "re-materialise the weeks then.",
+                "re-materialise the week then.",
                 metadata={"missing days": [d.isoformat() for d in missing]},
             )
         if name == "day_folders_well_named":
@@ -217,8 +264,8 @@ class _TransactionsSummary:
             severity=dg.AssetCheckSeverity.WARN,
             description=None
             if self.quarantined == 0
-            else f"{self.quarantined} line(s), item(s) or file(s) were quarantined; see "
-            "transaction_quarantine for file, line and reason.",
+            else f"{self.quarantined} line(s), item(s) or file(s) of the week were "
+            "quarantined; see transaction_quarantine for file, line and reason.",
             metadata={"quarantined rows": self.quarantined},
         )
 

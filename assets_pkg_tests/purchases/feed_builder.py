@@ -146,7 +146,20 @@ def read_files(warehouse: Path, assets: Iterable[str] = WEEKLY_ASSETS) -> dict[s
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    """Each check's evaluation, for a run of one week (the last week's in a range)."""
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def check_results_by_week(
+    result: dg.ExecuteInProcessResult,
+) -> dict[str, dict[str | None, dg.AssetCheckEvaluation]]:
+    """Each check's evaluations by the week they name; every week has exactly one."""
+    by_week: dict[str, dict[str | None, dg.AssetCheckEvaluation]] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        weeks = by_week.setdefault(evaluation.check_name, {})
+        assert evaluation.partition not in weeks, (evaluation.check_name, evaluation.partition)
+        weeks[evaluation.partition] = evaluation
+    return by_week
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> list[tuple[str, str | None]]:

@@ -26,6 +26,7 @@ from .feed_builder import (
     WEEKLY_ASSETS,
     Feed,
     check_results,
+    check_results_by_week,
     day,
     failure_messages,
     materialize,
@@ -41,6 +42,7 @@ from .feed_builder import (
 
 W = "2024-01-08"
 PREVIOUS, NEXT = "2024-01-01", "2024-01-15"
+CATALOG_CHECKS = {"unique_customer_ids", "unique_product_ids", "valid_loyalty_scores"}
 
 NOT_JSON = "not json"
 NO_CUSTOMER = record(basket=[{"product_id": "P1", "price": 1}], date_of_purchase=f"{W} 10:00:00")
@@ -171,6 +173,7 @@ def test_one_week_applies_every_rule(feed: Feed, warehouse: Path) -> None:
     checks = check_results(result)
     assert sorted(checks) == [
         "all_day_folders_present",
+        "counts_reconcile",
         "day_folders_well_named",
         "known_ids",
         "quarantine_is_empty",
@@ -181,9 +184,12 @@ def test_one_week_applies_every_rule(feed: Feed, warehouse: Path) -> None:
     known = checks["known_ids"]
     assert (known.passed, known.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert known.description == (
-        "1 customer id(s) bought but missing from customers.csv and 1 product id(s) missing "
-        "from products.csv; their rows keep null loyalty_score / product_category."
+        "1 customer id(s) bought in the week but missing from customers.csv and 1 product "
+        "id(s) missing from products.csv; their rows keep null loyalty_score / "
+        "product_category."
     )
+    weekly = [name for name in checks if name not in CATALOG_CHECKS]
+    assert {name: checks[name].partition for name in weekly} == dict.fromkeys(weekly, W)
     assert known.metadata["unknown customer ids"] == dg.IntMetadataValue(1)
     assert known.metadata["unknown product ids"] == dg.IntMetadataValue(1)
     assert known.metadata["examples"] == dg.JsonMetadataValue(
@@ -194,6 +200,7 @@ def test_one_week_applies_every_rule(feed: Feed, warehouse: Path) -> None:
     assert quarantine.metadata["quarantined rows"] == dg.IntMetadataValue(8)
     for name in [
         "all_day_folders_present",
+        "counts_reconcile",
         "day_folders_well_named",
         "unique_customer_ids",
         "unique_product_ids",
@@ -224,12 +231,17 @@ def test_a_range_equals_week_by_week_runs_and_reruns_change_nothing(
         assert "week" not in frame.columns  # the folder name carries it
     _assert_one_table_per_asset(ranged)
 
-    # The unknown ids of W are reported although the range ends a week later.
-    known = check_results(range_run)["known_ids"]
-    assert known.passed is False
-    assert known.metadata["examples"] == dg.JsonMetadataValue(
+    # Each check has one evaluation per week of the range, naming it: the unknown ids are
+    # W's alone, and every week's counts reconcile.
+    by_week = check_results_by_week(range_run)
+    for name in set(by_week) - CATALOG_CHECKS:
+        assert sorted(by_week[name], key=str) == [PREVIOUS, W, NEXT], name
+    known = by_week["known_ids"]
+    assert [known[week].passed for week in [PREVIOUS, W, NEXT]] == [True, False, True]
+    assert known[W].metadata["examples"] == dg.JsonMetadataValue(
         {"customer_id": ["C99"], "product_id": ["P9"]}
     )
+    assert all(result.passed for result in by_week["counts_reconcile"].values())
 
     # Re-materialising a week gives the same rows, never duplicates.
     assert materialize(feed, ranged, W).success
@@ -389,11 +401,12 @@ def test_some_missing_days_run_and_warn(feed: Feed, warehouse: Path) -> None:
     assert result.success
     check = check_results(result)["all_day_folders_present"]
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
-    missing = ["2024-01-07", "2024-01-10", "2024-01-15"]
+    # The Sunday before is not missing: the feed starts on Monday 2024-01-08.
+    missing = ["2024-01-10", "2024-01-15"]
     assert check.metadata["missing days"] == dg.JsonMetadataValue(missing)
     assert check.description is not None
     assert check.description.startswith(
-        f"3 day folder(s) read by these weeks are missing: {', '.join(missing)}."
+        f"2 day folder(s) read by the week are missing: {', '.join(missing)}."
     )
     quarantine = result.asset_materializations_for_node("transactions")
     assert [
