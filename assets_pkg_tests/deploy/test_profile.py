@@ -152,11 +152,15 @@ def test_the_supervisor_starts_every_process_of_the_topology(tmp_path: Path) -> 
     assert worker_env["PYTHONPATH"].split(":")[0] == str(CELERY_CONFIG_DIR)
 
 
+INSTALLS = ("install", "instance", "venv-run", "venv-serve", "venv-dev")
+"""The Makefile's install targets, each taken as done by `_make_dry_run`."""
+
+
 def _make_dry_run(*args: str) -> list[list[str]]:
     """The commands `make -n` prints for `args` (install taken as done), each split as the
     shell would, continuation lines joined."""
     printed = subprocess.run(
-        ["make", "-n", "-o", "install", *args],
+        ["make", "-n", *(f"-o{done}" for done in INSTALLS), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -268,6 +272,7 @@ def _until(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # 5 s: real processes started, killed and restarted
 def test_the_supervisor_restarts_a_process_that_died_and_kills_what_it_left(
     tmp_path: Path,
 ) -> None:
