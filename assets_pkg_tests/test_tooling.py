@@ -55,6 +55,7 @@ def test_the_instance_template_has_telemetry_off_and_run_monitoring_on(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         assert not instance.telemetry_enabled
+        assert not instance.nux_enabled  # no "Join the Dagster community" dialog in the UI
         assert instance.run_monitoring_enabled
         # What ends a run whose process was killed with no code server left to notice.
         assert instance.run_monitoring_max_runtime_seconds > 0

@@ -116,6 +116,7 @@ def test_the_instance_queues_runs_under_limits_and_retries_them(
     assert [entry["key"] for entry in limits] == ["dagster/backfill"]
     assert limits[0]["limit"] <= coordinator["config"]["max_concurrent_runs"]
     assert config["run_monitoring"]["enabled"] is True
+    assert config["nux"] == {"enabled": False}  # no "Join the community" dialog in the UI
     # A run whose process is gone is found by the launcher's health check (test_run_health)
     # within a poll, and retried rather than resumed in place.
     assert config["run_launcher"]["class"] == "CodeServerRunLauncher"
