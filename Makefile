@@ -75,10 +75,9 @@ instance:
 # dependencies. --compile-bytecode: every dependency is compiled once here, so no `dagster`
 # command compiles them again (where PYTHONDONTWRITEBYTECODE is set, each command would, for
 # seconds). uv sync is exact: going down from dev to run removes the dev tools; nothing asks
-# for that, since dev covers run.
+# for that, since dev covers run. No $(MAKE) in it: `make -n` runs such lines.
 define SYNC
 @for have in $(2); do test -e $(VENV)/.installed-$(LOCKSUM)-$$have && exit 0; done; \
-  $(MAKE) --no-print-directory uv && \
   echo "Installing the $(1) dependencies from uv.lock into .venv" && \
   echo "$(UV) sync --locked $(3) --compile-bytecode" && \
   $(UV) sync --locked $(3) --compile-bytecode || \
@@ -86,13 +85,13 @@ define SYNC
   rm -f $(VENV)/.installed-* && touch $(VENV)/.installed-$(LOCKSUM)-$(1)
 endef
 
-venv-run:
+venv-run: uv
 	$(call SYNC,run,run serve dev,)
 
-venv-serve:
+venv-serve: uv
 	$(call SYNC,serve,serve dev,--extra deploy)
 
-venv-dev:
+venv-dev: uv
 	$(call SYNC,dev,dev,--extra dev)
 
 # .venv with uv in it, at the pinned version: all the rest comes from uv.lock.

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets_pkg.summary import check_keys, describe, failed_checks
+from assets_pkg.summary import check_keys, describe, failed_checks, latest_failures
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "instance" / "dagster.yaml"
@@ -163,6 +163,49 @@ def test_the_summary_lists_checks_that_did_not_pass_with_their_counts() -> None:
         assert dg.materialize([numbers, letters], instance=instance).success
         failed = failed_checks(instance, check_keys(defs))
     assert [describe(evaluation) for evaluation in failed] == ["few_rows (numbers): 1,234 rows"]
+
+
+WEEKS = dg.WeeklyPartitionsDefinition(start_date="2024-01-01", day_offset=1, end_offset=0)
+
+
+def _weekly() -> dg.AssetsDefinition:
+    """A weekly asset whose check fails, with a count."""
+
+    @dg.asset(partitions_def=WEEKS, check_specs=[dg.AssetCheckSpec("empty", asset="weekly")])
+    def weekly():  # type: ignore[no-untyped-def]  # dagster reads an annotation as outputs
+        rows = 2
+        return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(check_name="empty", passed=False, metadata={"rows": rows})
+            ]
+        )
+
+    return weekly
+
+
+def test_a_failed_check_says_which_weeks_its_count_covers() -> None:
+    """The summary said "2 quarantined rows" under a table of 24: the check's latest
+    evaluation counted the weeks of its last run, the table every week stored. Each failed
+    check now says the weeks its count covers."""
+    weekly = _weekly()
+    defs = dg.Definitions(assets=[weekly])
+    with dg.DagsterInstance.ephemeral() as instance:
+        range_tags = {
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-15",
+        }
+        assert dg.materialize([weekly], instance=instance, tags=range_tags).success
+        ((evaluation, covered),) = latest_failures(instance, check_keys(defs))
+        assert (describe(evaluation), covered) == (
+            "empty (weekly) [ERROR]: 2 rows",
+            "weeks 2024-01-01...2024-01-15",
+        )
+        assert dg.materialize([weekly], instance=instance, partition_key="2024-01-08").success
+        ((evaluation, covered),) = latest_failures(instance, check_keys(defs))
+        assert (describe(evaluation), covered) == (
+            "empty (weekly) [ERROR]: 2 rows",
+            "week 2024-01-08",
+        )
 
 
 def test_a_check_with_only_a_short_list_shows_its_items() -> None:

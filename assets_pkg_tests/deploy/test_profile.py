@@ -153,7 +153,7 @@ def test_the_supervisor_starts_every_process_of_the_topology(tmp_path: Path) -> 
     assert worker_env["PYTHONPATH"].split(":")[0] == str(CELERY_CONFIG_DIR)
 
 
-INSTALLS = ("install", "instance", "venv-run", "venv-serve", "venv-dev")
+INSTALLS = ("install", "instance", "uv", "venv-run", "venv-serve", "venv-dev")
 """The Makefile's install targets, each taken as done by `_make_dry_run`."""
 
 
