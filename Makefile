@@ -1,25 +1,34 @@
 # The project's commands. Each installs .venv from uv.lock when needed.
 #   make run     - build every asset on the bundled sample and print a summary
-#   make test    - lint, format check, type check, definitions check, tests, CLI smoke run
+#   make test    - lint, format check, type check, definitions check, every test, CLI smoke run
+#   make check   - the inner loop: lint, format check, type check, the tests not marked slow
 #   make ui      - the Dagster web UI and daemon on http://127.0.0.1:3000 (PORT=... for another)
 #   make serve   - the production topology on the local PostgreSQL, RabbitMQ and Redis: code
 #                  server, web UI (PORT), daemon, WORKERS Celery workers (default 2); Ctrl-C stops it
 #   make bench   - the purchase benchmark (SCALE=large|medium|small) and the signature one
 #   make install - .venv exactly as uv.lock says, dev tools included, and the Dagster instance
+#                  (make run and make ui install only what running needs; make serve adds the
+#                  production profile; make test, make check and make bench the dev tools)
 #   make lock    - re-resolve uv.lock after a change to the dependencies in pyproject.toml
 
 PYTHON ?= python3
 # A value as one shell word, whatever it holds (spaces, quotes, ;): every path a recipe
 # passes to the shell goes through it, so `DAGSTER_HOME="/x/my home"` stays one path.
+comma := ,
 q = '$(subst ','\'',$(1))'
 VENV := .venv
 BIN := $(VENV)/bin
-# uv is installed from PyPI at the version pinned in pyproject.toml's dev extra, then keeps
+# uv is installed from PyPI at the version pinned in pyproject.toml (group installer), then keeps
 # itself at that version through uv.lock. No managed interpreter is ever downloaded.
-UV_VERSION := $(shell sed -n 's/^ *"uv==\([^"]*\)".*/\1/p' pyproject.toml)
+UV_VERSION := $(shell sed -n 's/.*"uv==\([^"]*\)".*/\1/p' pyproject.toml)
 UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
-# The stamp's name changes with uv.lock and pyproject.toml, so any change re-syncs .venv.
-STAMP := $(VENV)/.installed-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+# Three installs from the one uv.lock, each a superset of the one before: `run` (the
+# project's dependencies and the pinned uv), `serve` (+ the deploy extra) and `dev` (+ every
+# extra and the dev tools). The stamp names the install and the lock it was synced from, so
+# a change to uv.lock or pyproject.toml re-syncs .venv, and a target whose install is covered
+# by the one present (run after test) syncs nothing.
+LOCKSUM := $(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(LOCKSUM)-dev
 SCALE ?= large
 PORT ?= 3000
 WORKERS ?= 2
@@ -49,24 +58,41 @@ FAILED = { echo "$@ failed. Errors and checks that did not pass, from "$(1)":"; 
   grep -E ' - (ERROR|CRITICAL) - |did not pass' $(1) | $(SHORTEN) | tail -n 20; \
   echo "The end of "$(1)":"; tail -n 25 $(1) | $(SHORTEN); exit 1; }
 
-.PHONY: install run test ui serve bench lock clean uv
+.PHONY: install instance venv-run venv-serve venv-dev run test check ui serve bench lock clean uv
 
 # The instance's settings live in instance/dagster.yaml; the copy follows every change to it
 # (copied whenever the template is newer). A recipe, not a rule whose target is the copy:
 # make splits a target's name at spaces, and DAGSTER_HOME may hold some.
-install: $(STAMP)
+install: venv-dev instance
+
+instance:
 	@mkdir -p $(call q,$(DAGSTER_HOME))
 	@test $(call q,$(INSTANCE)) -nt instance/dagster.yaml || \
 	  { echo "cp instance/dagster.yaml "$(call q,$(INSTANCE)); \
 	    cp instance/dagster.yaml $(call q,$(INSTANCE)); }
 
-# --compile-bytecode: every dependency is compiled once here, so no `dagster` command compiles
-# them again (where PYTHONDONTWRITEBYTECODE is set, each command would, for seconds).
-$(STAMP): uv.lock pyproject.toml
-	@$(MAKE) --no-print-directory uv
-	$(UV) sync --locked --extra dev --compile-bytecode || \
-	  { echo "If uv.lock is out of date with pyproject.toml, run: make lock"; exit 1; }
-	@rm -f $(VENV)/.installed-* && touch $@
+# $(1): the install; $(2): the installs that cover it; $(3): what uv sync adds to the project's
+# dependencies. --compile-bytecode: every dependency is compiled once here, so no `dagster`
+# command compiles them again (where PYTHONDONTWRITEBYTECODE is set, each command would, for
+# seconds). uv sync is exact: going down from dev to run removes the dev tools; nothing asks
+# for that, since dev covers run. No $(MAKE) in it: `make -n` runs such lines.
+define SYNC
+@for have in $(2); do test -e $(VENV)/.installed-$(LOCKSUM)-$$have && exit 0; done; \
+  echo "Installing the $(1) dependencies from uv.lock into .venv" && \
+  echo "$(UV) sync --locked $(3) --compile-bytecode" && \
+  $(UV) sync --locked $(3) --compile-bytecode || \
+  { echo "If uv.lock is out of date with pyproject.toml, run: make lock"; exit 1; }; \
+  rm -f $(VENV)/.installed-* && touch $(VENV)/.installed-$(LOCKSUM)-$(1)
+endef
+
+venv-run: uv
+	$(call SYNC,run,run serve dev,)
+
+venv-serve: uv
+	$(call SYNC,serve,serve dev,--extra deploy)
+
+venv-dev: uv
+	$(call SYNC,dev,dev,--extra dev)
 
 # .venv with uv in it, at the pinned version: all the rest comes from uv.lock.
 uv:
@@ -79,15 +105,28 @@ lock: uv
 	$(UV) lock
 	@$(MAKE) --no-print-directory install
 
+# A run's progress on the terminal while its whole log goes to LOG: the run's and each step's
+# start and end, and every line logged at INFO or above (the weekly step logs each week it
+# reads), without the timestamp and run id. awk, for fflush(): each line shows as it comes.
+PROGRESS := awk '{ line = $$0 } \
+  match(line, / - (RUN_START|RUN_SUCCESS|RUN_FAILURE|STEP_START|STEP_SUCCESS|STEP_FAILURE) - /) \
+    { print "  " substr(line, RSTART + RLENGTH); fflush(); next } \
+  sub(/^[0-9-]+ [0-9:]+ [+-][0-9][0-9][0-9][0-9] - dagster - (INFO|WARNING|ERROR|CRITICAL) - [^ ]+ - [0-9a-f-]+ - /, "", line) \
+    { print "  " line; fflush() }'
+# `dg launch $(1)`, its output added to LOG (started afresh when $(2) is `new`), its progress
+# shown, and on failure the log's errors. The launch's status travels through fd 3, out of
+# the pipeline (sh has no pipefail).
+LAUNCH = { status=$$( { { $(DG) launch $(1) 2>&1 3>&- 4>&-; echo $$? >&3; } | \
+  tee $(if $(filter new,$(2)),,-a) $(call q,$(LOG)) | $(PROGRESS) >&4; } 3>&1 ); } 4>&1; \
+  [ "$$status" = 0 ] || $(call FAILED,$(call q,$(LOG)))
+
 # The range step prints its own one-sentence error: no log exists yet to show.
-run: install
+run: venv-run instance
 	@range=$$($(BIN)/python -m assets_pkg.purchases.feed) || exit 1; \
 	  echo "Building every purchase asset for the weeks $$range in one run; log: "$(call q,$(LOG)) && \
-	  $(DG) launch --assets 'raw_customers,products,$(WEEKLY)' --partition-range "$$range" \
-	    > $(call q,$(LOG)) 2>&1 || $(call FAILED,$(call q,$(LOG)))
+	  $(call LAUNCH,--assets 'raw_customers$(comma)products$(comma)$(WEEKLY)' --partition-range "$$range",new)
 	@echo "Registering the signatures and publishing their dataset and trials ($(SIGNATURES))"
-	@$(DG) launch --assets '$(SIGNATURES)' >> $(call q,$(LOG)) 2>&1 || \
-	  $(call FAILED,$(call q,$(LOG)))
+	@$(call LAUNCH,--assets '$(SIGNATURES)',add)
 	@$(BIN)/python -m assets_pkg.summary
 
 # pytest's status 5 means it collected no test: reported, not a failure.
@@ -104,19 +143,28 @@ test: install
 	    --partition 2024-01-08 > "$$tmp/smoke.log" 2>&1 || $(call FAILED,"$$tmp/smoke.log"); } && \
 	  ls "$$tmp/warehouse/weekly_purchase_counts/week=2024-01-08/data.parquet" && rm -rf "$$tmp"
 
-ui: install
+# The inner loop: what make test does but the tests marked slow (pytest -m 'not slow'; the
+# README lists them) and the CLI smoke run. make test, before a commit, still runs all.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -m 'not slow' $(PYTEST_ARGS) || { status=$$?; [ $$status -eq 5 ] && \
+	  echo "pytest collected no test"; [ $$status -eq 5 ]; }
+
+ui: venv-run instance
 	$(DG) dev --host $(HOST) --port $(PORT)
 
 # deploy/serve.py: its own instance (deploy/dagster.yaml in .dagster_serve/), settings from
 # the environment (docs/operations.md).
 # The production profile marks a failed range run's weeks as failed (see the export above).
 # GRPC_PORT=... picks the code server's port (default: one of its own per checkout).
-serve: install
+serve: venv-serve instance
 	env -u DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS \
 	  $(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT) \
 	  $(if $(GRPC_PORT),--grpc-port $(GRPC_PORT))
 
-bench: install
+bench: venv-run instance
 	$(BIN)/python -m bench.purchases --scale $(SCALE)
 	$(BIN)/python -m bench.signatures_bench
 

@@ -1,5 +1,8 @@
 """What `make run` built: each asset's rows, partitions and location in the warehouse, and
-every asset check whose latest evaluation failed, with its counts.
+every asset check whose latest evaluation failed, with its counts and the week(s) that
+evaluation covered (a table counts every week stored; a check counts the weeks of the run
+or partition that evaluated it last, and says which, so the two numbers can be compared).
+On the bundled samples, it says that their bad records are planted on purpose.
 
 python -m assets_pkg.summary
 
@@ -26,7 +29,8 @@ from assets_pkg.shared.io_manager import (
     scan_stored,
     stored_file,
 )
-from assets_pkg.shared.settings import Settings, check_reachable
+from assets_pkg.shared.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
+from assets_pkg.shared.settings import PROJECT_ROOT, Settings, check_reachable
 
 ASSETS = [
     "raw_customers",
@@ -103,13 +107,35 @@ def failed_checks(
     instance: dg.DagsterInstance, keys: Iterable[dg.AssetCheckKey]
 ) -> list[dg.AssetCheckEvaluation]:
     """The latest stored evaluation of each check in `keys` that did not pass."""
+    return [evaluation for evaluation, _ in latest_failures(instance, keys)]
+
+
+def latest_failures(
+    instance: dg.DagsterInstance, keys: Iterable[dg.AssetCheckKey]
+) -> list[tuple[dg.AssetCheckEvaluation, str | None]]:
+    """(evaluation, the weeks it covered, e.g. `weeks 2024-01-01...2024-03-04`, or None for
+    an unpartitioned run) of each check in `keys` whose latest evaluation did not pass."""
     failed = []
     for key in keys:
         record = instance.get_latest_asset_check_evaluation_record(key)
         evaluation = record.evaluation if record is not None else None
-        if evaluation is not None and not evaluation.passed:
-            failed.append(evaluation)
+        if record is not None and evaluation is not None and not evaluation.passed:
+            failed.append((evaluation, _covered(instance, evaluation, record.run_id)))
     return failed
+
+
+def _covered(
+    instance: dg.DagsterInstance, evaluation: dg.AssetCheckEvaluation, run_id: str
+) -> str | None:
+    """The week(s) an evaluation counted: its own partition, else its run's."""
+    if evaluation.partition is not None:
+        return f"week {evaluation.partition}"
+    run = instance.get_run_by_id(run_id)
+    tags = run.tags if run is not None else {}
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if start and end:
+        return f"week {start}" if start == end else f"weeks {start}...{end}"
+    return f"week {tags[PARTITION_TAG]}" if PARTITION_TAG in tags else None
 
 
 def describe(evaluation: dg.AssetCheckEvaluation) -> str:
@@ -133,20 +159,34 @@ def describe(evaluation: dg.AssetCheckEvaluation) -> str:
     return f"{key.name} ({key.asset_key.to_user_string()}){severity}: {counts}"
 
 
-def print_checks(defs: dg.Definitions) -> None:
+SAMPLE_NOTE = (
+    "The bundled samples plant bad records on purpose (data/sources/purchases/README.md: "
+    "malformed lines, unknown ids and more, each listed there; data/sources/signatures holds every "
+    "awkward file): each check above fails by design there, and its counts are the planted "
+    "records found; every bad row is in transaction_quarantine or signature_rejects with "
+    "its reason."
+)
+
+
+def print_checks(defs: dg.Definitions, sample: bool = False) -> None:
     home = os.environ.get("DAGSTER_HOME", "")
     if not home or not Path(home).is_dir():
         print("\nAsset checks: set DAGSTER_HOME to the instance of the runs to list them.")
         return
     keys = check_keys(defs)
     with dg.DagsterInstance.get() as instance:
-        failed = failed_checks(instance, keys)
+        failed = latest_failures(instance, keys)
     if not failed:
         print(f"\nAsset checks: all {len(keys)} passed in their latest evaluation.")
         return
-    print(f"\nAsset checks that did not pass ({len(failed)} of {len(keys)}; details: make ui):")
-    for evaluation in failed:
-        print(f"  {describe(evaluation)}")
+    print(
+        f"\nAsset checks that did not pass in their latest evaluation ({len(failed)} of "
+        f"{len(keys)}; the weeks each counted in brackets; details: make ui):"
+    )
+    for evaluation, covered in failed:
+        print(f"  {describe(evaluation)}" + (f" [{covered}]" if covered else ""))
+    if sample:
+        print(f"\n{SAMPLE_NOTE}")
 
 
 def main() -> int:
@@ -176,7 +216,11 @@ def main() -> int:
         f"polars.scan_parquet('{settings.warehouse_dir}/<asset>/**/*.parquet', "
         f"hive_partitioning=True{options})"
     )
-    print_checks(build_definitions(settings))
+    sample = {settings.purchases_source_dir, settings.signatures_source_dir} == {
+        str(PROJECT_ROOT / "data" / "sources" / "purchases"),
+        str(PROJECT_ROOT / "data" / "sources" / "signatures"),
+    }
+    print_checks(build_definitions(settings), sample)
     return 0
 
 

@@ -124,6 +124,11 @@ def point(name: str, json_bytes: int, a_wall: float | None, c_wall: float) -> Cu
     return CurvePoint(name, SCALES[name].weeks, json_bytes, a, one(c_wall))
 
 
+NOW = dt.datetime(2026, 11, 29, 23, 59, 59, 999999, tzinfo=dt.UTC)
+"""The instant every page here is rendered at: a second before midnight UTC, where a page
+dated by the clock and a test reading the clock again a moment later disagreed."""
+
+
 def render(
     summaries: dict[str, Summary],
     curve: Sequence[CurvePoint] = (),
@@ -133,7 +138,17 @@ def render(
     data = {"transaction_bytes": 500_000, "transactions": 3068, "basket_items": 6108}
     text, ok = agreement
     return report(
-        scale_name, SCALES[scale_name], data, 2, summaries, text, ok, 1, ["- a note."], curve
+        scale_name,
+        SCALES[scale_name],
+        data,
+        2,
+        summaries,
+        text,
+        ok,
+        1,
+        ["- a note."],
+        curve,
+        now=NOW,
     )
 
 
@@ -223,14 +238,26 @@ def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     assert "1 GiB" not in page
     assert "- weekly_purchase_counts: 3.00" in page
     assert "## Problems\n\n- a note.\n- (d) DuckDB scan floor: exit status 2, log d.log" in page
-    assert f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d}" in page
+    assert "- date: 2026-11-29 23:59 UTC" in page
     sections = [line for line in page.splitlines() if line.startswith("## ")]
     assert sections == ["## Ratios", "## Targets", "## Problems", "## Machine"]
 
 
-def test_report_is_the_same_for_the_same_summaries(page: str) -> None:
-    again = render({"a": one(12.0, 400, compute_s=8.0), "c": one(24.0)})
-    assert again == render({"a": one(12.0, 400, compute_s=8.0), "c": one(24.0)})
+def test_report_is_the_same_whatever_order_its_inputs_come_in() -> None:
+    """The page is a function of what was measured, not of the order the runner stored the
+    summaries in or measured the scales of the curve in."""
+    summaries = {"a": one(12.0, 400, compute_s=8.0), "c": one(24.0), "b": one(3.4)}
+    curve = [point("medium", MEDIUM_BYTES, 8.0, 4.0), point("small", 500_000, 2.0, 1.0)]
+    first = render(summaries, curve, scale_name="large")
+    again = render(dict(reversed(summaries.items())), list(reversed(curve)), scale_name="large")
+    assert again == first
+    assert first.index("| small ") < first.index("| medium ") < first.index("| large (main) ")
+
+
+def test_report_gives_the_date_it_is_told() -> None:
+    midnight = dt.datetime(2026, 1, 2, 0, 0, tzinfo=dt.UTC)
+    page = report("small", SCALES["small"], {}, 2, {}, "OK", True, 1, [], now=midnight)
+    assert "- date: 2026-01-02 00:00 UTC" in page
 
 
 @pytest.mark.parametrize(("a_wall", "verdict"), [(14.0, "PASS"), (15.0, "PASS"), (16.0, "FAIL")])

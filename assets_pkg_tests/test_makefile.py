@@ -9,8 +9,10 @@ the shell the recipes hand over, not Dagster.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,11 +28,17 @@ here=$(dirname "$0")/../..
   echo "  WAREHOUSE_DIR=$WAREHOUSE_DIR"; } >> "$here/calls.log"
 case "$(basename "$0") $*" in
   "python -m assets_pkg.purchases.feed") echo 2024-01-01...2024-01-08 ;;
+  "uv --version") echo "uv $PINNED_UV" ;;
   "dg launch"*)
     if [ -n "$FAIL_LAUNCH" ]; then
       echo "2024-01-01 10:00:00 +0000 - dagster - ERROR - job - $RUN_ID - it broke"; exit 1
     fi
     echo "launched $*"
+    p="2024-01-01 10:00:00 +0000 - dagster"
+    echo "$p - DEBUG - job - $RUN_ID - 42 - products - STEP_START - Started step products."
+    echo "$p - DEBUG - job - $RUN_ID - 42 - products - HANDLED_OUTPUT - Handled output result"
+    echo "$p - INFO - job - $RUN_ID - transactions - 1/10 weeks read (2024-01-01): 875 items"
+    echo "$p - DEBUG - job - $RUN_ID - 42 - products - STEP_SUCCESS - Finished step products."
     if [ -n "$WAREHOUSE_DIR" ]; then
       mkdir -p "$WAREHOUSE_DIR/weekly_purchase_counts/week=2024-01-08"
       : > "$WAREHOUSE_DIR/weekly_purchase_counts/week=2024-01-08/data.parquet"
@@ -38,6 +46,7 @@ case "$(basename "$0") $*" in
 esac
 """
 RUN_ID = "0123abcd-0123-4567-89ab-0123456789ab"
+PINNED_UV = re.findall(r'"uv==([^"]+)"', (ROOT / "pyproject.toml").read_text())[0]
 
 
 @pytest.fixture
@@ -55,7 +64,7 @@ def checkout(tmp_path: Path) -> Path:
     assert stamp.startswith(".venv/.installed-")
     (root / ".venv" / "bin").mkdir(parents=True)
     (root / stamp).touch()
-    for program in ("python", "dg", "ruff", "mypy", "pytest"):
+    for program in ("python", "dg", "ruff", "mypy", "pytest", "uv"):
         path = root / ".venv" / "bin" / program
         path.write_text(STAND_IN)
         path.chmod(0o755)
@@ -67,7 +76,7 @@ def _make(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str
     return subprocess.run(
         ["make", "--no-print-directory", *args],
         cwd=root,
-        env={**environ, "RUN_ID": RUN_ID, **env},
+        env={**environ, "RUN_ID": RUN_ID, "PINNED_UV": PINNED_UV, **env},
         capture_output=True,
         text=True,
         check=False,
@@ -92,6 +101,69 @@ def test_make_run_keeps_a_dagster_home_with_a_space_whole(checkout: Path, tmp_pa
     assert f"  VIRTUAL_ENV={checkout}/.venv\n" in calls
     assert "  arg 2024-01-01...2024-01-08\n" in calls
     assert "python\n  arg -m\n  arg assets_pkg.summary\n" in calls
+
+
+def test_make_run_shows_the_runs_progress_and_logs_all_of_it(checkout: Path) -> None:
+    """`make run` printed nothing between its first line and the summary; the steps and the
+    weekly progress lines now show as they come, the rest stays in the log only."""
+    done = _make(checkout, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "  Started step products.\n" in done.stdout
+    assert "  transactions - 1/10 weeks read (2024-01-01): 875 items\n" in done.stdout
+    assert "  Finished step products.\n" in done.stdout
+    assert "HANDLED_OUTPUT" not in done.stdout
+    log = (checkout / ".dagster_home" / "make.log").read_text()
+    assert log.count("HANDLED_OUTPUT") == 2  # both launches, whole, in the log
+    assert "launched launch --assets raw_customers,products,exploded_transactions" in log
+
+
+def _syncs(root: Path) -> list[str]:
+    """The `uv sync` calls so far, each as its arguments after `sync`."""
+    calls = _calls(root) if (root / "calls.log").exists() else ""
+    programs = re.split(r"^(?=\S)", calls, flags=re.MULTILINE)
+    found = [
+        re.findall(r"^  arg (.*)$", p, re.MULTILINE)
+        for p in programs
+        if p == "uv\n" or p.startswith("uv\n")
+    ]
+    return [" ".join(args[1:]) for args in found if args[:1] == ["sync"]]
+
+
+def test_make_run_installs_no_extra_and_make_test_the_dev_tools(checkout: Path) -> None:
+    """`make run` synced the dev extra (playwright, moto, mypy...): it now installs the
+    project's dependencies only; `make test` adds the dev tools, a later `make run` is
+    covered by them, and a change to uv.lock installs again what was asked for."""
+    for stamp in (checkout / ".venv").glob(".installed-*"):
+        stamp.unlink()
+    assert _make(checkout, "run").returncode == 0
+    assert _syncs(checkout) == ["--locked --compile-bytecode"]
+    assert _make(checkout, "run").returncode == 0
+    assert _make(checkout, "ui").returncode == 0
+    assert len(_syncs(checkout)) == 1  # the run install is there
+    assert _make(checkout, "test").returncode == 0
+    assert _syncs(checkout)[1:] == ["--locked --extra dev --compile-bytecode"]
+    assert _make(checkout, "run").returncode == 0
+    assert _make(checkout, "serve").returncode == 0
+    assert len(_syncs(checkout)) == 2  # dev covers run and serve
+    time.sleep(0.01)
+    with (checkout / "uv.lock").open("a") as lock:
+        lock.write("\n")
+    assert _make(checkout, "run").returncode == 0
+    assert _syncs(checkout)[2:] == ["--locked --compile-bytecode"]
+    assert _make(checkout, "serve").returncode == 0
+    assert _syncs(checkout)[3:] == ["--locked --extra deploy --compile-bytecode"]
+    assert _make(checkout, "check").returncode == 0
+    assert _syncs(checkout)[4:] == ["--locked --extra dev --compile-bytecode"]
+    assert [p.name for p in (checkout / ".venv").glob(".installed-*")] == [
+        Path(_make(checkout, "--eval", "s: ; @echo $(STAMP)", "s").stdout.strip()).name
+    ]
+
+
+def test_make_check_leaves_the_slow_tests_out(checkout: Path) -> None:
+    done = _make(checkout, "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pytest\n  arg -m\n  arg not slow\n" in _calls(checkout)
+    assert "  arg check\n  arg defs" not in _calls(checkout)
 
 
 def test_a_failed_run_shows_its_log_from_a_dagster_home_with_a_space(

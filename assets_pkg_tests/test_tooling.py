@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets_pkg.summary import check_keys, describe, failed_checks
+from assets_pkg.summary import check_keys, describe, failed_checks, latest_failures
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "instance" / "dagster.yaml"
@@ -25,12 +25,17 @@ def pyproject() -> dict[str, object]:
 
 
 def pins() -> dict[str, str]:
-    """`name: version` of every `name==version` requirement of the project, extras included."""
+    """`name: version` of every `name==version` requirement of the project, extras and
+    dependency groups included."""
     project = pyproject()["project"]
     assert isinstance(project, dict)
     requirements = [*project["dependencies"]]
     for extra in project["optional-dependencies"].values():
         requirements.extend(extra)
+    groups = pyproject().get("dependency-groups", {})
+    assert isinstance(groups, dict)
+    for group in groups.values():
+        requirements.extend(group)
     found = (re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^;\s]+)", r) for r in requirements)
     return {m[1]: m[2] for m in found if m}
 
@@ -50,6 +55,7 @@ def test_the_instance_template_has_telemetry_off_and_run_monitoring_on(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         assert not instance.telemetry_enabled
+        assert not instance.nux_enabled  # no "Join the Dagster community" dialog in the UI
         assert instance.run_monitoring_enabled
         # What ends a run whose process was killed with no code server left to notice.
         assert instance.run_monitoring_max_runtime_seconds > 0
@@ -97,12 +103,15 @@ def test_the_lock_file_matches_pyproject() -> None:
 
 
 def test_make_installs_from_the_lock_file_and_reinstalls_when_it_changes() -> None:
+    """What each install syncs is proved in test_makefile.py; here, that every one of them
+    comes from uv.lock and that the stamp follows it."""
     makefile = (ROOT / "Makefile").read_text()
-    stamp = re.search(r"^STAMP := (.*)$", makefile, re.MULTILINE)
+    stamp = re.search(r"^LOCKSUM := (.*)$", makefile, re.MULTILINE)
     assert stamp is not None
     assert "uv.lock" in stamp[1]
-    assert re.search(r"^\$\(STAMP\): .*uv\.lock", makefile, re.MULTILINE)
-    assert "sync --locked --extra dev" in makefile
+    syncs = re.findall(r"\$\(UV\) sync([^\n]*)", makefile)
+    assert syncs
+    assert all(options.startswith(" --locked ") for options in syncs), syncs
 
 
 def test_local_runs_announce_a_range_once_per_asset_and_make_serve_does_not() -> None:
@@ -154,6 +163,49 @@ def test_the_summary_lists_checks_that_did_not_pass_with_their_counts() -> None:
         assert dg.materialize([numbers, letters], instance=instance).success
         failed = failed_checks(instance, check_keys(defs))
     assert [describe(evaluation) for evaluation in failed] == ["few_rows (numbers): 1,234 rows"]
+
+
+WEEKS = dg.WeeklyPartitionsDefinition(start_date="2024-01-01", day_offset=1, end_offset=0)
+
+
+def _weekly() -> dg.AssetsDefinition:
+    """A weekly asset whose check fails, with a count."""
+
+    @dg.asset(partitions_def=WEEKS, check_specs=[dg.AssetCheckSpec("empty", asset="weekly")])
+    def weekly():  # type: ignore[no-untyped-def]  # dagster reads an annotation as outputs
+        rows = 2
+        return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(check_name="empty", passed=False, metadata={"rows": rows})
+            ]
+        )
+
+    return weekly
+
+
+def test_a_failed_check_says_which_weeks_its_count_covers() -> None:
+    """The summary said "2 quarantined rows" under a table of 24: the check's latest
+    evaluation counted the weeks of its last run, the table every week stored. Each failed
+    check now says the weeks its count covers."""
+    weekly = _weekly()
+    defs = dg.Definitions(assets=[weekly])
+    with dg.DagsterInstance.ephemeral() as instance:
+        range_tags = {
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-15",
+        }
+        assert dg.materialize([weekly], instance=instance, tags=range_tags).success
+        ((evaluation, covered),) = latest_failures(instance, check_keys(defs))
+        assert (describe(evaluation), covered) == (
+            "empty (weekly) [ERROR]: 2 rows",
+            "weeks 2024-01-01...2024-01-15",
+        )
+        assert dg.materialize([weekly], instance=instance, partition_key="2024-01-08").success
+        ((evaluation, covered),) = latest_failures(instance, check_keys(defs))
+        assert (describe(evaluation), covered) == (
+            "empty (weekly) [ERROR]: 2 rows",
+            "week 2024-01-08",
+        )
 
 
 def test_a_check_with_only_a_short_list_shows_its_items() -> None:

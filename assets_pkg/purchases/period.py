@@ -3,9 +3,12 @@
     python -m assets_pkg.purchases.period 2024-01-01 2024-02-26 [--out counts.parquet]
 
 prints (or writes) one row per customer and product bought in the weeks from the first
-Monday to the last Monday inclusive, and one row with product null and count 0 for each
-customer who bought nothing in them. Reads `weekly_purchase_counts` from WAREHOUSE_DIR; the
-weeks must have been materialised.
+week to the last week inclusive, and one row with product null and count 0 for each
+customer who bought nothing in them. A week is named by any date inside it (its Monday, or
+any other day: 2024-01-03 is the week of Monday 2024-01-01), as the settings take them.
+Reads `weekly_purchase_counts` from WAREHOUSE_DIR; the weeks must have been materialised,
+and when some are not, the error gives the `dg launch` command that builds them (with the
+PURCHASES_START_DATE / PURCHASES_END_DATE that make them partitions, when they lie outside).
 
 `--out` is written atomically (a temporary file beside it, renamed over it once whole): a
 full disk or a folder that cannot be written leaves no partial file and is one sentence
@@ -32,7 +35,8 @@ from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path
 from assets_pkg.shared.cli import run_cli
 from assets_pkg.shared.io_manager import DamagedFileError, again_phrase, scan_stored, stored_file
-from assets_pkg.shared.settings import Settings, check_reachable, parse_monday
+from assets_pkg.shared.partitions import monday_of
+from assets_pkg.shared.settings import Settings, check_reachable, parse_date
 
 ASSET = "weekly_purchase_counts"
 BUILD = "raw_customers,products,exploded_transactions,transaction_quarantine," + ASSET
@@ -50,8 +54,17 @@ class MissingWeeksError(PeriodError, LookupError):
     """Some weeks of the range have not been materialised."""
 
 
-def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) -> pl.DataFrame:
-    """Counts summed over the weeks `first_week`..`last_week` (Mondays, inclusive)."""
+def counts_between(
+    warehouse_dir: str,
+    first_week: dt.date,
+    last_week: dt.date,
+    partitions: tuple[dt.date, dt.date | None] | None = None,
+) -> pl.DataFrame:
+    """Counts summed over the weeks holding `first_week`..`last_week` (any day of each week;
+    inclusive). `partitions` (first Monday, last Monday or None for every completed week)
+    are the weekly partitions of the settings in use: a missing week outside them is
+    suggested with the settings that make it one."""
+    first_week, last_week = monday_of(first_week), monday_of(last_week)
     if last_week < first_week:
         raise PeriodError(f"The last week {last_week} comes before the first week {first_week}.")
     weeks = [
@@ -64,9 +77,7 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
         shown = ", ".join(str(w) for w in missing[:10])
         raise MissingWeeksError(
             f"{len(missing)} week(s) of {ASSET} are not in {warehouse_dir}: {shown}. "
-            f"Materialise them first: WAREHOUSE_DIR={shlex.quote(warehouse_dir)} dagster asset "
-            f"materialize -m assets_pkg.definitions --select {BUILD} --partition-range "
-            f"{missing[0]}...{missing[-1]}"
+            + build_advice(warehouse_dir, missing[0], missing[-1], partitions)
         )
     weekly = pl.concat([_week(path, week) for week, path in paths.items()])
     try:
@@ -84,6 +95,41 @@ def counts_between(warehouse_dir: str, first_week: dt.date, last_week: dt.date) 
             f"The weeks {first_week}...{last_week} of {ASSET} in {warehouse_dir} cannot be "
             f"read ({storage.first_line(error)}): materialise them again."
         ) from None
+
+
+def build_advice(
+    warehouse_dir: str,
+    first: dt.date,
+    last: dt.date,
+    partitions: tuple[dt.date, dt.date | None] | None,
+    today: dt.date | None = None,
+) -> str:
+    """What to run to materialise the weeks `first`..`last` (Mondays), as one sentence: the
+    `dg launch` command, with the settings that make them weekly partitions when they lie
+    outside `partitions`; or why no command can build them yet (a week not ended)."""
+    last_ended = monday_of(today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(weeks=1)
+    if last > last_ended:
+        return (
+            f"The week of {last} has not ended yet (the last week that has is {last_ended}): "
+            "ask for it once it has ended and been materialised."
+        )
+    settings = [f"WAREHOUSE_DIR={shlex.quote(warehouse_dir)}"]
+    if partitions is not None:
+        start, end = partitions
+        if first < start:
+            settings.append(f"PURCHASES_START_DATE={first}")
+        if end is not None and last > end:
+            settings.append(f"PURCHASES_END_DATE={last}")
+    widen = (
+        " (the weeks lie outside the weekly partitions, so the command widens them)"
+        if len(settings) > 1
+        else ""
+    )
+    weeks = f"--partition {first}" if first == last else f"--partition-range {first}...{last}"
+    return (
+        f"Materialise them first, from the project's folder with .venv active{widen}: "
+        f"{' '.join(settings)} dg launch --assets {BUILD} {weeks}"
+    )
 
 
 def _week(path: UPath, week: dt.date) -> pl.LazyFrame:
@@ -107,18 +153,24 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m assets_pkg.purchases.period",
         description="Purchase counts for a range of weeks (sums of weekly_purchase_counts).",
     )
-    parser.add_argument("first_week", help="the first Monday, YYYY-MM-DD")
-    parser.add_argument("last_week", help="the last Monday, YYYY-MM-DD (inclusive)")
+    parser.add_argument("first_week", help="any date of the first week, YYYY-MM-DD")
+    parser.add_argument("last_week", help="any date of the last week, YYYY-MM-DD (inclusive)")
     parser.add_argument("--out", help="write a local .parquet or .csv instead of printing")
     parser.add_argument("--warehouse", help="default: WAREHOUSE_DIR or data/warehouse")
     args = parser.parse_args(argv)
-    first = parse_monday(args.first_week, "first_week")
-    last = parse_monday(args.last_week, "last_week")
+    first = _week_of(args.first_week, "first_week")
+    last = _week_of(args.last_week, "last_week")
     setting = "--warehouse" if args.warehouse else "WAREHOUSE_DIR"
-    warehouse = args.warehouse or Settings.from_env().warehouse_dir
+    settings = Settings.from_env()
+    warehouse = args.warehouse or settings.warehouse_dir
     out = None if args.out is None else _check_out(args.out, warehouse, setting)
     check_reachable(warehouse, setting)
-    result = counts_between(warehouse, first, last)
+    end = settings.purchases_end_date
+    partitions = (
+        dt.date.fromisoformat(settings.purchases_start_date),
+        None if end is None else dt.date.fromisoformat(end),
+    )
+    result = counts_between(warehouse, first, last, partitions)
     if out is None:
         with pl.Config(tbl_rows=40, tbl_cols=-1):
             print(result)
@@ -126,6 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     _write(result, out, args.out, warehouse, setting)
     print(f"{result.height} rows written to {out}", file=sys.stderr)
     return 0
+
+
+def _week_of(text: str, name: str) -> dt.date:
+    """The Monday of the week holding the date `text`; said on stderr when it is another day."""
+    day = parse_date(text, name)
+    monday = monday_of(day)
+    if monday != day:
+        print(f"{name} {day} is in the week of Monday {monday}.", file=sys.stderr)
+    return monday
 
 
 def _write(result: pl.DataFrame, out: Path, given: str, warehouse: str, setting: str) -> None:

@@ -345,6 +345,11 @@ def _parse_date(text: str, setting: str) -> dt.date:
         raise ConfigurationError(f"{setting} must be a date YYYY-MM-DD, got {text!r}.") from None
 
 
+def parse_date(text: str, setting: str) -> dt.date:
+    """A `YYYY-MM-DD` date, or a ConfigurationError naming `setting`."""
+    return _parse_date(text, setting)
+
+
 def parse_monday(text: str, setting: str) -> dt.date:
     """A `YYYY-MM-DD` Monday, or a ConfigurationError naming `setting`."""
     day = _parse_date(text, setting)

@@ -118,6 +118,7 @@ def test_the_instance_queues_runs_under_limits_and_retries_them(
     assert [entry["key"] for entry in limits] == ["dagster/backfill"]
     assert limits[0]["limit"] <= coordinator["config"]["max_concurrent_runs"]
     assert config["run_monitoring"]["enabled"] is True
+    assert config["nux"] == {"enabled": False}  # no "Join the community" dialog in the UI
     # A run whose process is gone is found by the launcher's health check (test_run_health)
     # within a poll, and retried rather than resumed in place.
     assert config["run_launcher"]["class"] == "CodeServerRunLauncher"
@@ -154,11 +155,15 @@ def test_the_supervisor_starts_every_process_of_the_topology(tmp_path: Path) -> 
     assert worker_env["PYTHONPATH"].split(":")[0] == str(CELERY_CONFIG_DIR)
 
 
+INSTALLS = ("install", "instance", "uv", "venv-run", "venv-serve", "venv-dev")
+"""The Makefile's install targets, each taken as done by `_make_dry_run`."""
+
+
 def _make_dry_run(*args: str) -> list[list[str]]:
     """The commands `make -n` prints for `args` (install taken as done), each split as the
     shell would, continuation lines joined."""
     printed = subprocess.run(
-        ["make", "-n", "-o", "install", *args],
+        ["make", "-n", *(f"-o{done}" for done in INSTALLS), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -275,6 +280,7 @@ def _until(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # 5 s: real processes started, killed and restarted
 def test_the_supervisor_restarts_a_process_that_died_and_kills_what_it_left(
     tmp_path: Path,
 ) -> None:

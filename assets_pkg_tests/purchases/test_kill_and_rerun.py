@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from assets_pkg.purchases.generate import generate
@@ -50,6 +51,7 @@ def _tables(warehouse: Path) -> dict[str, pl.DataFrame]:
     }
 
 
+@pytest.mark.slow  # 87 s: a Dagster CLI run killed mid-backfill, then run again, twice
 def test_a_killed_backfill_run_again_equals_a_clean_run(tmp_path: Path) -> None:
     source = tmp_path / "feed"
     generate(source, customers=60, start=START, days=7 * WEEKS, seed=3, bad_records=True)

@@ -170,6 +170,7 @@ def daemons(
         )
 
 
+@pytest.mark.slow  # the real daemons: 38 s together
 def test_the_daemon_runs_the_week_that_ended_when_its_day_folders_have_arrived(
     daemons: tuple[Daemon, Daemon], tick: dt.datetime, week: dt.date
 ) -> None:
@@ -196,6 +197,7 @@ def test_the_daemon_runs_the_week_that_ended_when_its_day_folders_have_arrived(
     assert pl.read_parquet(counts).height > 0
 
 
+@pytest.mark.slow  # the real daemons: 38 s together
 def test_the_daemon_skips_the_tick_saying_why_when_the_week_has_not_arrived(
     daemons: tuple[Daemon, Daemon], tick: dt.datetime, week: dt.date
 ) -> None:

@@ -18,7 +18,8 @@ import duckdb
 import polars as pl
 
 
-def machine() -> list[str]:
+def machine(now: dt.datetime | None = None) -> list[str]:
+    """The list items; `now` (UTC, default: the current time) is the date they give."""
     memory = "?"
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -35,7 +36,7 @@ def machine() -> list[str]:
     except OSError:
         pass
     return [
-        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- date: {now or dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- nproc: {os.cpu_count()} ({cpu})",
         f"- total memory: {memory}",
         f"- {platform.platform()}, Python {platform.python_version()}",

@@ -13,6 +13,7 @@ summaries give the same text.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -329,8 +330,10 @@ def report(
     repeats: int,
     notes: Sequence[str],
     curve: Sequence[CurvePoint] = (),
+    now: dt.datetime | None = None,
 ) -> str:
-    """The whole markdown page; `data` is the generator's summary of the dataset.
+    """The whole markdown page; `data` is the generator's summary of the dataset; `now` the
+    date the page gives (default: the current time).
 
     `curve` holds (a) and (c) at the other scales of the cost curve; the main scale's point
     comes from `summaries`, and the points are ordered by weeks, then size (the main scale
@@ -363,7 +366,7 @@ def report(
         *_details(summaries, agreement, agreement_ok, notes, curve),
         "## Machine",
         "",
-        *machine(),
+        *machine(now),
         "",
     ]
     return "\n".join(lines)
