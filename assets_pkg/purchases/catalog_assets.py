@@ -11,6 +11,7 @@ import dagster as dg
 
 from assets_pkg.purchases import GROUP, catalog, schemas
 from assets_pkg.purchases.resources import PurchasesSource
+from assets_pkg.purchases.source_assets import CUSTOMERS_CSV, PRODUCTS_CSV
 from assets_pkg.shared.metadata import column_schema, preview
 
 
@@ -39,6 +40,7 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
             ),
         ],
         backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[CUSTOMERS_CSV],
     )
     def raw_customers(
         purchases_source: PurchasesSource,
@@ -75,6 +77,7 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
             )
         ],
         backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[PRODUCTS_CSV],
     )
     def products(
         purchases_source: PurchasesSource,

@@ -13,6 +13,7 @@ from assets_pkg.purchases.assets import build_purchase_assets
 from assets_pkg.purchases.feed import source_root, week_days, weeks_without_data
 from assets_pkg.purchases.resources import PurchasesSource
 from assets_pkg.purchases.sensors import late_data_sensor
+from assets_pkg.purchases.source_assets import purchase_source_assets
 from assets_pkg.shared.partitions import monday_of, weekly_partitions
 from assets_pkg.shared.settings import Settings
 
@@ -30,7 +31,10 @@ def build_defs(settings: Settings) -> dg.Definitions:
         "its quarantine and its counts.",
     )
     return dg.Definitions(
-        assets=build_purchase_assets(partitions, settings.purchases_weeks_per_run),
+        assets=[
+            *purchase_source_assets(partitions),
+            *build_purchase_assets(partitions, settings.purchases_weeks_per_run),
+        ],
         jobs=[weekly_job],
         schedules=[weekly_schedule(weekly_job, partitions)],
         sensors=[late_data_sensor(weekly_job, partitions)],

@@ -28,6 +28,7 @@ from assets_pkg.purchases.feed import (
     weeks_without_data,
 )
 from assets_pkg.purchases.resources import PurchasesSource
+from assets_pkg.purchases.source_assets import FEED, observation
 from assets_pkg.purchases.week_checks import week_evaluations
 from assets_pkg.purchases.weeks import WeekRange, WeekRead, WeekReader
 from assets_pkg.shared.io_manager import FramesOnDemand
@@ -87,10 +88,11 @@ def transaction_assets(
         can_subset=True,
         partitions_def=partitions,
         backfill_policy=backfill_policy,
+        deps=[FEED],
     )
     def transactions(
         context: dg.AssetExecutionContext, purchases_source: PurchasesSource
-    ) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation | dg.AssetObservation]:
         """Both assets come from one pass over the feed; a range is read week by week."""
         source = purchases_source.folder()
         weeks = [dt.date.fromisoformat(key) for key in week_keys(context)]
@@ -129,6 +131,11 @@ def transaction_assets(
             for key in context.partition_keys:
                 if key not in done:
                     read(reader, key)
+        # The version of the feed each week was built from, as an observation of the feed's
+        # week: recorded after the week's materialisation, so the latest version Dagster
+        # holds for a week is what its build read (sensors.py compares the next one with it).
+        for key, week in done.items():
+            yield observation(key, week.fingerprint)
         if dg.AssetKey("transaction_quarantine") in context.selected_asset_keys:
             yield dg.Output(
                 {key: week.quarantine for key, week in done.items()},

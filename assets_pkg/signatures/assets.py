@@ -31,6 +31,22 @@ REGISTERED = "registered_signatures"
 REJECTS = "signature_rejects"
 CHECK = "rejects_is_empty"
 
+SOURCE_A = dg.AssetSpec(
+    "source_a",
+    group_name="sources",
+    description="SOURCE_A/ under SIGNATURES_SOURCE_DIR: Offline/ signature images and "
+    "Online/ .HWR pen traces, genuine and forged.",
+    kinds={"file"},
+)
+SOURCE_B = dg.AssetSpec(
+    "source_b",
+    group_name="sources",
+    description="SOURCE_B/ under SIGNATURES_SOURCE_DIR: an INDEX of signature ids and "
+    "their parents (a forgery's), and one image per signature.",
+    kinds={"file"},
+)
+"""The two signature sources: external assets, read by one ETL pass (docs/signatures.md)."""
+
 
 @dg.multi_asset(
     outs={
@@ -56,6 +72,7 @@ CHECK = "rejects_is_empty"
     ],
     group_name="signatures",
     can_subset=True,
+    deps=[SOURCE_A, SOURCE_B],
 )
 def signature_warehouse(
     context: dg.AssetExecutionContext,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets_pkg.shared.settings import Settings
-from assets_pkg.signatures.assets import signature_warehouse
+from assets_pkg.signatures.assets import SOURCE_A, SOURCE_B, signature_warehouse
 from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER
 from assets_pkg.signatures.dataset_assets import signature_dataset, signature_trials
 from assets_pkg.signatures.read import VERSIONS_FOLDER
@@ -22,7 +22,7 @@ __all__ = ["ASSET_STORE_FOLDER", "build_defs"]
 def build_defs(settings: Settings) -> dg.Definitions:
     """Assets, the check and this domain's resources; the global `io_manager` comes from outside."""
     return dg.Definitions(
-        assets=[signature_warehouse, signature_dataset, signature_trials],
+        assets=[SOURCE_A, SOURCE_B, signature_warehouse, signature_dataset, signature_trials],
         resources={
             "signatures_db": SignatureDatabaseResource(url=settings.signatures_db_url),
             "signature_sources": SignatureSourcesResource(

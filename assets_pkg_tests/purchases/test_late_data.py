@@ -14,6 +14,7 @@ import pytest
 from assets_pkg.definitions import build_definitions
 from assets_pkg.purchases import feed as feed_module
 from assets_pkg.purchases import parse
+from assets_pkg.purchases.source_assets import DATA_VERSION_TAG
 from assets_pkg.shared.settings import Settings
 
 from .feed_builder import Feed, purchase
@@ -30,6 +31,10 @@ class Deployment:
     cursor: str | None = None
     run_keys: list[str | None] = dataclasses.field(default_factory=list)
     """Every run key the sensor asked for, in order."""
+    observed: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    """The feed's weeks and data versions each evaluation recorded."""
+    skip_reason: str | None = None
+    """Why the last evaluation requested nothing."""
 
     def build(self, first: str, last: str) -> None:
         job = self.defs.resolve_job_def("weekly_purchases")
@@ -52,6 +57,16 @@ class Deployment:
             repository_def=self.defs.get_repository_def(),
         )
         result = sensor.evaluate_tick(context)
+        for event in result.asset_events:  # as the daemon stores them
+            self.instance.report_runless_asset_event(event)
+        self.observed.append(
+            {
+                str(e.partition): (e.tags or {})[DATA_VERSION_TAG]
+                for e in result.asset_events
+                if isinstance(e, dg.AssetObservation)
+            }
+        )
+        self.skip_reason = result.skip_message
         self.cursor = result.cursor
         self.run_keys += [request.run_key for request in result.run_requests or []]
         return [request.partition_key for request in result.run_requests or []]
@@ -174,3 +189,98 @@ def test_a_file_corrected_with_its_size_and_time_kept_asks_for_its_week(
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     assert deployment.tick() == [W]
+
+
+def test_the_sources_are_upstream_of_what_reads_them(deployment: Deployment) -> None:
+    graph = deployment.defs.resolve_asset_graph()
+    parents = {
+        key.to_user_string(): sorted(k.to_user_string() for k in graph.get(key).parent_keys)
+        for key in graph.get_all_asset_keys()
+    }
+    assert parents["raw_customers"] == ["customers_csv"]
+    assert parents["products"] == ["products_csv"]
+    assert parents["exploded_transactions"] == ["purchase_feed"]
+    assert parents["transaction_quarantine"] == ["purchase_feed"]
+    assert parents["registered_signatures"] == ["source_a", "source_b"]
+    assert parents["signature_rejects"] == ["source_a", "source_b"]
+    feed = graph.get(dg.AssetKey("purchase_feed"))
+    assert feed.is_observable
+    assert feed.partitions_def == graph.get(dg.AssetKey("exploded_transactions")).partitions_def
+    for source in ["customers_csv", "products_csv", "source_a", "source_b"]:
+        assert graph.get(dg.AssetKey(source)).is_external
+
+
+def feed_versions(deployment: Deployment) -> dict[str, str]:
+    """The data version of each week the feed's own observation gives now."""
+    defs = dg.Definitions.merge(
+        deployment.defs,
+        dg.Definitions(jobs=[dg.define_asset_job("observe_feed", [dg.AssetKey("purchase_feed")])]),
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    assert defs.resolve_job_def("observe_feed").execute_in_process(instance=instance).success
+    records = instance.fetch_observations(dg.AssetKey("purchase_feed"), limit=100).records
+    return {
+        str(r.partition_key): r.asset_observation.tags[DATA_VERSION_TAG]
+        for r in records
+        if r.asset_observation is not None
+    }
+
+
+def test_the_feed_observed_gives_each_week_the_fingerprint_its_build_records(
+    deployment: Deployment,
+) -> None:
+    """One definition: the observation of a week, the sensor's comparison and the build's
+    record (its metadata, and the observation of the feed it logs) all agree."""
+    deployment.build(W, NEXT)
+    built = {
+        str(r.partition_key): r.asset_materialization.metadata["feed fingerprint"].value
+        for r in deployment.instance.fetch_materializations(
+            dg.AssetKey("exploded_transactions"), limit=10
+        ).records
+        if r.asset_materialization is not None
+    }
+    logged = {
+        str(r.partition_key): r.asset_observation.tags[DATA_VERSION_TAG]
+        for r in deployment.instance.fetch_observations(
+            dg.AssetKey("purchase_feed"), limit=10
+        ).records
+        if r.asset_observation is not None
+    }
+    assert built == logged
+    assert {key: feed_versions(deployment)[key] for key in built} == built
+    assert deployment.tick() == []
+    # The versions the build recorded still hold; only the weeks around, never built (their
+    # day folders hold data too), are observed for the first time.
+    assert sorted(deployment.observed[0]) == ["2024-01-01", "2024-01-22"]
+    assert deployment.skip_reason == (
+        "Every one of the 2 built week(s) was built from the feed as it is now (same day "
+        "files, same stamps): nothing to re-build."
+    )
+
+
+def test_a_late_file_is_observed_as_a_new_version_of_its_week_only(
+    deployment: Deployment, feed: Feed
+) -> None:
+    deployment.build(W, NEXT)
+    deployment.tick()
+    late = feed.root / "transactions" / "d=2024-01-10" / "late.json"
+    late.write_text(purchase("C3", "2024-01-10 12:00:00", "P2") + "\n")
+    assert deployment.tick() == [W]
+    assert list(deployment.observed[-1]) == [W]  # the UI shows this week changed upstream
+    assert deployment.observed[-1][W] == feed_versions(deployment)[W]
+    assert deployment.tick() == []
+    assert deployment.skip_reason == (
+        f"The rebuild of the week(s) {W} was already requested for the feed as it is now: "
+        "waiting for it to run."
+    )
+    deployment.build(W, W)
+    assert deployment.tick() == []
+    assert deployment.observed[-1] == {}
+
+
+def test_nothing_built_yet_is_said(deployment: Deployment) -> None:
+    assert deployment.tick() == []
+    assert deployment.skip_reason == (
+        "No week of exploded_transactions is built yet: nothing to re-build."
+    )
+    assert sorted(deployment.observed[0]) == ["2024-01-01", W, NEXT, "2024-01-22"]
