@@ -554,6 +554,22 @@ def weeks_with_data(source_dir: Path | UPath, first_week: dt.date | None = None)
     ]
 
 
+def feed_span(source_dir: Path | UPath) -> tuple[dt.date, dt.date] | None:
+    """The first and the last day whose folder holds an entry: the feed runs between them,
+    so a folder before the first was never expected and one after the last has not arrived
+    yet (None when no day folder holds anything)."""
+    days = sorted(
+        day for name in _transactions_entries(source_dir) if (day := _folder_day(name)) is not None
+    )
+
+    def holds_entries(day: dt.date) -> bool:
+        return bool(find_day_files(source_dir, [day]).days_with_entries)
+
+    first = next((day for day in days if holds_entries(day)), None)
+    last = next((day for day in reversed(days) if holds_entries(day)), None)
+    return None if first is None or last is None else (first, last)
+
+
 def badly_named_day_folders(source_dir: Path | UPath) -> list[str]:
     """Entries of `transactions/` that are not named `d=YYYY-MM-DD` with a real date, as
     paths relative to `source_dir` (e.g. `transactions/d=2024-13-45`): no week ever reads

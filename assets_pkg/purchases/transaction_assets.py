@@ -22,9 +22,8 @@ from assets_pkg.purchases.feed import (
     FeedReadError,
     UnreadableFeedError,
     badly_named_day_folders,
-    find_day_files,
+    feed_span,
     week_days,
-    weeks_with_data,
     weeks_without_data,
 )
 from assets_pkg.purchases.resources import PurchasesSource
@@ -100,7 +99,7 @@ def transaction_assets(
         # exist is unknown), and the weeks must have data.
         try:
             badly_named = badly_named_day_folders(source)
-            first_day = _feed_first_day(source)
+            span = feed_span(source)
             _fail_on_weeks_without_data(source, weeks)
         except UnreadableFeedError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
@@ -116,7 +115,7 @@ def transaction_assets(
                 raise dg.Failure(str(error)) from error
             done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
             progress.week_done(week)
-            for asset, metadata in _week_metadata(week, first_day).items():
+            for asset, metadata in _week_metadata(week, span).items():
                 if dg.AssetKey(asset) in context.selected_asset_keys:
                     context.add_asset_metadata(metadata, asset_key=asset, partition_key=key)
             return week.exploded
@@ -147,7 +146,7 @@ def transaction_assets(
             (
                 (
                     key,
-                    _TransactionsSummary([done[key]], badly_named, first_day).check_result(c.name),
+                    _TransactionsSummary([done[key]], badly_named, span).check_result(c.name),
                 )
                 for c in checks
                 for key in sorted(done)
@@ -168,9 +167,11 @@ FINGERPRINT = "feed fingerprint"
 """The metadata key of a week's fingerprint of the day folders it read (see sensors.py)."""
 
 
-def _week_metadata(week: WeekRead, first_day: dt.date | None) -> dict[str, dict[str, Any]]:
+def _week_metadata(
+    week: WeekRead, span: tuple[dt.date, dt.date] | None
+) -> dict[str, dict[str, Any]]:
     """What each asset's materialisation of one week shows."""
-    missing = [d.isoformat() for d in _TransactionsSummary([week], [], first_day).missing_days]
+    missing = [d.isoformat() for d in _TransactionsSummary([week], [], span).missing_days]
     return {
         "exploded_transactions": {
             FINGERPRINT: week.fingerprint.digest,
@@ -212,31 +213,23 @@ class _Progress:
         )
 
 
-def _feed_first_day(source: Path | UPath) -> dt.date | None:
-    """The first day whose folder holds an entry: the feed starts there, so no folder before
-    it is expected (none when no week that has ended has data)."""
-    for week in weeks_with_data(source):
-        days = find_day_files(source, week_days(week)).days_with_entries
-        if days:
-            return min(days)
-    return None
-
-
 @dataclasses.dataclass(frozen=True)
 class _TransactionsSummary:
     weeks: list[WeekRead]
     badly_named: list[str]
     """Entries of transactions/ that no week reads (about the whole feed, not these weeks)."""
-    first_day: dt.date | None = None
-    """The feed's first day (`_feed_first_day`): a folder before it is not missing, the feed
-    had not started (the tolerance day before a feed's first Monday, say)."""
+    span: tuple[dt.date, dt.date] | None = None
+    """The feed's first and last day (`feed.feed_span`): a folder outside them is not
+    missing. Before the first, the feed had not started (the tolerance day before its first
+    Monday); after the last, the day has not arrived (the Monday after a feed's last week),
+    and when it does, `late_purchases_sensor` builds the week again with it."""
 
     @property
     def missing_days(self) -> list[dt.date]:
         return sorted(
             day
             for day in {day for week in self.weeks for day in week.missing_days}
-            if self.first_day is None or day >= self.first_day
+            if self.span is None or self.span[0] <= day <= self.span[1]
         )
 
     @property

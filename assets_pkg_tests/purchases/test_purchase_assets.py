@@ -395,8 +395,10 @@ def test_a_transactions_folder_that_cannot_be_read_fails_before_anything_is_writ
 
 def test_some_missing_days_run_and_warn(feed: Feed, warehouse: Path) -> None:
     feed.write_day("2024-01-09", purchase("C1", "2024-01-09 10:00:00", "P2"))
+    # The feed goes on after the week (2024-01-16), so its Monday 2024-01-15 is a gap.
     for folder in ["2024-01-08", "2024-01-11", "2024-01-12", "2024-01-13", "2024-01-14"]:
         feed.write_day(folder, raw=b"")
+    feed.write_day("2024-01-16", raw=b"")
     result = materialize(feed, warehouse, W)
     assert result.success
     check = check_results(result)["all_day_folders_present"]
@@ -417,6 +419,19 @@ def test_some_missing_days_run_and_warn(feed: Feed, warehouse: Path) -> None:
     assert read_week(warehouse, "weekly_purchase_counts", W).select(
         "customer_id", "product_id", "purchase_count"
     ).rows() == [("C1", "P2", 1), ("C2", None, 0), ("C3", None, 0), ("C4", None, 0)]
+
+
+def test_a_complete_feed_misses_no_day_before_its_first_or_after_its_last(
+    feed: Feed, warehouse: Path
+) -> None:
+    """A feed that ends with the week's Sunday: the tolerance days around it (Sunday
+    2024-01-07, Monday 2024-01-15) lie outside the feed, so nothing is missing; the Monday is
+    read when it arrives (late data, test_late_data.py)."""
+    for day in range(8, 15):
+        feed.write_day(f"2024-01-{day:02d}", purchase("C1", f"2024-01-{day:02d} 10:00:00", "P2"))
+    result = materialize(feed, warehouse, W)
+    check = check_results(result)["all_day_folders_present"]
+    assert (check.passed, check.metadata["missing days"]) == (True, dg.JsonMetadataValue([]))
 
 
 def test_a_missing_source_folder_or_csv_stops_with_one_sentence(feed: Feed, tmp_path: Path) -> None:
