@@ -1,7 +1,8 @@
 """What `make run` built: each asset's rows, partitions and location in the warehouse, and
-every asset check whose latest evaluation failed, with its counts and the week(s) that
-evaluation covered (a table counts every week stored; a check counts the weeks of the run
-or partition that evaluated it last, and says which, so the two numbers can be compared).
+every asset check that did not pass, with its counts and the week(s) they cover. A check
+evaluated per week is judged by each week's latest evaluation and its failing weeks add up
+(so its counts compare with the tables, which count every week stored); another check by
+its latest evaluation, and the weeks of the run that made it.
 On the bundled samples, it says that their bad records are planted on purpose.
 
 python -m assets_pkg.summary
@@ -113,10 +114,21 @@ def failed_checks(
 def latest_failures(
     instance: dg.DagsterInstance, keys: Iterable[dg.AssetCheckKey]
 ) -> list[tuple[dg.AssetCheckEvaluation, str | None]]:
-    """(evaluation, the weeks it covered, e.g. `weeks 2024-01-01...2024-03-04`, or None for
-    an unpartitioned run) of each check in `keys` whose latest evaluation did not pass."""
-    failed = []
+    """(evaluation, the weeks it covers, e.g. `3 weeks 2024-01-01...2024-01-15`, or None for
+    an unpartitioned check) of each check in `keys` that did not pass where it was last
+    evaluated. A check evaluated per week is judged week by week: the latest evaluation of
+    each week, the failing weeks merged into one line whose counts add up over them, so that
+    they compare with the tables, which count every week stored. Any other check is judged
+    by its latest evaluation."""
+    per_week = _latest_per_week(instance)
+    failed: list[tuple[dg.AssetCheckEvaluation, str | None]] = []
     for key in keys:
+        weeks = per_week.get(key)
+        if weeks:
+            failing = {week: e for week, e in sorted(weeks.items()) if not e.passed}
+            if failing:
+                failed.append((_merged(list(failing.values())), _weeks_phrase(list(failing))))
+            continue
         record = instance.get_latest_asset_check_evaluation_record(key)
         evaluation = record.evaluation if record is not None else None
         if record is not None and evaluation is not None and not evaluation.passed:
@@ -124,18 +136,67 @@ def latest_failures(
     return failed
 
 
+def _latest_per_week(
+    instance: dg.DagsterInstance,
+) -> dict[dg.AssetCheckKey, dict[str, dg.AssetCheckEvaluation]]:
+    """The latest evaluation of each (check, week) that carries a week, over every run: runs
+    in the order they were created, each run's events in its own order (a local instance
+    numbers events per run, so event ids of two runs do not compare)."""
+    latest: dict[dg.AssetCheckKey, dict[str, dg.AssetCheckEvaluation]] = {}
+    runs = sorted(instance.get_run_records(), key=lambda record: record.create_timestamp)
+    for run in runs:
+        records = instance.get_records_for_run(
+            run.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        for record in records:  # ascending: a later evaluation of the run wins
+            data = record.event_log_entry.dagster_event
+            evaluation = data.event_specific_data if data is not None else None
+            if isinstance(evaluation, dg.AssetCheckEvaluation) and evaluation.partition:
+                weeks = latest.setdefault(evaluation.asset_check_key, {})
+                weeks[evaluation.partition] = evaluation
+    return latest
+
+
+def _merged(evaluations: list[dg.AssetCheckEvaluation]) -> dg.AssetCheckEvaluation:
+    """One evaluation standing for several weeks' failures: whole numbers added up, lists
+    joined, the worst severity, the first week's description."""
+    metadata: dict[str, dg.MetadataValue] = {}
+    for label in dict.fromkeys(label for e in evaluations for label in e.metadata):
+        values: list[object] = [e.metadata[label].value for e in evaluations if label in e.metadata]
+        numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        lists = [v for v in values if isinstance(v, list)]
+        if len(numbers) == len(values):
+            metadata[label] = dg.MetadataValue.int(sum(numbers))
+        elif len(lists) == len(values):
+            metadata[label] = dg.MetadataValue.json([item for v in lists for item in v])
+    first = evaluations[0]
+    errors = [e for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR]
+    return dg.AssetCheckEvaluation(
+        asset_key=first.asset_key,
+        check_name=first.check_name,
+        passed=False,
+        metadata=metadata,
+        severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
+        description=first.description,
+    )
+
+
 def _covered(
     instance: dg.DagsterInstance, evaluation: dg.AssetCheckEvaluation, run_id: str
 ) -> str | None:
-    """The week(s) an evaluation counted: its own partition, else its run's."""
-    if evaluation.partition is not None:
-        return f"week {evaluation.partition}"
+    """The week(s) an evaluation without a week of its own counted: its run's."""
     run = instance.get_run_by_id(run_id)
     tags = run.tags if run is not None else {}
     start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     if start and end:
         return f"week {start}" if start == end else f"weeks {start}...{end}"
     return f"week {tags[PARTITION_TAG]}" if PARTITION_TAG in tags else None
+
+
+def _weeks_phrase(weeks: list[str]) -> str:
+    if len(weeks) == 1:
+        return f"week {weeks[0]}"
+    return f"{len(weeks)} weeks {weeks[0]}...{weeks[-1]}"
 
 
 def describe(evaluation: dg.AssetCheckEvaluation) -> str:
@@ -180,8 +241,8 @@ def print_checks(defs: dg.Definitions, sample: bool = False) -> None:
         print(f"\nAsset checks: all {len(keys)} passed in their latest evaluation.")
         return
     print(
-        f"\nAsset checks that did not pass in their latest evaluation ({len(failed)} of "
-        f"{len(keys)}; the weeks each counted in brackets; details: make ui):"
+        f"\nAsset checks that did not pass ({len(failed)} of {len(keys)}; the weeks they "
+        "failed in brackets, each week as last evaluated; details: make ui):"
     )
     for evaluation, covered in failed:
         print(f"  {describe(evaluation)}" + (f" [{covered}]" if covered else ""))

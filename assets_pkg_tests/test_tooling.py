@@ -219,3 +219,55 @@ def test_a_check_with_only_a_short_list_shows_its_items() -> None:
     assert describe(evaluation) == (
         "all_day_folders_present (exploded_transactions): 2 missing days (2024-01-02, 2024-01-03)"
     )
+
+
+def _weekly_checked() -> dg.AssetsDefinition:
+    """A weekly asset whose check is evaluated per week (as the purchase checks are)."""
+
+    @dg.asset(
+        partitions_def=WEEKS,
+        check_specs=[dg.AssetCheckSpec("empty", asset="weekly", partitions_def=WEEKS)],
+        config_schema={"passed": dg.Field(bool, default_value=False)},
+    )
+    def weekly(context):  # type: ignore[no-untyped-def]  # dagster reads the annotations
+        return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="empty",
+                    passed=context.op_execution_context.op_config["passed"],
+                    metadata={"rows": 2, "missing days": ["2024-01-02"]},
+                )
+            ]
+        )
+
+    return weekly
+
+
+def test_a_check_per_week_adds_up_its_failing_weeks_as_each_was_last_evaluated() -> None:
+    """With one evaluation per week, the latest alone named one week ("4 quarantined rows"
+    under a table of 24): the summary adds up every week whose latest evaluation failed."""
+    weekly = _weekly_checked()
+    defs = dg.Definitions(assets=[weekly])
+    with dg.DagsterInstance.ephemeral() as instance:
+        for week in ("2024-01-01", "2024-01-08", "2024-01-15"):
+            assert dg.materialize([weekly], instance=instance, partition_key=week).success
+        ((evaluation, covered),) = latest_failures(instance, check_keys(defs))
+        assert (describe(evaluation), covered) == (
+            "empty (weekly) [ERROR]: 6 rows",
+            "3 weeks 2024-01-01...2024-01-15",
+        )
+        assert evaluation.metadata["missing days"].value == ["2024-01-02"] * 3
+        passed = {"ops": {"weekly": {"config": {"passed": True}}}}
+        assert dg.materialize(
+            [weekly], instance=instance, partition_key="2024-01-08", run_config=passed
+        ).success
+        ((evaluation, covered),) = latest_failures(instance, check_keys(defs))
+        assert (describe(evaluation), covered) == (
+            "empty (weekly) [ERROR]: 4 rows",
+            "2 weeks 2024-01-01...2024-01-15",
+        )
+        for week in ("2024-01-01", "2024-01-15"):
+            assert dg.materialize(
+                [weekly], instance=instance, partition_key=week, run_config=passed
+            ).success
+        assert latest_failures(instance, check_keys(defs)) == []
