@@ -34,7 +34,11 @@ SUPPORTED = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB."
             "foo://h/db",
             f"SIGNATURES_DB_URL (foo://h/db) uses the unknown scheme 'foo': {SUPPORTED}",
         ),
-        ("not a url", "SIGNATURES_DB_URL is not a database URL: 'not a url'."),
+        (
+            "not a url",
+            "SIGNATURES_DB_URL is not a database URL: 'not a url': use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST/DB.",
+        ),
     ],
 )
 def test_an_unusable_url_is_one_sentence(url: str, message: str) -> None:
