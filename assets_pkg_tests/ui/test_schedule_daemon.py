@@ -40,7 +40,7 @@ from dagster._core.scheduler.instigation import (
     TickStatus,
 )
 
-from assets_pkg.purchases.definitions import SCHEDULE
+from assets_pkg.defs.purchases.build import SCHEDULE
 from assets_pkg.purchases.generate import generate
 from assets_pkg.shared.settings import PROJECT_ROOT
 

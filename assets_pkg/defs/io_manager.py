@@ -47,11 +47,11 @@ import polars as pl
 from pydantic import field_validator
 from upath import UPath
 
+from assets_pkg.defs.metadata import preview
+from assets_pkg.defs.partitions import check_run_partitions
+from assets_pkg.defs.resource_checks import SettingError, location_rule, validated
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path, make_folder
-from assets_pkg.shared.metadata import preview
-from assets_pkg.shared.partitions import check_run_partitions
-from assets_pkg.shared.resource_checks import SettingError, location_rule, validated
 from assets_pkg.shared.settings import check_writable
 
 Frame = pl.DataFrame | pl.LazyFrame
