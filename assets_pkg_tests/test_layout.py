@@ -99,3 +99,46 @@ def test_a_scaffolded_asset_joins_the_code_location_beside_the_sources(tmp_path:
     assert listed.returncode == 0, listed.stderr
     keys = {asset["asset_key"] for asset in json.loads(listed.stdout)["assets"]}
     assert {"probe", *SOURCES, "weekly_purchase_counts", "registered_signatures"} <= keys
+
+
+CORE = ("purchases", "signatures", "shared")
+"""The packages beside `defs/`: the pure core and what it shares, with no Dagster import."""
+
+
+def _core_modules() -> list[str]:
+    package = PROJECT_ROOT / "assets_pkg"
+    return sorted(
+        ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for folder in CORE
+        for path in (package / folder).rglob("*.py")
+    )
+
+
+def test_the_core_imports_no_dagster() -> None:
+    modules = _core_modules()
+    assert "assets_pkg.purchases.parse" in modules
+    assert "assets_pkg.signatures.service" in modules
+    assert "assets_pkg.shared.layout" in modules
+    program = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "tops = {name.split('.')[0] for name in sys.modules}\n"
+        "print(sorted(top for top in tops if top.startswith('dagster')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_dagster_layer_lives_under_defs() -> None:
+    # A module that imports Dagster outside defs/ is either the code location's entry point
+    # or a command-line tool that reads the instance.
+    outside = sorted(
+        str(path.relative_to(PROJECT_ROOT))
+        for path in (PROJECT_ROOT / "assets_pkg").rglob("*.py")
+        if "defs" not in path.relative_to(PROJECT_ROOT).parts
+        and ("import dagster" in path.read_text() or "from dagster" in path.read_text())
+    )
+    assert outside == ["assets_pkg/definitions.py", "assets_pkg/summary.py"]

@@ -52,46 +52,19 @@ from assets_pkg.defs.partitions import check_run_partitions
 from assets_pkg.defs.resource_checks import SettingError, location_rule, validated
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path, make_folder
+from assets_pkg.shared.layout import (
+    HIVE_KEY,
+    DamagedFileError,
+    again_phrase,
+    scan_stored,
+    stored_file,
+    unreadable,
+)
 from assets_pkg.shared.settings import check_writable
 
 Frame = pl.DataFrame | pl.LazyFrame
-HIVE_KEY = "week"
 BASE_DIR_SETTING = "WAREHOUSE_DIR (io_manager.base_dir)"
 COLUMN_SCHEMA = "dagster/column_schema"
-FILE_NAME = "data.parquet"
-
-
-def stored_file(asset_folder: UPath, partition: str | None, hive_key: str = HIVE_KEY) -> UPath:
-    """Where an asset's file lies under its folder: `data.parquet`, or for a partition
-    `<hive_key>=<partition>/data.parquet`. The one place the layout is spelt out; the
-    tools that read the warehouse without Dagster (`period`, `summary`) use it too."""
-    folder = asset_folder if partition is None else asset_folder / f"{hive_key}={partition}"
-    return folder / FILE_NAME
-
-
-class DamagedFileError(ValueError):
-    """A stored file cannot be read as the Parquet file the IO manager writes (truncated,
-    overwritten, a folder in its place); the message is one sentence naming it."""
-
-
-def scan_stored(path: UPath, again: str) -> pl.LazyFrame:
-    """A stored file, lazily, once its Parquet footer has been read: DamagedFileError naming
-    the file, and ending with `again` (what to do), when it is not a file or not Parquet.
-
-    The IO manager's load and the tools that read the warehouse without Dagster (`period`,
-    `summary`) share it, so a damaged file is named the same way wherever it is read."""
-    try:
-        is_file = path.is_file()
-    except OSError as error:
-        raise DamagedFileError(_unreadable(path, error, again)) from None
-    if not is_file:
-        raise DamagedFileError(f"{path} is not a file: remove it and {again}.")
-    try:
-        frame = storage.scan_parquet(path)
-        frame.collect_schema()  # reads the footer: a truncated or foreign file fails here
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise DamagedFileError(_unreadable(path, error, again)) from None
-    return frame
 
 
 def _declared_columns(context: dg.InputContext, hive_key: str) -> dict[str, str]:
@@ -127,17 +100,6 @@ def _require_columns(
         raise DamagedFileError(
             f"{path} does not hold {asset} (its column {', '.join(retyped)}): {again}."
         )
-
-
-def again_phrase(asset: str, partition: str | None) -> str:
-    """What to do about a damaged file of `asset` (and of that week)."""
-    if partition is None:
-        return f"materialise {asset} again"
-    return f"materialise the week {partition} of {asset} again"
-
-
-def _unreadable(path: UPath, error: BaseException, again: str) -> str:
-    return f"{path} is not a readable Parquet file ({storage.first_line(error)}): {again}."
 
 
 class FramesOnDemand(Mapping[str, pl.DataFrame]):
@@ -260,7 +222,7 @@ class PolarsParquetIOManager(dg.UPathIOManager):
             try:
                 return frame.collect()
             except (pl.exceptions.PolarsError, OSError) as error:
-                raise DamagedFileError(_unreadable(path, error, again)) from None
+                raise DamagedFileError(unreadable(path, error, again)) from None
         except DamagedFileError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
 

@@ -47,8 +47,8 @@ from typing import Any
 
 from upath import UPath
 
-from assets_pkg.defs.partitions import monday_of
 from assets_pkg.shared import storage
+from assets_pkg.shared.dates import monday_of
 
 ONE_DAY = dt.timedelta(days=1)
 

@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 from upath import UPath
 
-from assets_pkg.defs.io_manager import stored_file
 from assets_pkg.shared import storage
+from assets_pkg.shared.layout import stored_file
 from assets_pkg.shared.settings import Settings
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase

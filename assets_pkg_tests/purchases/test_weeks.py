@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.defs.partitions import monday_of
 from assets_pkg.purchases import schemas, weeks
 from assets_pkg.purchases.feed import (
     DayListing,
@@ -21,6 +20,7 @@ from assets_pkg.purchases.feed import (
     weeks_with_data,
 )
 from assets_pkg.purchases.weeks import NoDataError, WeekRange, WeekReader
+from assets_pkg.shared.dates import monday_of
 
 from .feed_builder import Feed, day, moment, purchase, source_file
 
