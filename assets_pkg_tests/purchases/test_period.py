@@ -17,8 +17,8 @@ from polars.testing import assert_frame_equal
 
 from assets_pkg.defs.partitions import cli_partition_sentence, weekly_partitions
 from assets_pkg.purchases import period
-from assets_pkg.purchases.generate import generate
 from assets_pkg.purchases.period import MissingWeeksError, cli, counts_between
+from tools.generate_purchases import generate
 
 from .feed_builder import Feed, day, materialize
 from .rules_oracle import period_by_the_rules

@@ -41,8 +41,8 @@ from dagster._core.scheduler.instigation import (
 )
 
 from assets_pkg.defs.purchases.build import SCHEDULE
-from assets_pkg.purchases.generate import generate
 from assets_pkg.shared.settings import PROJECT_ROOT
+from tools.generate_purchases import generate
 
 from .processes import BIN, Process, new_instance, project_env, running
 
