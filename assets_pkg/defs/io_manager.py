@@ -128,7 +128,7 @@ class FramesOnDemand(Mapping[str, pl.DataFrame]):
         return len(self.keys_)
 
 
-class PolarsParquetIOManager(dg.UPathIOManager):
+class HiveParquetIOManager(dg.UPathIOManager):
     extension = ".parquet"
 
     def __init__(self, base_path: UPath, hive_key: str) -> None:
@@ -227,7 +227,7 @@ class PolarsParquetIOManager(dg.UPathIOManager):
             raise dg.Failure(description=str(error), allow_retries=False) from None
 
 
-class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
+class ParquetIOManager(dg.ConfigurableIOManagerFactory[HiveParquetIOManager]):
     """Polars frames as Parquet under `base_dir` (local folder or any fsspec URL)."""
 
     base_dir: str
@@ -246,14 +246,14 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
             )
         return value
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> PolarsParquetIOManager:
+    def create_io_manager(self, context: dg.InitResourceContext) -> HiveParquetIOManager:
         if storage.is_local(self.base_dir):
             # A local warehouse is checked when a run uses it, whoever set it: created if
             # missing, and it must accept a file. A remote one is checked by its first write,
             # whose error names WAREHOUSE_DIR (docs/decisions.md).
             validated(check_writable, self.base_dir, BASE_DIR_SETTING)
         base_path = storage.upath(self.base_dir)
-        return PolarsParquetIOManager(base_path=base_path, hive_key=self.hive_key)
+        return HiveParquetIOManager(base_path=base_path, hive_key=self.hive_key)
 
 
 def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:
