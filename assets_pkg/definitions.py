@@ -24,7 +24,7 @@ from assets_pkg.defs.retries import stranded_retries_sensor
 from assets_pkg.defs.signatures.build import build_defs as build_signatures
 from assets_pkg.shared.settings import ConfigurationError, Settings
 from assets_pkg.signatures.engines import check_database_url
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 
 __all__ = ["build_definitions", "defs", "purchases", "signatures"]
 

@@ -30,8 +30,9 @@ from assets_pkg.signatures.db_schema import (
     supersessions,
 )
 from assets_pkg.signatures.engines import open_engine, shown_url, timeout_error
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.model import Reference, Signee, SigneeKey
-from assets_pkg.signatures.service import CurrentSignature, RegistrationIdentity, StoreError
+from assets_pkg.signatures.ports import CurrentSignature, RegistrationIdentity
 
 
 class WriteConflictError(StoreError):

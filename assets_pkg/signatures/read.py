@@ -40,7 +40,7 @@ from assets_pkg.signatures.db_schema import (
     signees,
 )
 from assets_pkg.signatures.engines import create_engine, supported_url
-from assets_pkg.signatures.service import SignatureServiceError, StoreError
+from assets_pkg.signatures.errors import SignatureServiceError, StoreError
 
 DATASET = "signature_dataset"
 TRIALS = "signature_trials"

@@ -20,11 +20,11 @@ from assets_pkg.signatures.db_schema import (
     signees,
     supersessions,
 )
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.model import Signature
 from assets_pkg.signatures.records import Reject
 from assets_pkg.signatures.repositories import SqlSignatureRepository
-from assets_pkg.signatures.service import StoreError
 from assets_pkg.signatures.tables import REGISTERED_SCHEMA, registered_frame
 
 from .helpers import SOURCE_A_FILES, write_tree

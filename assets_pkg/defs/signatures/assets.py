@@ -16,9 +16,9 @@ from assets_pkg.defs.signatures.resources import (
     SignatureSourcesResource,
 )
 from assets_pkg.shared.storage import StorageError
+from assets_pkg.signatures.errors import SignatureServiceError
 from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.records import SourceLayoutError
-from assets_pkg.signatures.service import SignatureServiceError
 from assets_pkg.signatures.tables import (
     DESCRIPTIONS,
     REGISTERED_SCHEMA,

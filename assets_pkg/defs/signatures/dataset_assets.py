@@ -17,8 +17,8 @@ from assets_pkg.shared import storage
 from assets_pkg.signatures import dataset as dataset_table
 from assets_pkg.signatures import trials as trials_table
 from assets_pkg.signatures.dataset import VERSIONED, build_dataset, version_of
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.read import DATASET, TRIALS, open_read_only
-from assets_pkg.signatures.service import StoreError
 from assets_pkg.signatures.trials import build_trials
 
 

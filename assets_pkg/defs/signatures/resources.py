@@ -15,7 +15,7 @@ from assets_pkg.shared import storage
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.splits import (
     DEFAULT_DEV_RATIO,
     DEFAULT_SEED,
