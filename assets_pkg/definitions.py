@@ -1,4 +1,6 @@
-"""The one code location: both domains, the Parquet IO manager, the executor.
+"""The one code location: the defs folder (`assets_pkg/defs/`, loaded the `dg` way) merged
+with what the settings build: both domains' weekly partitions and resources, the Parquet IO
+manager, the executor.
 
 Settings are read from the environment when Dagster loads this location (not at import),
 so `dagster`, `dagster dev` and the tests all build the same definitions; tests call
@@ -8,20 +10,21 @@ so `dagster`, `dagster dev` and the tests all build the same definitions; tests 
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import dagster as dg
 
 from assets_pkg import purchases, signatures
-from assets_pkg.purchases.definitions import build_defs as build_purchases
-from assets_pkg.shared.executors import build_executor
-from assets_pkg.shared.io_manager import ParquetIOManager
-from assets_pkg.shared.partitions import explain_cli_partition_errors, weekly_partitions
-from assets_pkg.shared.resource_checks import SettingError
-from assets_pkg.shared.retries import stranded_retries_sensor
+from assets_pkg.defs.executors import build_executor
+from assets_pkg.defs.io_manager import ParquetIOManager
+from assets_pkg.defs.partitions import explain_cli_partition_errors, weekly_partitions
+from assets_pkg.defs.purchases.build import build_defs as build_purchases
+from assets_pkg.defs.resource_checks import SettingError
+from assets_pkg.defs.retries import stranded_retries_sensor
+from assets_pkg.defs.signatures.build import build_defs as build_signatures
 from assets_pkg.shared.settings import ConfigurationError, Settings
-from assets_pkg.signatures.definitions import build_defs as build_signatures
 from assets_pkg.signatures.engines import check_database_url
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 
 __all__ = ["build_definitions", "defs", "purchases", "signatures"]
 
@@ -31,10 +34,19 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={"io_manager": ParquetIOManager(base_dir=settings.warehouse_dir)},
         # In-process unless DAGSTER_EXECUTOR=celery (the production profile in deploy/).
         executor=build_executor(settings),
-        # Ends a backfill's wait for a retry the retry daemon passed by (shared/retries.py).
+        # Ends a backfill's wait for a retry the retry daemon passed by (defs/retries.py).
         sensors=[stranded_retries_sensor],
     )
-    return dg.Definitions.merge(shared, build_purchases(settings), build_signatures(settings))
+    return dg.Definitions.merge(
+        defs_folder(), shared, build_purchases(settings), build_signatures(settings)
+    )
+
+
+def defs_folder() -> dg.Definitions:
+    """Whatever the modules of `assets_pkg/defs/` define at module level (the folder
+    `[tool.dg.project] defs_module` names, where `dg scaffold defs` writes). An object the
+    settings-built definitions hold too is the same object, and Dagster keeps it once."""
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
 @dg.definitions

@@ -21,16 +21,16 @@ import dagster as dg
 import polars as pl
 from upath import UPath
 
+from assets_pkg.defs.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.io_manager import (
+from assets_pkg.shared.layout import (
     HIVE_KEY,
     DamagedFileError,
     again_phrase,
     scan_stored,
     stored_file,
 )
-from assets_pkg.shared.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from assets_pkg.shared.settings import PROJECT_ROOT, Settings, check_reachable
 
 ASSETS = [

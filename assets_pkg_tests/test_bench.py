@@ -18,7 +18,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets_pkg.shared.executors import build_executor
+from assets_pkg.defs.executors import build_executor
 from assets_pkg.shared.settings import Settings
 from bench.purchases import FLOOR_ASSET, FLOOR_MODULE, duckdb_per_week, floor_definitions, runner
 from bench.purchases.__main__ import parse

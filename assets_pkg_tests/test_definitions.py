@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 
 from assets_pkg.definitions import build_definitions, defs
-from assets_pkg.shared.io_manager import ParquetIOManager
-from assets_pkg.shared.metadata import column_schema
+from assets_pkg.defs.io_manager import ParquetIOManager
+from assets_pkg.defs.metadata import column_schema
 from assets_pkg.shared.settings import Settings
 
 DAGSTER = Path(sys.executable).parent / "dagster"

@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 from upath import UPath
 
-from assets_pkg.shared.io_manager import DamagedFileError, write_parquet_atomically
+from assets_pkg.defs.io_manager import write_parquet_atomically
+from assets_pkg.shared.layout import DamagedFileError
 from assets_pkg.summary import summarise
 
 WEEKS = ["2024-01-01", "2024-01-08"]

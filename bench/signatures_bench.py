@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.signatures_bench [--scale large|medium|small] [--repeats 1]
 
-Generates a SOURCE_A-like tree once with `assets_pkg.signatures.generate` (cached under
+Generates a SOURCE_A-like tree once with `tools.generate_signatures` (cached under
 `.bench/signatures/<parameters>/`): thousands of writers, tens of thousands of files, most of
 them online with hundreds of points each, plus a SOURCE_B INDEX. Then, per backend:
 
@@ -45,8 +45,8 @@ import sqlalchemy as sa
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import EtlReport, read_sources, run_etl
-from assets_pkg.signatures.generate import Generated, ScaleSpec, generate
 from assets_pkg.signatures.read import SignatureWarehouse
+from tools.generate_signatures import Generated, ScaleSpec, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / ".bench" / "signatures"

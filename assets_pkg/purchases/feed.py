@@ -48,7 +48,7 @@ from typing import Any
 from upath import UPath
 
 from assets_pkg.shared import storage
-from assets_pkg.shared.partitions import monday_of
+from assets_pkg.shared.dates import monday_of
 
 ONE_DAY = dt.timedelta(days=1)
 

@@ -34,8 +34,8 @@ from assets_pkg.purchases.counts import period_counts
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.io_manager import DamagedFileError, again_phrase, scan_stored, stored_file
-from assets_pkg.shared.partitions import monday_of
+from assets_pkg.shared.dates import monday_of
+from assets_pkg.shared.layout import DamagedFileError, again_phrase, scan_stored, stored_file
 from assets_pkg.shared.settings import Settings, check_reachable, parse_date
 
 ASSET = "weekly_purchase_counts"

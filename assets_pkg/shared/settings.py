@@ -21,7 +21,7 @@ from pathlib import Path
 import fsspec  # type: ignore[import-untyped]
 from upath import UPath
 
-from assets_pkg.shared.partitions import monday_of
+from assets_pkg.shared.dates import monday_of
 from assets_pkg.shared.storage import (
     StorageError,
     bucket_name,

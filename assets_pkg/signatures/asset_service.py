@@ -21,7 +21,7 @@ from upath import UPath
 
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import write_bytes_atomically
-from assets_pkg.signatures.service import AssetRegistrationError
+from assets_pkg.signatures.errors import AssetRegistrationError
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from assets_pkg.signatures.asset_service import StoredAsset
-from assets_pkg.signatures.engines import open_engine, shown_url, timeout_error
-from assets_pkg.signatures.model import Reference, Signee, SigneeKey
-from assets_pkg.signatures.schema import (
+from assets_pkg.signatures.db_schema import (
     assets,
     current,
     ensure_schema,
@@ -31,7 +29,10 @@ from assets_pkg.signatures.schema import (
     signees,
     supersessions,
 )
-from assets_pkg.signatures.service import CurrentSignature, RegistrationIdentity, StoreError
+from assets_pkg.signatures.engines import open_engine, shown_url, timeout_error
+from assets_pkg.signatures.errors import StoreError
+from assets_pkg.signatures.model import Reference, Signee, SigneeKey
+from assets_pkg.signatures.ports import CurrentSignature, RegistrationIdentity
 
 
 class WriteConflictError(StoreError):

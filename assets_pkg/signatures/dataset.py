@@ -19,7 +19,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from assets_pkg.signatures.database import SignatureDatabase
-from assets_pkg.signatures.schema import current, points, signatures, signees
+from assets_pkg.signatures.db_schema import current, points, signatures, signees
 from assets_pkg.signatures.splits import SplitSpec, dataset_version, split_groups
 
 POINT = pl.Struct({"x": pl.Float64(), "y": pl.Float64(), "z": pl.Float64()})

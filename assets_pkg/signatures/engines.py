@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_S = 30
 """How long a SQLite writer waits for another process's transaction before giving up (the

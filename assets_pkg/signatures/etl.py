@@ -18,7 +18,9 @@ from upath import UPath
 from assets_pkg.shared import storage
 from assets_pkg.shared.storage import StorageError
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
+from assets_pkg.signatures.errors import AssetRegistrationError, StoreError
 from assets_pkg.signatures.model import NewImageSignature, NewSignature, Reference, SigneeKey
+from assets_pkg.signatures.ports import AssetInventory, AssetService
 from assets_pkg.signatures.records import (
     AssetStored,
     Candidate,
@@ -29,14 +31,7 @@ from assets_pkg.signatures.records import (
     Unchanged,
 )
 from assets_pkg.signatures.repositories import SqlSignatureRepository, SqlSigneeRepository
-from assets_pkg.signatures.service import (
-    AssetInventory,
-    AssetRegistrationError,
-    AssetService,
-    Registration,
-    SignatureApplicationService,
-    StoreError,
-)
+from assets_pkg.signatures.service import Registration, SignatureApplicationService
 from assets_pkg.signatures.source_a import read_source_a
 from assets_pkg.signatures.source_b import read_source_b
 

@@ -27,20 +27,20 @@ from numpy.typing import NDArray
 from upath import UPath
 
 from assets_pkg.shared import storage
-from assets_pkg.shared.io_manager import stored_file
+from assets_pkg.shared.layout import stored_file
 from assets_pkg.shared.settings import Settings
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER, file_order, points_query
-from assets_pkg.signatures.engines import create_engine, supported_url
-from assets_pkg.signatures.schema import (
+from assets_pkg.signatures.db_schema import (
     SCHEMA_VERSION,
     current,
     schema_version,
     signatures,
     signees,
 )
-from assets_pkg.signatures.service import SignatureServiceError, StoreError
+from assets_pkg.signatures.engines import create_engine, supported_url
+from assets_pkg.signatures.errors import SignatureServiceError, StoreError
 
 DATASET = "signature_dataset"
 TRIALS = "signature_trials"

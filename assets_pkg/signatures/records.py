@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from assets_pkg.signatures.model import NewSignature, Reference, SigneeKey
-from assets_pkg.signatures.service import RegistrationIdentity
+from assets_pkg.signatures.ports import RegistrationIdentity
 
 Severity = Literal["rejected", "warning"]
 SOURCE_A = "SOURCE_A"

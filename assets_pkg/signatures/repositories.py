@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
+from assets_pkg.signatures.db_schema import signatures, signees, supersessions
 from assets_pkg.signatures.model import ImageSignature, Signature, Signee, SigneeKey, XYZSignature
-from assets_pkg.signatures.schema import signatures, signees, supersessions
-from assets_pkg.signatures.service import CurrentSignature, RegistrationIdentity
+from assets_pkg.signatures.ports import CurrentSignature, RegistrationIdentity
 
 
 class SqlSigneeRepository:

@@ -7,11 +7,11 @@ with its signatures is stored in one transaction (decision 7) when the stores of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
+from assets_pkg.signatures.errors import InconsistentRegistrationError, UnsupportedSignatureError
 from assets_pkg.signatures.model import (
     Links,
     NewImageSignature,
@@ -22,97 +22,13 @@ from assets_pkg.signatures.model import (
     Signee,
     SigneeKey,
 )
-
-
-class SignatureServiceError(Exception):
-    """Base of every error the signature service raises on purpose."""
-
-
-class UnsupportedSignatureError(SignatureServiceError, TypeError):
-    """An input that is neither a NewImageSignature nor a NewXYZSignature."""
-
-
-class InconsistentRegistrationError(SignatureServiceError, ValueError):
-    """Inputs that cannot belong together under one idempotence key."""
-
-
-class AssetRegistrationError(SignatureServiceError):
-    """An image could not be read or stored by the asset service."""
-
-    def __init__(self, message: str, local_uri: str) -> None:
-        super().__init__(message)
-        self.local_uri = local_uri
-
-
-class StoreError(SignatureServiceError):
-    """The database refused or could not be reached; the message says which setting to check."""
-
-
-@dataclass(frozen=True)
-class RegistrationIdentity:
-    """What one registration of a source file says: the file's bytes (SHA-256), whose signature
-    it is (the signee's key) and what it imitates (the reference as the source names it, or None
-    for a genuine signature).
-
-    The one definition of "the same registration" (decision 6): a file whose identity equals
-    its (source, source_path)'s current registration is unchanged and skipped, by the service
-    and, before parsing, by the readers; any difference (other bytes, or for SOURCE_B another
-    UUID or parent in INDEX) registers the file anew, superseding the current registration."""
-
-    content_sha256: str
-    signee: SigneeKey
-    forgery_of: Reference | None = None
-
-    @classmethod
-    def of(cls, new: NewSignature, signee: SigneeKey) -> RegistrationIdentity:
-        """The identity `new` would be registered with under the signee `signee`."""
-        return cls(new.origin.content_sha256, signee, new.forgery_of)
-
-
-@dataclass(frozen=True)
-class CurrentSignature:
-    """The signature now registered for one source file (the newest, not superseded)."""
-
-    id: str
-    signee_id: str
-    identity: RegistrationIdentity
-
-    @property
-    def content_sha256(self) -> str:
-        return self.identity.content_sha256
-
-
-class SigneeRepository(Protocol):
-    def find_signee(self, key: SigneeKey) -> Signee | None: ...
-
-    def store(self, signee: Signee) -> None: ...
-
-
-class SignatureRepository(Protocol):
-    def find_current(self, source: str, source_path: str) -> CurrentSignature | None: ...
-
-    def store(self, signatures: Sequence[Signature]) -> None: ...
-
-
-class AssetService(Protocol):
-    def register_asset(
-        self, local_uri: str, metadata: Mapping[str, str], data: bytes | None = None
-    ) -> str:
-        """Store an image and return its id; `data` are its bytes when already read (then
-        `local_uri` only names it in messages)."""
-        ...
-
-
-@runtime_checkable
-class AssetInventory(Protocol):
-    """An asset service that can tell whether it still holds an asset's bytes (optional: the
-    ETL uses it to store again the image of an unchanged file whose bytes are gone)."""
-
-    def has_asset(self, asset_id: str) -> bool: ...
-
-
-class UnitOfWork(Protocol):
-    def transaction(self) -> AbstractContextManager[object]: ...
+from assets_pkg.signatures.ports import (
+    AssetService,
+    RegistrationIdentity,
+    SignatureRepository,
+    SigneeRepository,
+    UnitOfWork,
+)
 
 
 @dataclass(frozen=True)

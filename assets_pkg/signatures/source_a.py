@@ -24,6 +24,7 @@ from assets_pkg.signatures.model import (
     Reference,
     SigneeKey,
 )
+from assets_pkg.signatures.ports import RegistrationIdentity
 from assets_pkg.signatures.records import (
     SOURCE_A,
     AssetStored,
@@ -38,7 +39,6 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
-from assets_pkg.signatures.service import RegistrationIdentity
 from assets_pkg.signatures.source_files import (
     DIRECTORY,
     ObjectSourceFolder,

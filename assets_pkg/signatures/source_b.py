@@ -17,6 +17,7 @@ from pathlib import Path
 from upath import UPath
 
 from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, SigneeKey
+from assets_pkg.signatures.ports import RegistrationIdentity
 from assets_pkg.signatures.records import (
     SOURCE_B,
     AssetStored,
@@ -31,7 +32,6 @@ from assets_pkg.signatures.records import (
     sha256_hex,
     shown,
 )
-from assets_pkg.signatures.service import RegistrationIdentity
 from assets_pkg.signatures.source_files import (
     ObjectSourceFolder,
     SourceFolder,

@@ -7,8 +7,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.db_schema import current, signatures, signees
 from assets_pkg.signatures.records import Reject
-from assets_pkg.signatures.schema import current, signatures, signees
 
 REGISTERED_SCHEMA: dict[str, pl.DataType] = {
     "signature_id": pl.String(),

@@ -20,7 +20,7 @@ import pytest
 from dagster_shared.yaml_utils import load_yaml_from_path
 
 from assets_pkg.definitions import build_definitions
-from assets_pkg.shared.executors import celery_app_config
+from assets_pkg.defs.executors import celery_app_config
 from assets_pkg.shared.settings import Settings
 from deploy.serve import (
     CELERY_CONFIG_DIR,

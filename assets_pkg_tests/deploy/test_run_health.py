@@ -30,12 +30,12 @@ from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 from dagster._grpc.server import GrpcServerProcess
 
 from assets_pkg.definitions import build_definitions
-from assets_pkg.shared.retries import CONSUMER_CURSOR, end_stranded_retries, stranded_retries
-from assets_pkg.shared.run_launcher import CodeServerRunLauncher
+from assets_pkg.defs.retries import CONSUMER_CURSOR, end_stranded_retries, stranded_retries
+from assets_pkg.defs.run_launcher import CodeServerRunLauncher
 from assets_pkg.shared.settings import Settings
 
 LAUNCHER = {
-    "module": "assets_pkg.shared.run_launcher",
+    "module": "assets_pkg.defs.run_launcher",
     "class": "CodeServerRunLauncher",
     "config": {"unreachable_grace_seconds": 0},
 }

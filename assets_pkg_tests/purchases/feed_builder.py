@@ -19,10 +19,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets_pkg.purchases.assets import build_purchase_assets
-from assets_pkg.purchases.resources import PurchasesSource
-from assets_pkg.shared.io_manager import ParquetIOManager
-from assets_pkg.shared.partitions import weekly_partitions
+from assets_pkg.defs.io_manager import ParquetIOManager
+from assets_pkg.defs.partitions import weekly_partitions
+from assets_pkg.defs.purchases.assets import build_purchase_assets
+from assets_pkg.defs.purchases.resources import PurchasesSource
 
 START = "2024-01-01"
 ASSETS = build_purchase_assets(weekly_partitions(START))

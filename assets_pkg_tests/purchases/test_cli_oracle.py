@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases.generate import generate
+from tools.generate_purchases import generate
 
 from .rules_oracle import counts_by_the_rules
 

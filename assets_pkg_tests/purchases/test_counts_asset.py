@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets_pkg.shared.io_manager import ParquetIOManager
+from assets_pkg.defs.io_manager import ParquetIOManager
 
 from .feed_builder import (
     ASSETS,

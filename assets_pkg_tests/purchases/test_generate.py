@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assets_pkg.purchases.generate import (
+from tools.generate_purchases import (
     HANDLING,
     GenerationSummary,
     OccupiedFolderError,

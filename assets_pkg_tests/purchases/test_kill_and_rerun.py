@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases.generate import generate
+from tools.generate_purchases import generate
 
 START = dt.date(2024, 1, 1)
 WEEKS = 40

@@ -12,9 +12,9 @@ import dagster as dg
 import pytest
 
 from assets_pkg.definitions import build_definitions
+from assets_pkg.defs.purchases.source_assets import DATA_VERSION_TAG
 from assets_pkg.purchases import feed as feed_module
 from assets_pkg.purchases import parse
-from assets_pkg.purchases.source_assets import DATA_VERSION_TAG
 from assets_pkg.shared.settings import Settings
 
 from .feed_builder import Feed, purchase

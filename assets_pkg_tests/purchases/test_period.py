@@ -15,10 +15,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from assets_pkg.defs.partitions import cli_partition_sentence, weekly_partitions
 from assets_pkg.purchases import period
-from assets_pkg.purchases.generate import generate
 from assets_pkg.purchases.period import MissingWeeksError, cli, counts_between
-from assets_pkg.shared.partitions import cli_partition_sentence, weekly_partitions
+from tools.generate_purchases import generate
 
 from .feed_builder import Feed, day, materialize
 from .rules_oracle import period_by_the_rules

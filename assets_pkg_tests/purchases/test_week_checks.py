@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 
 from assets_pkg.definitions import build_definitions
-from assets_pkg.purchases.assets import build_purchase_assets
-from assets_pkg.purchases.count_assets import DUE_CRON, DUE_WINDOW
-from assets_pkg.purchases.definitions import SCHEDULE
-from assets_pkg.shared.partitions import weekly_partitions
+from assets_pkg.defs.partitions import weekly_partitions
+from assets_pkg.defs.purchases.assets import build_purchase_assets
+from assets_pkg.defs.purchases.build import SCHEDULE
+from assets_pkg.defs.purchases.count_assets import DUE_CRON, DUE_WINDOW
 from assets_pkg.shared.settings import Settings
 
 from .feed_builder import (

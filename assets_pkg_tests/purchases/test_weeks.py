@@ -20,7 +20,7 @@ from assets_pkg.purchases.feed import (
     weeks_with_data,
 )
 from assets_pkg.purchases.weeks import NoDataError, WeekRange, WeekReader
-from assets_pkg.shared.partitions import monday_of
+from assets_pkg.shared.dates import monday_of
 
 from .feed_builder import Feed, day, moment, purchase, source_file
 

@@ -13,10 +13,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets_pkg import summary
+from assets_pkg.defs.io_manager import ParquetIOManager, write_parquet_atomically
 from assets_pkg.purchases import feed, period
 from assets_pkg.shared import storage
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
 from assets_pkg.shared.settings import ConfigurationError
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 

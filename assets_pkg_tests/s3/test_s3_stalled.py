@@ -16,15 +16,15 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets_pkg.shared import storage
-from assets_pkg.shared.io_manager import ParquetIOManager
-from assets_pkg.signatures.assets import signature_warehouse
-from assets_pkg.signatures.etl import read_sources
-from assets_pkg.signatures.resources import (
+from assets_pkg.defs.io_manager import ParquetIOManager
+from assets_pkg.defs.signatures.assets import signature_warehouse
+from assets_pkg.defs.signatures.resources import (
     SignatureAssetStoreResource,
     SignatureDatabaseResource,
     SignatureSourcesResource,
 )
+from assets_pkg.shared import storage
+from assets_pkg.signatures.etl import read_sources
 
 from .faulty import FaultyStore, Mode, faulty_store
 from .test_s3_errors import one_sentence

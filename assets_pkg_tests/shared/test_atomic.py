@@ -11,13 +11,13 @@ import polars as pl
 import pytest
 from upath import UPath
 
+from assets_pkg.defs.io_manager import write_parquet_atomically
 from assets_pkg.shared.atomic import (
     WriteError,
     atomic_path,
     remove_leftovers,
     write_bytes_atomically,
 )
-from assets_pkg.shared.io_manager import write_parquet_atomically
 
 
 def _dead_pid() -> int:

@@ -11,10 +11,10 @@ import pytest
 from polars.testing import assert_frame_equal
 from upath import UPath
 
+from assets_pkg.defs.io_manager import ParquetIOManager, write_parquet_atomically
+from assets_pkg.defs.metadata import column_schema
+from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.purchases.parse import duckdb_to_polars
-from assets_pkg.shared.io_manager import ParquetIOManager, write_parquet_atomically
-from assets_pkg.shared.metadata import column_schema
-from assets_pkg.shared.partitions import weekly_partitions
 
 WEEKS = weekly_partitions("2024-01-01")
 KEYS = ["2024-01-01", "2024-01-08", "2024-01-15"]

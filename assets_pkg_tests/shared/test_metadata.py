@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets_pkg.shared.metadata import preview
+from assets_pkg.defs.metadata import preview
 
 
 def test_a_preview_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,8 +20,8 @@ import dagster as dg
 import pytest
 
 from assets_pkg.definitions import build_definitions, defs
-from assets_pkg.shared.partitions import cli_partition_sentence, weekly_partitions
-from assets_pkg.shared.resource_checks import SettingError
+from assets_pkg.defs.partitions import cli_partition_sentence, weekly_partitions
+from assets_pkg.defs.resource_checks import SettingError
 from assets_pkg.shared.settings import PROJECT_ROOT, ConfigurationError, Settings, _check_started
 
 SAMPLE = PROJECT_ROOT / "data" / "sources" / "purchases"

@@ -9,7 +9,7 @@ import dagster as dg
 
 from assets_pkg.definitions import build_definitions
 from assets_pkg.shared.settings import PROJECT_ROOT, Settings
-from assets_pkg.signatures.generate import ScaleSpec, generate
+from tools.generate_signatures import ScaleSpec, generate
 
 SIGNATURE_ASSETS = [
     "registered_signatures",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService, StoredAsset
+from assets_pkg.signatures.errors import AssetRegistrationError
 from assets_pkg.signatures.records import sha256_hex
-from assets_pkg.signatures.service import AssetRegistrationError
 
 from .helpers import write_tree
 

@@ -10,16 +10,16 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets_pkg.shared.io_manager import ParquetIOManager
-from assets_pkg.shared.settings import Settings
-from assets_pkg.signatures.assets import CHECK, REGISTERED, REJECTS, signature_warehouse
-from assets_pkg.signatures.database import SignatureDatabase
-from assets_pkg.signatures.definitions import build_defs
-from assets_pkg.signatures.resources import (
+from assets_pkg.defs.io_manager import ParquetIOManager
+from assets_pkg.defs.signatures.assets import CHECK, REGISTERED, REJECTS, signature_warehouse
+from assets_pkg.defs.signatures.build import build_defs
+from assets_pkg.defs.signatures.resources import (
     SignatureAssetStoreResource,
     SignatureDatabaseResource,
     SignatureSourcesResource,
 )
+from assets_pkg.shared.settings import Settings
+from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.source_files import NOT_UTF8
 from assets_pkg.signatures.tables import REGISTERED_SCHEMA, REJECTS_SCHEMA, registered_frame
 
@@ -203,6 +203,8 @@ def test_build_defs_wires_the_resources_from_settings(tmp_path: Path) -> None:
     dg.Definitions.validate_loadable(merged)
     graph = merged.resolve_asset_graph()
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} == {
+        "source_a",
+        "source_b",
         REGISTERED,
         REJECTS,
         "signature_dataset",

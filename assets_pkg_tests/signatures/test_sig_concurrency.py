@@ -14,16 +14,16 @@ import sqlalchemy as sa
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
-from assets_pkg.signatures.engines import open_engine
-from assets_pkg.signatures.etl import EtlReport, run_etl
-from assets_pkg.signatures.generate import ScaleSpec, generate
-from assets_pkg.signatures.schema import (
+from assets_pkg.signatures.db_schema import (
     current_path_index,
     schema_version,
     signatures,
     signees,
     supersessions,
 )
+from assets_pkg.signatures.engines import open_engine
+from assets_pkg.signatures.etl import EtlReport, run_etl
+from tools.generate_signatures import ScaleSpec, generate
 
 from .concurrent_runs import create_schema, register_tree, run_together
 from .helpers import write_tree

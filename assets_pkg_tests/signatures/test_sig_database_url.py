@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from assets_pkg.shared.resource_checks import SettingError
+from assets_pkg.defs.resource_checks import SettingError
+from assets_pkg.defs.signatures.resources import SignatureDatabaseResource
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
-from assets_pkg.signatures.resources import SignatureDatabaseResource
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 
 SUPPORTED = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB."
 

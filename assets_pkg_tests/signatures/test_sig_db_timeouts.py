@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from assets_pkg.signatures import engines
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.db_schema import SCHEMA_LOCK_KEY
 from assets_pkg.signatures.engines import check_database_url
-from assets_pkg.signatures.schema import SCHEMA_LOCK_KEY
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 
 from .conftest import postgres_or_skip
 

@@ -10,9 +10,9 @@ import pytest
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.errors import AssetRegistrationError
 from assets_pkg.signatures.etl import group_by_signee, read_sources, run_etl
 from assets_pkg.signatures.records import Reject, SourceLayoutError
-from assets_pkg.signatures.service import AssetRegistrationError
 from assets_pkg.signatures.tables import registered_frame, rejects_frame
 
 from .helpers import BUNDLED, write_tree

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assets_pkg.signatures.etl import read_sources
-from assets_pkg.signatures.generate import ScaleSpec, generate, main
+from tools.generate_signatures import ScaleSpec, generate, main
 
 TINY = ScaleSpec(
     genuine_writers=3,

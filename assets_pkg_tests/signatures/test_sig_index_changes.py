@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.db_schema import signatures
 from assets_pkg.signatures.etl import EtlReport, run_etl
-from assets_pkg.signatures.schema import signatures
 from assets_pkg.signatures.tables import registered_frame
 
 from .helpers import BUNDLED

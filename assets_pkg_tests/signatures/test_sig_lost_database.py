@@ -10,13 +10,13 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from assets_pkg.defs.signatures.assets import signature_warehouse
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
-from assets_pkg.signatures.assets import signature_warehouse
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.etl import run_etl
 from assets_pkg.signatures.model import Signature
 from assets_pkg.signatures.repositories import SqlSignatureRepository
-from assets_pkg.signatures.service import StoreError
 from assets_pkg.signatures.tables import registered_frame
 
 from .conftest import POSTGRES_URL

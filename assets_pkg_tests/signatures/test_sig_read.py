@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from assets_pkg.definitions import build_definitions
-from assets_pkg.shared.resource_checks import SettingError
+from assets_pkg.defs.resource_checks import SettingError
 from assets_pkg.signatures import dataset as dataset_module
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.read import NotFoundError, SignatureWarehouse, open_read_only
-from assets_pkg.signatures.service import StoreError
 from assets_pkg.signatures.splits import SplitSpec, split_groups
 from assets_pkg.signatures.trials import build_trials
 

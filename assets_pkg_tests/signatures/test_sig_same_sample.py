@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assets_pkg.signatures.ports import RegistrationIdentity
 from assets_pkg.signatures.records import SOURCE_A, ReadResult, Reject, sha256_hex
-from assets_pkg.signatures.service import RegistrationIdentity
 from assets_pkg.signatures.source_a import read_source_a
 
 from .helpers import write_tree

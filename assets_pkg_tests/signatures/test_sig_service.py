@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 from ulid import ULID
 
+from assets_pkg.signatures.errors import InconsistentRegistrationError, UnsupportedSignatureError
 from assets_pkg.signatures.model import (
     ImageSignature,
     NewImageSignature,
@@ -22,13 +23,8 @@ from assets_pkg.signatures.model import (
     XYZPoint,
     XYZSignature,
 )
-from assets_pkg.signatures.service import (
-    CurrentSignature,
-    InconsistentRegistrationError,
-    RegistrationIdentity,
-    SignatureApplicationService,
-    UnsupportedSignatureError,
-)
+from assets_pkg.signatures.ports import CurrentSignature, RegistrationIdentity
+from assets_pkg.signatures.service import SignatureApplicationService
 
 GENUINE = SigneeKey(source="SOURCE_A", directory="Online/Genuine", writer_id="001")
 FORGER = SigneeKey(source="SOURCE_A", directory="Online/Forgeries", writer_id="0120")

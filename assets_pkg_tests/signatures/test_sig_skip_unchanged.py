@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from assets_pkg.signatures import source_a, source_b
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
+from assets_pkg.signatures.db_schema import metadata, points
 from assets_pkg.signatures.etl import EtlReport, run_etl
 from assets_pkg.signatures.hwr import parse_hwr
 from assets_pkg.signatures.model import Origin, XYZPoint
-from assets_pkg.signatures.schema import metadata, points
 from assets_pkg.signatures.tables import registered_frame, rejects_frame
 
 from .helpers import SOURCE_A_FILES, write_tree

@@ -9,14 +9,10 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from assets_pkg.signatures import schema as schema_module
+from assets_pkg.signatures import db_schema as schema_module
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
-from assets_pkg.signatures.etl import EtlReport, run_etl
-from assets_pkg.signatures.model import Signature
-from assets_pkg.signatures.records import Reject
-from assets_pkg.signatures.repositories import SqlSignatureRepository
-from assets_pkg.signatures.schema import (
+from assets_pkg.signatures.db_schema import (
     SCHEMA_VERSION,
     points,
     schema_version,
@@ -24,7 +20,11 @@ from assets_pkg.signatures.schema import (
     signees,
     supersessions,
 )
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
+from assets_pkg.signatures.etl import EtlReport, run_etl
+from assets_pkg.signatures.model import Signature
+from assets_pkg.signatures.records import Reject
+from assets_pkg.signatures.repositories import SqlSignatureRepository
 from assets_pkg.signatures.tables import REGISTERED_SCHEMA, registered_frame
 
 from .helpers import SOURCE_A_FILES, write_tree

@@ -20,9 +20,9 @@ import dagster as dg
 import pytest
 
 from assets_pkg.definitions import build_definitions
-from assets_pkg.purchases.generate import generate
-from assets_pkg.purchases.source_assets import DATA_VERSION_TAG
+from assets_pkg.defs.purchases.source_assets import DATA_VERSION_TAG
 from assets_pkg.shared.settings import PROJECT_ROOT, Settings
+from tools.generate_purchases import generate
 
 from .processes import BIN, new_instance, project_env, running
 

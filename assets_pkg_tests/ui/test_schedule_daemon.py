@@ -40,9 +40,9 @@ from dagster._core.scheduler.instigation import (
     TickStatus,
 )
 
-from assets_pkg.purchases.definitions import SCHEDULE
-from assets_pkg.purchases.generate import generate
+from assets_pkg.defs.purchases.build import SCHEDULE
 from assets_pkg.shared.settings import PROJECT_ROOT
+from tools.generate_purchases import generate
 
 from .processes import BIN, Process, new_instance, project_env, running
 

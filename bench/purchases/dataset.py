@@ -1,7 +1,7 @@
 """The bench's dataset: its scales and the generated source folder it reads.
 
 A scale is a number of customers and of days from ``START``; the data comes from the
-project's generator (``assets_pkg.purchases.generate``, fixed seed and product count) and is
+project's generator (``tools.generate_purchases``, fixed seed and product count) and is
 cached under ``.bench/data/<parameters>/`` with a ``<parameters>.complete.json`` marker
 written once generation finished, so a second run reuses it. ``short_history`` links the
 first weeks of a source into a folder of its own, for the incremental week at short history
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets_pkg.purchases.generate import GENERATOR_VERSION, generate
 from bench.purchases import BENCH_DIR
+from tools.generate_purchases import GENERATOR_VERSION, generate
 
 START = dt.date(2024, 1, 1)
 SEED = 42

@@ -4,7 +4,7 @@
 what any one-step run costs on this machine (Python and Dagster start-up, loading a code
 location, the run's storage in a fresh SQLite instance) and nothing else: (b) - (f) is what
 one incremental week costs beyond that floor. It runs in process, as the project's own
-definitions do by default (``assets_pkg.shared.executors``, ``DAGSTER_EXECUTOR`` unset), and
+definitions do by default (``assets_pkg.defs.executors``, ``DAGSTER_EXECUTOR`` unset), and
 imports nothing from ``assets_pkg``.
 
 ``frozen_defs`` (f*, ``-a frozen_defs``) is the same floor loaded the way

@@ -7,7 +7,7 @@ DAGSTER_CELERY_QUEUE. Every name of this module is handed to Celery as a setting
 defines lowercase Celery settings and nothing else.
 """
 
-from assets_pkg.shared.executors import celery_app_config as _app_config
+from assets_pkg.defs.executors import celery_app_config as _app_config
 from assets_pkg.shared.settings import Settings as _Settings
 
 _config = _app_config(_Settings.from_env())

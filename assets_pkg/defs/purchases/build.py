@@ -8,13 +8,14 @@ from pathlib import Path
 import dagster as dg
 from upath import UPath
 
+from assets_pkg.defs.partitions import weekly_partitions
+from assets_pkg.defs.purchases.assets import build_purchase_assets
+from assets_pkg.defs.purchases.resources import PurchasesSource
+from assets_pkg.defs.purchases.sensors import late_data_sensor
+from assets_pkg.defs.purchases.source_assets import purchase_source_assets
 from assets_pkg.purchases import GROUP
-from assets_pkg.purchases.assets import build_purchase_assets
 from assets_pkg.purchases.feed import source_root, week_days, weeks_without_data
-from assets_pkg.purchases.resources import PurchasesSource
-from assets_pkg.purchases.sensors import late_data_sensor
-from assets_pkg.purchases.source_assets import purchase_source_assets
-from assets_pkg.shared.partitions import monday_of, weekly_partitions
+from assets_pkg.shared.dates import monday_of
 from assets_pkg.shared.settings import Settings
 
 SCHEDULE = "0 6 * * 2"

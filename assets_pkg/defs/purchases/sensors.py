@@ -23,16 +23,16 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets_pkg.purchases.feed import source_root
-from assets_pkg.purchases.resources import PurchasesSource
-from assets_pkg.purchases.source_assets import (
+from assets_pkg.defs.purchases.resources import PurchasesSource
+from assets_pkg.defs.purchases.source_assets import (
     DATA_VERSION_TAG,
     FEED,
     observation,
     week_fingerprints,
     weeks_to_observe,
 )
-from assets_pkg.purchases.transaction_assets import FINGERPRINT
+from assets_pkg.defs.purchases.transaction_assets import FINGERPRINT
+from assets_pkg.purchases.feed import source_root
 
 EXPLODED = dg.AssetKey("exploded_transactions")
 PAGE = 1000

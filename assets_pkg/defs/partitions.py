@@ -10,10 +10,7 @@ from types import TracebackType
 
 import dagster as dg
 
-
-def monday_of(day: dt.date) -> dt.date:
-    """The Monday of the (ISO) week holding `day`."""
-    return day - dt.timedelta(days=day.weekday())
+from assets_pkg.shared.dates import monday_of
 
 
 def weekly_partitions(

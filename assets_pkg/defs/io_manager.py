@@ -47,51 +47,24 @@ import polars as pl
 from pydantic import field_validator
 from upath import UPath
 
+from assets_pkg.defs.metadata import preview
+from assets_pkg.defs.partitions import check_run_partitions
+from assets_pkg.defs.resource_checks import SettingError, location_rule, validated
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path, make_folder
-from assets_pkg.shared.metadata import preview
-from assets_pkg.shared.partitions import check_run_partitions
-from assets_pkg.shared.resource_checks import SettingError, location_rule, validated
+from assets_pkg.shared.layout import (
+    HIVE_KEY,
+    DamagedFileError,
+    again_phrase,
+    scan_stored,
+    stored_file,
+    unreadable,
+)
 from assets_pkg.shared.settings import check_writable
 
 Frame = pl.DataFrame | pl.LazyFrame
-HIVE_KEY = "week"
 BASE_DIR_SETTING = "WAREHOUSE_DIR (io_manager.base_dir)"
 COLUMN_SCHEMA = "dagster/column_schema"
-FILE_NAME = "data.parquet"
-
-
-def stored_file(asset_folder: UPath, partition: str | None, hive_key: str = HIVE_KEY) -> UPath:
-    """Where an asset's file lies under its folder: `data.parquet`, or for a partition
-    `<hive_key>=<partition>/data.parquet`. The one place the layout is spelt out; the
-    tools that read the warehouse without Dagster (`period`, `summary`) use it too."""
-    folder = asset_folder if partition is None else asset_folder / f"{hive_key}={partition}"
-    return folder / FILE_NAME
-
-
-class DamagedFileError(ValueError):
-    """A stored file cannot be read as the Parquet file the IO manager writes (truncated,
-    overwritten, a folder in its place); the message is one sentence naming it."""
-
-
-def scan_stored(path: UPath, again: str) -> pl.LazyFrame:
-    """A stored file, lazily, once its Parquet footer has been read: DamagedFileError naming
-    the file, and ending with `again` (what to do), when it is not a file or not Parquet.
-
-    The IO manager's load and the tools that read the warehouse without Dagster (`period`,
-    `summary`) share it, so a damaged file is named the same way wherever it is read."""
-    try:
-        is_file = path.is_file()
-    except OSError as error:
-        raise DamagedFileError(_unreadable(path, error, again)) from None
-    if not is_file:
-        raise DamagedFileError(f"{path} is not a file: remove it and {again}.")
-    try:
-        frame = storage.scan_parquet(path)
-        frame.collect_schema()  # reads the footer: a truncated or foreign file fails here
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise DamagedFileError(_unreadable(path, error, again)) from None
-    return frame
 
 
 def _declared_columns(context: dg.InputContext, hive_key: str) -> dict[str, str]:
@@ -129,17 +102,6 @@ def _require_columns(
         )
 
 
-def again_phrase(asset: str, partition: str | None) -> str:
-    """What to do about a damaged file of `asset` (and of that week)."""
-    if partition is None:
-        return f"materialise {asset} again"
-    return f"materialise the week {partition} of {asset} again"
-
-
-def _unreadable(path: UPath, error: BaseException, again: str) -> str:
-    return f"{path} is not a readable Parquet file ({storage.first_line(error)}): {again}."
-
-
 class FramesOnDemand(Mapping[str, pl.DataFrame]):
     """`{partition key: frame}` whose frames are computed when asked for, each time.
 
@@ -166,7 +128,7 @@ class FramesOnDemand(Mapping[str, pl.DataFrame]):
         return len(self.keys_)
 
 
-class PolarsParquetIOManager(dg.UPathIOManager):
+class HiveParquetIOManager(dg.UPathIOManager):
     extension = ".parquet"
 
     def __init__(self, base_path: UPath, hive_key: str) -> None:
@@ -260,12 +222,12 @@ class PolarsParquetIOManager(dg.UPathIOManager):
             try:
                 return frame.collect()
             except (pl.exceptions.PolarsError, OSError) as error:
-                raise DamagedFileError(_unreadable(path, error, again)) from None
+                raise DamagedFileError(unreadable(path, error, again)) from None
         except DamagedFileError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
 
 
-class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
+class ParquetIOManager(dg.ConfigurableIOManagerFactory[HiveParquetIOManager]):
     """Polars frames as Parquet under `base_dir` (local folder or any fsspec URL)."""
 
     base_dir: str
@@ -284,14 +246,14 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
             )
         return value
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> PolarsParquetIOManager:
+    def create_io_manager(self, context: dg.InitResourceContext) -> HiveParquetIOManager:
         if storage.is_local(self.base_dir):
             # A local warehouse is checked when a run uses it, whoever set it: created if
             # missing, and it must accept a file. A remote one is checked by its first write,
             # whose error names WAREHOUSE_DIR (docs/decisions.md).
             validated(check_writable, self.base_dir, BASE_DIR_SETTING)
         base_path = storage.upath(self.base_dir)
-        return PolarsParquetIOManager(base_path=base_path, hive_key=self.hive_key)
+        return HiveParquetIOManager(base_path=base_path, hive_key=self.hive_key)
 
 
 def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:

@@ -9,10 +9,10 @@ from typing import Any, Self
 import dagster as dg
 import polars as pl
 
+from assets_pkg.defs.io_manager import FramesOnDemand
+from assets_pkg.defs.metadata import column_schema
+from assets_pkg.defs.purchases.week_checks import week_evaluations
 from assets_pkg.purchases import GROUP, catalog, counts, schemas
-from assets_pkg.purchases.week_checks import week_evaluations
-from assets_pkg.shared.io_manager import FramesOnDemand
-from assets_pkg.shared.metadata import column_schema
 
 
 def counts_asset(

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 
 SCHEMA_VERSION = 2
 """Bump it and add a step to `MIGRATIONS` whenever the tables change."""

@@ -10,12 +10,12 @@ import dagster as dg
 from pydantic import field_validator
 from upath import UPath
 
+from assets_pkg.defs.resource_checks import SettingError, location_rule
 from assets_pkg.shared import storage
-from assets_pkg.shared.resource_checks import SettingError, location_rule
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
-from assets_pkg.signatures.service import StoreError
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.splits import (
     DEFAULT_DEV_RATIO,
     DEFAULT_SEED,

@@ -1,6 +1,6 @@
 """Synthetic purchase data in exactly the input layout of docs/purchases.md.
 
-    python -m assets_pkg.purchases.generate --customers 300 --start 2024-01-01 --days 70 \\
+    python -m tools.generate_purchases --customers 300 --start 2024-01-01 --days 70 \\
         --seed 7 --out data/sources/purchases --bad-records
 
 writes
@@ -613,7 +613,7 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m assets_pkg.purchases.generate",
+        prog="python -m tools.generate_purchases",
         description="Write synthetic purchase data in the input layout of docs/purchases.md.",
     )
     parser.add_argument("--customers", type=int, required=True)

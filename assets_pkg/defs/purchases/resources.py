@@ -10,9 +10,9 @@ import polars as pl
 from pydantic import field_validator
 from upath import UPath
 
+from assets_pkg.defs.resource_checks import location_rule, validated
 from assets_pkg.purchases import catalog
 from assets_pkg.purchases.feed import source_root
-from assets_pkg.shared.resource_checks import location_rule, validated
 from assets_pkg.shared.settings import check_tolerance
 from assets_pkg.shared.storage import describe_error
 

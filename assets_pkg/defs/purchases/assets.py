@@ -17,10 +17,10 @@ import warnings
 
 import dagster as dg
 
-from assets_pkg.purchases.catalog_assets import catalog_assets
-from assets_pkg.purchases.count_assets import counts_asset
-from assets_pkg.purchases.transaction_assets import transaction_assets
-from assets_pkg.purchases.week_checks import reconciliation_check
+from assets_pkg.defs.purchases.catalog_assets import catalog_assets
+from assets_pkg.defs.purchases.count_assets import counts_asset
+from assets_pkg.defs.purchases.transaction_assets import transaction_assets
+from assets_pkg.defs.purchases.week_checks import reconciliation_check
 
 
 def build_purchase_assets(

@@ -9,16 +9,16 @@ cited version can be opened later (`SignatureWarehouse.dataset(version)`).
 import dagster as dg
 import polars as pl
 
+from assets_pkg.defs.io_manager import write_parquet_atomically
+from assets_pkg.defs.metadata import column_schema, preview
+from assets_pkg.defs.signatures.assets import REGISTERED
+from assets_pkg.defs.signatures.resources import SignatureDatabaseResource, SignatureDatasetResource
 from assets_pkg.shared import storage
-from assets_pkg.shared.io_manager import write_parquet_atomically
-from assets_pkg.shared.metadata import column_schema, preview
 from assets_pkg.signatures import dataset as dataset_table
 from assets_pkg.signatures import trials as trials_table
-from assets_pkg.signatures.assets import REGISTERED
 from assets_pkg.signatures.dataset import VERSIONED, build_dataset, version_of
+from assets_pkg.signatures.errors import StoreError
 from assets_pkg.signatures.read import DATASET, TRIALS, open_read_only
-from assets_pkg.signatures.resources import SignatureDatabaseResource, SignatureDatasetResource
-from assets_pkg.signatures.service import StoreError
 from assets_pkg.signatures.trials import build_trials
 
 

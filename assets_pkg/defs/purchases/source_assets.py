@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 from upath import UPath
 
+from assets_pkg.defs.purchases.resources import PurchasesSource
 from assets_pkg.purchases.feed import (
     Fingerprint,
     days_read_for_week,
@@ -24,7 +25,6 @@ from assets_pkg.purchases.feed import (
     fingerprint,
     weeks_with_data,
 )
-from assets_pkg.purchases.resources import PurchasesSource
 
 GROUP = "sources"
 """The asset group of every source of the code location (purchases and signatures)."""

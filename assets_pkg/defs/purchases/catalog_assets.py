@@ -9,10 +9,10 @@ from typing import Any
 
 import dagster as dg
 
+from assets_pkg.defs.metadata import column_schema, preview
+from assets_pkg.defs.purchases.resources import PurchasesSource
+from assets_pkg.defs.purchases.source_assets import CUSTOMERS_CSV, PRODUCTS_CSV
 from assets_pkg.purchases import GROUP, catalog, schemas
-from assets_pkg.purchases.resources import PurchasesSource
-from assets_pkg.purchases.source_assets import CUSTOMERS_CSV, PRODUCTS_CSV
-from assets_pkg.shared.metadata import column_schema, preview
 
 
 def catalog_assets() -> list[dg.AssetsDefinition]:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets_pkg.shared.settings import Settings
-from assets_pkg.signatures.assets import SOURCE_A, SOURCE_B, signature_warehouse
-from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER
-from assets_pkg.signatures.dataset_assets import signature_dataset, signature_trials
-from assets_pkg.signatures.read import VERSIONS_FOLDER
-from assets_pkg.signatures.resources import (
+from assets_pkg.defs.signatures.assets import SOURCE_A, SOURCE_B, signature_warehouse
+from assets_pkg.defs.signatures.dataset_assets import signature_dataset, signature_trials
+from assets_pkg.defs.signatures.resources import (
     SignatureAssetStoreResource,
     SignatureDatabaseResource,
     SignatureDatasetResource,
     SignatureSourcesResource,
 )
+from assets_pkg.shared.settings import Settings
+from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER
+from assets_pkg.signatures.read import VERSIONS_FOLDER
 
 __all__ = ["ASSET_STORE_FOLDER", "build_defs"]
 

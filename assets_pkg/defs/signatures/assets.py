@@ -9,16 +9,16 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from assets_pkg.shared.metadata import column_schema, preview
-from assets_pkg.shared.storage import StorageError
-from assets_pkg.signatures.etl import EtlReport, run_etl
-from assets_pkg.signatures.records import SourceLayoutError
-from assets_pkg.signatures.resources import (
+from assets_pkg.defs.metadata import column_schema, preview
+from assets_pkg.defs.signatures.resources import (
     SignatureAssetStoreResource,
     SignatureDatabaseResource,
     SignatureSourcesResource,
 )
-from assets_pkg.signatures.service import SignatureServiceError
+from assets_pkg.shared.storage import StorageError
+from assets_pkg.signatures.errors import SignatureServiceError
+from assets_pkg.signatures.etl import EtlReport, run_etl
+from assets_pkg.signatures.records import SourceLayoutError
 from assets_pkg.signatures.tables import (
     DESCRIPTIONS,
     REGISTERED_SCHEMA,

@@ -1,6 +1,6 @@
 """Generate SOURCE_A/SOURCE_B-like trees at scale, for the benchmark and for trying things out.
 
-    python -m assets_pkg.signatures.generate OUT_DIR [--genuine-writers 1000] [--forgers 1000] ...
+    python -m tools.generate_signatures OUT_DIR [--genuine-writers 1000] [--forgers 1000] ...
 
 Deterministic for a given seed. Online files are random pen walks of `--points` points (give or
 take 20 %); offline images and SOURCE_B files are small distinct byte strings (the samples are
@@ -135,7 +135,7 @@ def _write_source_b(root: Path, rng: np.random.Generator, count: int) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m assets_pkg.signatures.generate", description=__doc__.splitlines()[0]
+        prog="python -m tools.generate_signatures", description=__doc__.splitlines()[0]
     )
     parser.add_argument("out", type=Path, help="folder to create (must not exist)")
     defaults = ScaleSpec()

@@ -17,6 +17,12 @@ import dagster as dg
 import polars as pl
 from upath import UPath
 
+from assets_pkg.defs.io_manager import FramesOnDemand
+from assets_pkg.defs.metadata import column_schema, preview
+from assets_pkg.defs.partitions import week_keys
+from assets_pkg.defs.purchases.resources import PurchasesSource
+from assets_pkg.defs.purchases.source_assets import FEED, observation
+from assets_pkg.defs.purchases.week_checks import week_evaluations
 from assets_pkg.purchases import GROUP, schemas
 from assets_pkg.purchases.feed import (
     FeedReadError,
@@ -26,13 +32,7 @@ from assets_pkg.purchases.feed import (
     week_days,
     weeks_without_data,
 )
-from assets_pkg.purchases.resources import PurchasesSource
-from assets_pkg.purchases.source_assets import FEED, observation
-from assets_pkg.purchases.week_checks import week_evaluations
 from assets_pkg.purchases.weeks import WeekRange, WeekRead, WeekReader
-from assets_pkg.shared.io_manager import FramesOnDemand
-from assets_pkg.shared.metadata import column_schema, preview
-from assets_pkg.shared.partitions import week_keys
 
 
 def transaction_assets(

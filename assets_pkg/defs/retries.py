@@ -79,7 +79,7 @@ def end_stranded_retries(instance: dg.DagsterInstance) -> list[str]:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Ends the wait of a failed run (and its backfill) for a retry that Dagster's "
-    "retry daemon passed by (assets_pkg/shared/retries.py).",
+    "retry daemon passed by (assets_pkg/defs/retries.py).",
 )
 def stranded_retries_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     ended = end_stranded_retries(context.instance)
