@@ -427,8 +427,8 @@ def test_a_complete_feed_misses_no_day_before_its_first_or_after_its_last(
     """A feed that ends with the week's Sunday: the tolerance days around it (Sunday
     2024-01-07, Monday 2024-01-15) lie outside the feed, so nothing is missing; the Monday is
     read when it arrives (late data, test_late_data.py)."""
-    for day in range(8, 15):
-        feed.write_day(f"2024-01-{day:02d}", purchase("C1", f"2024-01-{day:02d} 10:00:00", "P2"))
+    for n in range(8, 15):
+        feed.write_day(f"2024-01-{n:02d}", purchase("C1", f"2024-01-{n:02d} 10:00:00", "P2"))
     result = materialize(feed, warehouse, W)
     check = check_results(result)["all_day_folders_present"]
     assert (check.passed, check.metadata["missing days"]) == (True, dg.JsonMetadataValue([]))
