@@ -266,7 +266,8 @@ class PolarsParquetIOManager(dg.UPathIOManager):
 
 
 class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
-    """Polars frames as Parquet under `base_dir` (local folder or any fsspec URL)."""
+    """Polars frames as Parquet under `base_dir` (local folder or any fsspec URL):
+    `dg.EnvVar("WAREHOUSE_DIR")` when the variable is set, checked when a run starts."""
 
     base_dir: str
     hive_key: str = HIVE_KEY
@@ -285,11 +286,10 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[PolarsParquetIOManager]):
         return value
 
     def create_io_manager(self, context: dg.InitResourceContext) -> PolarsParquetIOManager:
-        if storage.is_local(self.base_dir):
-            # A local warehouse is checked when a run uses it, whoever set it: created if
-            # missing, and it must accept a file. A remote one is checked by its first write,
-            # whose error names WAREHOUSE_DIR (docs/decisions.md).
-            validated(check_writable, self.base_dir, BASE_DIR_SETTING)
+        # The warehouse is checked when a run uses it, whoever set it, never when the code
+        # location loads: a local folder is created if missing and must accept a file; an
+        # object store must accept a small object, written and deleted (docs/decisions.md).
+        validated(check_writable, self.base_dir, BASE_DIR_SETTING)
         base_path = storage.upath(self.base_dir)
         return PolarsParquetIOManager(base_path=base_path, hive_key=self.hive_key)
 

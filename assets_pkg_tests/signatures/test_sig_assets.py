@@ -207,6 +207,8 @@ def test_build_defs_wires_the_resources_from_settings(tmp_path: Path) -> None:
         REJECTS,
         "signature_dataset",
         "signature_trials",
+        "source_a",  # the two source trees, external assets upstream of the warehouse
+        "source_b",
     }
     result = merged.resolve_implicit_global_asset_job_def().execute_in_process()
     assert result.success
