@@ -255,12 +255,10 @@ def test_the_broker_url_is_read_when_a_run_starts(clean_env: pytest.MonkeyPatch)
     clean_env.setenv("DAGSTER_EXECUTOR", "celery")
     clean_env.setenv("DAGSTER_CELERY_BROKER_URL", "pyamqp://guest:loaded@127.0.0.1//")
     clean_env.setenv("DAGSTER_CELERY_BACKEND_URL", "redis://:loaded@127.0.0.1:6379/0")
-    job = defs().get_repository_def().get_job("weekly_purchases")
+    job = defs().resolve_job_def("weekly_purchases")
     clean_env.setenv("DAGSTER_CELERY_BROKER_URL", f"pyamqp://guest:{SECRET}@127.0.0.1//")
-    resolved = job.executor_def.config_schema.resolve_config({"config": {}})
-    assert resolved.success
-    assert isinstance(resolved.value, dict)
-    config = resolved.value["config"]
+    # The config a run of the job resolves, as Dagster does when the run starts.
+    config = dg.validate_run_config(job, {})["execution"]["celery"]
     assert config["broker"] == f"pyamqp://guest:{SECRET}@127.0.0.1//"
     assert config["backend"] == "redis://:loaded@127.0.0.1:6379/0"
     assert SECRET not in dg.serialize_value(job.get_job_snapshot())
@@ -268,10 +266,9 @@ def test_the_broker_url_is_read_when_a_run_starts(clean_env: pytest.MonkeyPatch)
 
 def test_unset_broker_urls_are_the_defaults(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("DAGSTER_EXECUTOR", "celery")
-    job = defs().get_repository_def().get_job("weekly_purchases")
-    resolved = job.executor_def.config_schema.resolve_config({"config": {}})
-    assert isinstance(resolved.value, dict)
-    assert resolved.value["config"]["broker"] == "pyamqp://guest@127.0.0.1//"
+    job = defs().resolve_job_def("weekly_purchases")
+    config = dg.validate_run_config(job, {})["execution"]["celery"]
+    assert config["broker"] == "pyamqp://guest@127.0.0.1//"
 
 
 @pytest.mark.parametrize(
