@@ -4,7 +4,10 @@ manager, the executor.
 
 Settings are read from the environment when Dagster loads this location (not at import),
 so `dagster`, `dagster dev` and the tests all build the same definitions; tests call
-`build_definitions(Settings(...))` with their own folders.
+`build_definitions(Settings(...))` with their own folders. A variable a resource takes is
+given to it as `dg.EnvVar` when it is set (`Settings.environment`): the web UI shows its
+name, and its value is read and checked when a run starts. Loading checks the values
+without touching storage; the resources probe the storage when a run uses it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from assets_pkg.defs.executors import build_executor
 from assets_pkg.defs.io_manager import ParquetIOManager
 from assets_pkg.defs.partitions import explain_cli_partition_errors, weekly_partitions
 from assets_pkg.defs.purchases.build import build_defs as build_purchases
-from assets_pkg.defs.resource_checks import SettingError
+from assets_pkg.defs.resource_checks import SettingError, env_or
 from assets_pkg.defs.retries import stranded_retries_sensor
 from assets_pkg.defs.signatures.build import build_defs as build_signatures
 from assets_pkg.shared.settings import ConfigurationError, Settings
@@ -31,7 +34,11 @@ __all__ = ["build_definitions", "defs", "purchases", "signatures"]
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     shared = dg.Definitions(
-        resources={"io_manager": ParquetIOManager(base_dir=settings.warehouse_dir)},
+        resources={
+            "io_manager": ParquetIOManager(
+                base_dir=env_or(settings, "WAREHOUSE_DIR", settings.warehouse_dir)
+            )
+        },
         # In-process unless DAGSTER_EXECUTOR=celery (the production profile in deploy/).
         executor=build_executor(settings),
         # Ends a backfill's wait for a retry the retry daemon passed by (defs/retries.py).
@@ -53,7 +60,9 @@ def defs_folder() -> dg.Definitions:
 def defs() -> dg.Definitions:
     try:
         settings = Settings.from_env()
-        settings.check_locations()
+        # Every value checked, nothing written: the storage is probed when a run uses it
+        # (the resources' setup, the IO manager's creation; docs/decisions.md).
+        settings.check_values()
         check_database_url(settings.signatures_db_url)
         # The resources' own validators apply the same rules (resource_checks.py).
         definitions = build_definitions(settings)

@@ -151,16 +151,26 @@ def test_the_module_loads_from_the_environment(
     # `defs` is what `dg check defs` and `dagster ... -m assets_pkg.definitions` load.
     loaded = defs()
     assert set(PURCHASE_ASSETS) <= set(_asset_names(loaded))
+    # Each variable set reaches its resource as dg.EnvVar, read when a run starts.
     resources = loaded.resources or {}
-    assert resources["purchases_source"].source_dir == str(tmp_path / "purchases")
-    assert resources["purchases_source"].date_tolerance_days == 2
-    assert resources["io_manager"].base_dir == str(tmp_path / "warehouse")
+    assert _env_var(resources["purchases_source"].source_dir) == "PURCHASES_SOURCE_DIR"
+    assert _env_var(resources["purchases_source"].date_tolerance_days) == (
+        "PURCHASES_DATE_TOLERANCE_DAYS"
+    )
+    assert _env_var(resources["io_manager"].base_dir) == "WAREHOUSE_DIR"
+    # Unset, SIGNATURES_DB_URL is the default computed at load: SQLite under the warehouse.
+    assert resources["signatures_db"].url.endswith(f"{tmp_path}/warehouse/signatures.db")
     weekly = loaded.resolve_assets_def("weekly_purchase_counts")
     assert weekly.partitions_def is not None
     keys = weekly.partitions_def.get_partition_keys(
         current_time=dt.datetime(2024, 1, 30, tzinfo=dt.UTC)
     )
     assert keys == ["2024-01-08", "2024-01-15", "2024-01-22"]
+
+
+def _env_var(value: object) -> str | None:
+    """The variable a resource's field names, if it is a `dg.EnvVar` (or its int kind)."""
+    return getattr(value, "env_var_name", None)
 
 
 def test_loading_the_module_freezes_what_it_loaded(
@@ -199,10 +209,12 @@ def test_a_bad_setting_stops_loading_with_one_sentence(monkeypatch: pytest.Monke
     ("variable", "value", "sentence"),
     [
         (
+            # Checked without touching storage; an unwritable folder fails the run instead
+            # (shared/test_env_resources.py).
             "WAREHOUSE_DIR",
-            "/proc/warehouse",
-            "Configuration error: WAREHOUSE_DIR (/proc/warehouse) is not a writable folder "
-            "(No such file or directory): point it at a folder you can write to.",
+            "s3:/bucket/warehouse",
+            "Configuration error: WAREHOUSE_DIR (s3:/bucket/warehouse) is a URL with one slash "
+            "after s3: write s3://bucket/warehouse.",
         ),
         (
             "SIGNATURES_DB_URL",

@@ -4,7 +4,9 @@ DAGSTER_EXECUTOR=celery (the production profile in deploy/) sends each step to t
 DAGSTER_CELERY_QUEUE of the broker DAGSTER_CELERY_BROKER_URL and reads its result from
 DAGSTER_CELERY_BACKEND_URL. The workers (`celery -A dagster_celery.app worker`) take the
 same settings from `celery_app_config`, through deploy/celery/dagster_celery_config.py, so
-the submitting side and the executing side cannot disagree.
+the submitting side and the executing side cannot disagree. A broker or backend URL set in
+the environment reaches the executor's config as `{"env": NAME}` (dagster-celery's fields are
+`StringSource`s): Dagster reads it when a run starts, and never shows its password.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
 
     return celery_executor.configured(
         {
-            "broker": settings.celery_broker_url,
-            "backend": settings.celery_backend_url,
+            "broker": _env_or(settings, "DAGSTER_CELERY_BROKER_URL", settings.celery_broker_url),
+            "backend": _env_or(settings, "DAGSTER_CELERY_BACKEND_URL", settings.celery_backend_url),
             "config_source": celery_options(settings),
         }
     )
+
+
+def _env_or(settings: Settings, variable: str, value: str) -> str | dict[str, str]:
+    """`{"env": variable}` (config that Dagster resolves when a run starts) when the variable
+    was set, else the default `value`, which holds no password."""
+    return {"env": variable} if variable in settings.environment else value
 
 
 def celery_options(settings: Settings) -> dict[str, Any]:

@@ -228,7 +228,8 @@ class HiveParquetIOManager(dg.UPathIOManager):
 
 
 class ParquetIOManager(dg.ConfigurableIOManagerFactory[HiveParquetIOManager]):
-    """Polars frames as Parquet under `base_dir` (local folder or any fsspec URL)."""
+    """Polars frames as Parquet under `base_dir` (local folder or any fsspec URL):
+    `dg.EnvVar("WAREHOUSE_DIR")` when the variable is set, checked when a run starts."""
 
     base_dir: str
     hive_key: str = HIVE_KEY
@@ -247,11 +248,10 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[HiveParquetIOManager]):
         return value
 
     def create_io_manager(self, context: dg.InitResourceContext) -> HiveParquetIOManager:
-        if storage.is_local(self.base_dir):
-            # A local warehouse is checked when a run uses it, whoever set it: created if
-            # missing, and it must accept a file. A remote one is checked by its first write,
-            # whose error names WAREHOUSE_DIR (docs/decisions.md).
-            validated(check_writable, self.base_dir, BASE_DIR_SETTING)
+        # The warehouse is checked when a run uses it, whoever set it, never when the code
+        # location loads: a local folder is created if missing and must accept a file; an
+        # object store must accept a small object, written and deleted (docs/decisions.md).
+        validated(check_writable, self.base_dir, BASE_DIR_SETTING)
         base_path = storage.upath(self.base_dir)
         return HiveParquetIOManager(base_path=base_path, hive_key=self.hive_key)
 

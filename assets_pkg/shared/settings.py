@@ -1,9 +1,12 @@
 """The project's configuration: environment variables, read once when definitions load.
 
 Nothing here runs at import time. `Settings.from_env()` is called by `assets_pkg.definitions`
-when Dagster loads the code location, and tests build `Settings(...)` directly.
-`Settings.check_locations()` then makes sure the folders can be used (the warehouse is
-writable, a remote URL's filesystem package is installed) before any run starts.
+when Dagster loads the code location, and tests build `Settings(...)` directly. Loading
+checks every value without touching storage (`Settings.check_values()`); what a setting of a
+resource names is probed when a run uses it, by the resource (the warehouse accepts a file,
+a remote source answers): `check_writable`, `check_reachable`. A variable that was set and
+that a resource takes reaches the resource as `dg.EnvVar` (`Settings.environment`,
+`resource_checks.env_or`), so Dagster shows its name, not its value.
 Every mistake is reported as a `ConfigurationError` whose message names the variable to fix.
 """
 
@@ -69,6 +72,20 @@ DEFAULT_CELERY_BROKER = "pyamqp://guest@127.0.0.1//"
 DEFAULT_CELERY_BACKEND = "redis://127.0.0.1:6379/0"
 DEFAULT_CELERY_QUEUE = "dagster"
 
+RESOURCE_VARIABLES = (
+    "PURCHASES_SOURCE_DIR",
+    "SIGNATURES_SOURCE_DIR",
+    "WAREHOUSE_DIR",
+    "SIGNATURES_DB_URL",
+    "PURCHASES_DATE_TOLERANCE_DAYS",
+    "DAGSTER_CELERY_BROKER_URL",
+    "DAGSTER_CELERY_BACKEND_URL",
+)
+"""The variables whose value a resource's field (or the executor's config) takes as it is:
+when set, the definitions hold `dg.EnvVar(name)` for them. The dates, DAGSTER_EXECUTOR and
+PURCHASES_WEEKS_PER_RUN shape the definitions themselves (the partitions, the executor, the
+backfill policy), so they are read when the code location loads."""
+
 
 class ConfigurationError(ValueError):
     """A setting is wrong; the message says which one and how to fix it."""
@@ -94,6 +111,11 @@ class Settings:
     celery_queue: str = DEFAULT_CELERY_QUEUE
     """DAGSTER_CELERY_BROKER_URL, DAGSTER_CELERY_BACKEND_URL, DAGSTER_CELERY_QUEUE: where
     the celery executor sends steps and reads their results; the workers read the same."""
+    environment: frozenset[str] = frozenset()
+    """The RESOURCE_VARIABLES that were set when `from_env` read the process's environment: the
+    definitions give them to the resources as `dg.EnvVar`, so the value is read again, and
+    checked again, when a run starts, and the web UI shows only the variable's name. Empty
+    for settings built in code (a test's `Settings(...)`): the values are used as given."""
 
     def __post_init__(self) -> None:
         start = parse_monday(self.purchases_start_date, "PURCHASES_START_DATE")
@@ -165,12 +187,28 @@ class Settings:
             celery_broker_url=env.get("DAGSTER_CELERY_BROKER_URL") or DEFAULT_CELERY_BROKER,
             celery_backend_url=env.get("DAGSTER_CELERY_BACKEND_URL") or DEFAULT_CELERY_BACKEND,
             celery_queue=env.get("DAGSTER_CELERY_QUEUE") or DEFAULT_CELERY_QUEUE,
+            # Only the process's own environment, which Dagster reads again when a run
+            # starts; a mapping given here (a test's) is used as plain values.
+            environment=frozenset(
+                name for name in RESOURCE_VARIABLES if environ is None and env.get(name)
+            ),
         )
+
+    def check_values(self) -> None:
+        """Raise ConfigurationError unless every folder setting is a usable location, without
+        touching storage: what the code location checks when it loads (the resources apply
+        the same rule to a run's values, and probe the storage when a run uses it)."""
+        check_location(self.purchases_source_dir, "PURCHASES_SOURCE_DIR")
+        check_location(self.signatures_source_dir, "SIGNATURES_SOURCE_DIR")
+        check_location(self.warehouse_dir, "WAREHOUSE_DIR")
 
     def check_locations(self) -> None:
         """Raise ConfigurationError unless the warehouse can be written and every folder's
         scheme is supported. Local folders only need to exist when a run reads them; a
-        source on an object store (`s3://...`) must be reachable with the credentials."""
+        source on an object store (`s3://...`) must be reachable with the credentials.
+        Writes a probe file (object): the resources make these checks when a run starts
+        (`setup_for_execution`, the IO manager's creation), never the code location's load;
+        this method makes them all at once for the tools and tests."""
         check_reachable(self.purchases_source_dir, "PURCHASES_SOURCE_DIR")
         check_reachable(self.signatures_source_dir, "SIGNATURES_SOURCE_DIR")
         check_writable(self.warehouse_dir, "WAREHOUSE_DIR")
@@ -270,9 +308,20 @@ def _check_not_half_a_url(location: str, setting: str) -> None:
 
 def _check_scheme(location: str, setting: str, *, connect: bool = True) -> None:
     """The fsspec filesystem of a URL must be known and its package installed, and an
-    object store's URL must name a bucket. With `connect=False` the filesystem's class is
-    only imported, not created (creating an ftp:// or sftp:// one connects)."""
+    object store's URL must name a bucket and hold no password. With `connect=False` the
+    filesystem's class is only imported, not created (creating an ftp:// or sftp:// one
+    connects)."""
     scheme = storage_scheme(location)
+    if _has_password(location):
+        # Dagster shows a folder wherever it is used (run config, each materialisation's
+        # path, the logs), so a password in it would be shown too; the sentence shows
+        # neither the URL nor the password.
+        raise ConfigurationError(
+            f"{setting} holds a password in its {scheme}:// URL, which the web UI would show "
+            "in every path it lists: leave it out of the URL and give the credentials "
+            f"through the filesystem's own settings (AWS_* for s3://, FSSPEC_{scheme.upper()}"
+            "_PASSWORD for others)."
+        )
     if scheme in ("s3", "s3a", "gs", "gcs") and not bucket_name(location):
         raise ConfigurationError(
             f"{setting} ({location}) names no bucket: write {scheme}://bucket/prefix."
@@ -296,6 +345,14 @@ def _check_scheme(location: str, setting: str, *, connect: bool = True) -> None:
             f"{setting} uses the unknown scheme {scheme}:// ({location}): use a local folder "
             "or an fsspec URL such as s3://bucket/prefix."
         ) from None
+
+
+def _has_password(location: str) -> bool:
+    """A URL with `user:password@` before its host (a bucket or a server)."""
+    try:
+        return bool(urllib.parse.urlsplit(location).password)
+    except ValueError:  # a malformed netloc (a bad port, brackets): not a password to hide
+        return False
 
 
 def default_db_url(warehouse_dir: str) -> str:

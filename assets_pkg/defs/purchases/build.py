@@ -13,6 +13,7 @@ from assets_pkg.defs.purchases.assets import build_purchase_assets
 from assets_pkg.defs.purchases.resources import PurchasesSource
 from assets_pkg.defs.purchases.sensors import late_data_sensor
 from assets_pkg.defs.purchases.source_assets import purchase_source_assets
+from assets_pkg.defs.resource_checks import env_or
 from assets_pkg.purchases import GROUP
 from assets_pkg.purchases.feed import source_root, week_days, weeks_without_data
 from assets_pkg.shared.dates import monday_of
@@ -40,9 +41,13 @@ def build_defs(settings: Settings) -> dg.Definitions:
         schedules=[weekly_schedule(weekly_job, partitions)],
         sensors=[late_data_sensor(weekly_job, partitions)],
         resources={
+            # dg.EnvVar for a variable that is set: Dagster shows its name, reads it when a
+            # run starts, and the resource's rules check what it read.
             "purchases_source": PurchasesSource(
-                source_dir=settings.purchases_source_dir,
-                date_tolerance_days=settings.date_tolerance_days,
+                source_dir=env_or(settings, "PURCHASES_SOURCE_DIR", settings.purchases_source_dir),
+                date_tolerance_days=env_or(
+                    settings, "PURCHASES_DATE_TOLERANCE_DAYS", settings.date_tolerance_days
+                ),
             )
         },
     )

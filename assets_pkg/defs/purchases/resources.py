@@ -7,18 +7,23 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from pydantic import field_validator
 from upath import UPath
 
-from assets_pkg.defs.resource_checks import location_rule, validated
+from assets_pkg.defs.resource_checks import field_rule, location_rule, validated
 from assets_pkg.purchases import catalog
 from assets_pkg.purchases.feed import source_root
-from assets_pkg.shared.settings import check_tolerance
+from assets_pkg.shared.settings import check_reachable, check_tolerance
 from assets_pkg.shared.storage import describe_error
+
+SOURCE_DIR_SETTING = "PURCHASES_SOURCE_DIR (purchases_source.source_dir)"
+TOLERANCE_SETTING = "PURCHASES_DATE_TOLERANCE_DAYS (purchases_source.date_tolerance_days)"
 
 
 class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where the purchase feed lies, and how far a purchase may stray from its day folder."""
+    """Where the purchase feed lies, and how far a purchase may stray from its day folder.
+
+    Fed from PURCHASES_SOURCE_DIR and PURCHASES_DATE_TOLERANCE_DAYS through `dg.EnvVar` when
+    they are set (`assets_pkg.definitions`); the rules below check the values a run uses."""
 
     source_dir: str
     date_tolerance_days: int
@@ -27,18 +32,16 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
     default, Dagster names the missing field instead (docs/operations.md)."""
 
     # The same rules as the environment's, for a value from run config or the launchpad too.
-    _source_dir_rule = location_rule(
-        "source_dir", "PURCHASES_SOURCE_DIR (purchases_source.source_dir)"
+    _source_dir_rule = location_rule("source_dir", SOURCE_DIR_SETTING)
+    _tolerance_rule = field_rule(
+        "date_tolerance_days", lambda value: validated(check_tolerance, value, TOLERANCE_SETTING)
     )
 
-    @field_validator("date_tolerance_days")
-    @classmethod
-    def _tolerance_rule(cls, value: int) -> int:
-        return validated(
-            check_tolerance,
-            value,
-            "PURCHASES_DATE_TOLERANCE_DAYS (purchases_source.date_tolerance_days)",
-        )
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A source on an object store must answer with the credentials before a run (or a
+        tick) reads it: one sentence naming PURCHASES_SOURCE_DIR otherwise. Nothing for a
+        local folder, which `folder()` checks when it is read."""
+        validated(check_reachable, self.source_dir, SOURCE_DIR_SETTING)
 
     def folder(self) -> Path | UPath:
         """The source folder: a local folder, or an object store's prefix (docs/storage.md)."""

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import dagster as dg
-from pydantic import field_validator
 from upath import UPath
 
-from assets_pkg.defs.resource_checks import SettingError, location_rule
+from assets_pkg.defs.resource_checks import SettingError, field_rule, location_rule, validated
 from assets_pkg.shared import storage
+from assets_pkg.shared.settings import check_reachable
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
@@ -25,30 +25,19 @@ from assets_pkg.signatures.splits import (
 )
 
 N = TypeVar("N", int, float)
+SIGNATURES_SOURCE_SETTING = "SIGNATURES_SOURCE_DIR (signature_sources.source_dir)"
 
 
 class SignatureDatabaseResource(dg.ConfigurableResource["SignatureDatabaseResource"]):
-    """The relational store (SIGNATURES_DB_URL): SQLite by default, PostgreSQL in production."""
+    """The relational store (SIGNATURES_DB_URL): SQLite by default, PostgreSQL in production.
+
+    `url` is `dg.EnvVar("SIGNATURES_DB_URL")` when the variable is set: the web UI and run
+    config show the name, never the URL and its password; the rule checks the URL a run
+    reads."""
 
     url: str
 
-    @field_validator("url")
-    @classmethod
-    def _url_rule(cls, value: str) -> str:
-        """The rule of SIGNATURES_DB_URL: a supported database whose driver is installed
-        (checked without connecting), whether the URL comes from the environment or from
-        run config."""
-        try:
-            check_database_url(value)
-        except StoreError as error:
-            message = str(error)
-            named = "SIGNATURES_DB_URL (signatures_db.url)"
-            raise SettingError(
-                message.replace("SIGNATURES_DB_URL", named, 1)
-                if "SIGNATURES_DB_URL" in message
-                else f"{named}: {message}"
-            ) from None
-        return value
+    _url_rule = field_rule("url", lambda value: _database_url_rule(value))
 
     def open(self) -> SignatureDatabase:
         """The database with its schema created or upgraded; dg.Failure if it cannot be used."""
@@ -66,9 +55,12 @@ class SignatureSourcesResource(dg.ConfigurableResource["SignatureSourcesResource
 
     source_dir: str
 
-    _source_dir_rule = location_rule(
-        "source_dir", "SIGNATURES_SOURCE_DIR (signature_sources.source_dir)"
-    )
+    _source_dir_rule = location_rule("source_dir", SIGNATURES_SOURCE_SETTING)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A source on an object store must answer before a run reads it (one sentence
+        naming SIGNATURES_SOURCE_DIR otherwise); nothing for a local folder."""
+        validated(check_reachable, self.source_dir, SIGNATURES_SOURCE_SETTING)
 
     @property
     def path(self) -> Path | UPath:
@@ -102,18 +94,10 @@ class SignatureDatasetResource(dg.ConfigurableResource["SignatureDatasetResource
     _versions_root_rule = location_rule(
         "versions_root", "WAREHOUSE_DIR (signature_datasets.versions_root)"
     )
-
-    @field_validator("seed")
-    @classmethod
-    def _seed_rule(cls, value: int) -> int:
-        """The split's rules, whether the value comes from the definitions or from run config:
-        a bad value fails the run before any step, in one sentence."""
-        return _split_rule(check_seed, value)
-
-    @field_validator("dev_ratio")
-    @classmethod
-    def _dev_ratio_rule(cls, value: float) -> float:
-        return _split_rule(check_dev_ratio, value)
+    # The split's rules, whether the value comes from the definitions or from run config: a
+    # bad value fails the run before any step, in one sentence.
+    _seed_rule = field_rule("seed", lambda value: _split_rule(check_seed, value))
+    _dev_ratio_rule = field_rule("dev_ratio", lambda value: _split_rule(check_dev_ratio, value))
 
     def spec(self) -> SplitSpec:
         """The split's parameters; dg.Failure naming the setting for a value out of range."""
@@ -124,6 +108,23 @@ class SignatureDatasetResource(dg.ConfigurableResource["SignatureDatasetResource
 
     def snapshot(self, version: str, asset: str) -> UPath:
         return storage.upath(self.versions_root) / version / f"{asset}.parquet"
+
+
+def _database_url_rule(value: str) -> str:
+    """The rule of SIGNATURES_DB_URL: a supported database whose driver is installed (checked
+    without connecting), whether the URL comes from the environment or from run config. The
+    sentence shows the URL with its password masked (`engines.shown_url`)."""
+    try:
+        check_database_url(value)
+    except StoreError as error:
+        message = str(error)
+        named = "SIGNATURES_DB_URL (signatures_db.url)"
+        raise SettingError(
+            message.replace("SIGNATURES_DB_URL", named, 1)
+            if "SIGNATURES_DB_URL" in message
+            else f"{named}: {message}"
+        ) from None
+    return value
 
 
 def _split_rule(rule: Callable[[N], N], value: N) -> N:
