@@ -151,7 +151,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, screenshots: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    # Large enough for the counts, their upstream and the sources, expanded, in one view.
+    context = browser.new_context(viewport={"width": 2400, "height": 1500})
     opened = context.new_page()
     opened.set_default_timeout(UI_S)
     # Should the newsletter dialog show up all the same, it is dismissed.
@@ -216,16 +217,21 @@ def test_a_week_of_counts_and_its_upstream_materialised_from_the_asset_graph(
     server: Server, page: Page, screenshots: Path
 ) -> None:
     page.goto(f"{server.url}/asset-groups")
-    materialize_all = page.get_by_role("button", name="Materialize all…")
+    # "Materialize all (N)…": N counts what can be materialised (observable sources too).
+    materialize_all = page.get_by_role("button", name=re.compile(r"Materialize all"))
     materialize_all.wait_for()
     page.get_by_text("(fetching statuses)").first.wait_for(state="detached")
     page.screenshot(path=screenshots / "01_asset_graph.png")
 
     # The graph's filter: the counts and everything upstream of them.
     _type_filter(page, '+key:"weekly_purchase_counts"')
+    # Two groups are shown collapsed (the sources and the purchases): open both.
+    for group in ("sources", "purchases"):
+        page.get_by_text(group, exact=True).last.click()
     shown = ["exploded_transactions", "products", "raw_customers", "weekly_purchase_counts"]
+    shown += ["customers_csv", "products_csv", "purchase_feed"]  # lineage starts at the sources
     for name in shown:
-        page.get_by_role("button", name=name).first.wait_for()
+        page.get_by_text(name, exact=True).first.wait_for()
     page.screenshot(path=screenshots / "02_counts_and_upstream.png")
 
     materialize_all.click()
