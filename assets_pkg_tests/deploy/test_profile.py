@@ -162,9 +162,13 @@ INSTALLS = ("install", "instance", "uv", "venv-run", "venv-serve", "venv-dev")
 def _make_dry_run(*args: str) -> list[list[str]]:
     """The commands `make -n` prints for `args` (install taken as done), each split as the
     shell would, continuation lines joined."""
+    # Under `make test` the outer make's MAKEFLAGS and MAKELEVEL would make this one print
+    # "Entering directory" lines among the commands: run it as a make of its own.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     printed = subprocess.run(
-        ["make", "-n", *(f"-o{done}" for done in INSTALLS), *args],
+        ["make", "-n", "--no-print-directory", *(f"-o{done}" for done in INSTALLS), *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
