@@ -284,3 +284,20 @@ def test_nothing_built_yet_is_said(deployment: Deployment) -> None:
         "No week of exploded_transactions is built yet: nothing to re-build."
     )
     assert sorted(deployment.observed[0]) == ["2024-01-01", W, NEXT, "2024-01-22"]
+
+
+def test_a_source_folder_gone_requests_nothing_and_says_why(
+    deployment: Deployment, feed: Feed
+) -> None:
+    """An unmounted or renamed PURCHASES_SOURCE_DIR is no late data: every built week would
+    look changed (its files vanished) and each request would fail on the missing folder."""
+    deployment.build(W, NEXT)
+    moved = feed.root.with_name("moved")
+    feed.root.rename(moved)
+    assert deployment.tick() == []
+    assert deployment.observed[-1] == {}  # no week recorded as changed upstream
+    assert deployment.skip_reason is not None
+    assert f"The purchase source folder {feed.root} does not exist" in deployment.skip_reason
+    assert "PURCHASES_SOURCE_DIR" in deployment.skip_reason
+    moved.rename(feed.root)
+    assert deployment.tick() == []  # back as it was: nothing to rebuild

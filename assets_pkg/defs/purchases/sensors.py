@@ -55,12 +55,16 @@ def late_data_sensor(
         context: dg.SensorEvaluationContext, purchases_source: PurchasesSource
     ) -> dg.SensorResult:
         source = source_root(purchases_source.source_dir)
+        if not source.is_dir():
+            # Unmounted or renamed: no late data. Every built week's files would seem to
+            # have vanished, and each rebuild would fail on the missing folder.
+            return dg.SensorResult(
+                skip_reason=f"The purchase source folder {source} does not exist: set "
+                "PURCHASES_SOURCE_DIR; nothing is observed or re-built until it is there.",
+                cursor=context.cursor,
+            )
         built = built_weeks(context.instance)
-        weeks = (
-            {w.isoformat() for w in weeks_to_observe(source, partitions)}
-            if (source.is_dir())
-            else set()
-        )
+        weeks = {w.isoformat() for w in weeks_to_observe(source, partitions)}
         weeks |= {key for key in built if partitions.has_partition_key(key)}
         now = week_fingerprints(
             source,
