@@ -229,6 +229,33 @@ def _executions(instance: dg.DagsterInstance, run_id: str) -> list[StepExecution
     return found
 
 
+def _topology_env(
+    pg_url: str,
+    broker: str,
+    backend: str,
+    queue: str,
+    source: Path,
+    warehouse: Path,
+    home: Path,
+    grpc_port: int,
+) -> dict[str, str]:
+    """The environment `make serve` gets in these tests: their own database, queue, feed and
+    warehouse, and backfills cut into runs of WEEKS_PER_RUN weeks."""
+    environ = {
+        **os.environ,
+        "DAGSTER_PG_URL": pg_url,
+        "DAGSTER_EXECUTOR": "celery",
+        "DAGSTER_CELERY_BROKER_URL": broker,
+        "DAGSTER_CELERY_BACKEND_URL": backend,
+        "DAGSTER_CELERY_QUEUE": queue,
+        "PURCHASES_WEEKS_PER_RUN": str(WEEKS_PER_RUN),
+        "PURCHASES_SOURCE_DIR": str(source),
+        "PURCHASES_END_DATE": LAST_WEEK,
+        "WAREHOUSE_DIR": str(warehouse),
+    }
+    return production_env(environ, home, "127.0.0.1", grpc_port)
+
+
 @pytest.fixture
 def services() -> str:
     """The result backend's URL; skips unless PostgreSQL and RabbitMQ answer."""
@@ -260,19 +287,7 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
     log_path = tmp_path / "topology.log"
     log = log_path.open("w")
     with _database() as pg_url:
-        environ = {
-            **os.environ,
-            "DAGSTER_PG_URL": pg_url,
-            "DAGSTER_EXECUTOR": "celery",
-            "DAGSTER_CELERY_BROKER_URL": broker,
-            "DAGSTER_CELERY_BACKEND_URL": services,
-            "DAGSTER_CELERY_QUEUE": queue,
-            "PURCHASES_WEEKS_PER_RUN": str(WEEKS_PER_RUN),
-            "PURCHASES_SOURCE_DIR": str(source),
-            "PURCHASES_END_DATE": LAST_WEEK,
-            "WAREHOUSE_DIR": str(warehouse),
-        }
-        env = production_env(environ, home, "127.0.0.1", grpc_port)
+        env = _topology_env(pg_url, broker, services, queue, source, warehouse, home, grpc_port)
         topology = Topology(env, workers=len(WORKERS), port=port, grpc_port=grpc_port, log=log)
         monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
         try:
@@ -439,18 +454,7 @@ def test_runs_orphaned_by_a_stop_are_failed_and_retried_after_a_restart(
     log = log_path.open("w")
     topologies: list[Topology] = []
     with _database() as pg_url:
-        environ = {
-            **os.environ,
-            "DAGSTER_PG_URL": pg_url,
-            "DAGSTER_CELERY_BROKER_URL": broker,
-            "DAGSTER_CELERY_BACKEND_URL": services,
-            "DAGSTER_CELERY_QUEUE": queue,
-            "PURCHASES_WEEKS_PER_RUN": str(WEEKS_PER_RUN),
-            "PURCHASES_SOURCE_DIR": str(source),
-            "PURCHASES_END_DATE": LAST_WEEK,
-            "WAREHOUSE_DIR": str(warehouse),
-        }
-        env = production_env(environ, home, "127.0.0.1", grpc_port)
+        env = _topology_env(pg_url, broker, services, queue, source, warehouse, home, grpc_port)
         monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
 
         def topology() -> Topology:
