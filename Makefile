@@ -4,7 +4,8 @@
 #   make check   - the inner loop: lint, format check, type check, the tests not marked slow
 #   make ui      - the Dagster web UI and daemon on http://127.0.0.1:3000 (PORT=... for another)
 #   make serve   - the production topology on the local PostgreSQL, RabbitMQ and Redis: code
-#                  server, web UI (PORT), daemon, WORKERS Celery workers (default 2); Ctrl-C stops it
+#                  server, web UI (PORT), daemon, WORKERS Celery workers (default 2), printing
+#                  at LOG_LEVEL (debug|info|warning|error|critical, default info); Ctrl-C stops it
 #   make bench   - the purchase benchmark (SCALE=large|medium|small) and the signature one
 #   make install - .venv exactly as uv.lock says, dev tools included, and the Dagster instance
 #                  (make run and make ui install only what running needs; make serve adds the
@@ -162,7 +163,7 @@ ui: venv-run instance
 serve: venv-serve instance
 	env -u DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS \
 	  $(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT) \
-	  $(if $(GRPC_PORT),--grpc-port $(GRPC_PORT))
+	  $(if $(GRPC_PORT),--grpc-port $(GRPC_PORT)) $(if $(LOG_LEVEL),--log-level $(LOG_LEVEL))
 
 bench: venv-run instance
 	$(BIN)/python -m bench.purchases --scale $(SCALE)

@@ -15,7 +15,7 @@ with everything it had started killed first; one that dies again after RESTART_L
 restarts within RESTART_WINDOW seconds stops the whole topology.
 
     python deploy/serve.py [--workers N] [--host 127.0.0.1] [--port 3000] [--grpc-port N]
-                           [--grpc-host 127.0.0.1] [--dagster-home DIR]
+                           [--grpc-host 127.0.0.1] [--dagster-home DIR] [--log-level info]
 
 Every server binds to 127.0.0.1 unless told otherwise. The instance database, the Celery
 queue and the code server's port are the checkout's own (`checkout_defaults`), so two
@@ -72,6 +72,8 @@ SECRET_VALUES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
 """Settings that are secrets as a whole: no line shows their value either."""
 _PASSWORD_KEY = re.compile(r"(?:^|[?&\s])(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|[^&\s]+)", re.I)
 """`password=VALUE` in a query string or a libpq key/value string (quoted or not)."""
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+"""--log-level: the levels that Dagster's commands and Celery's worker all take."""
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before a dead process is started again: its 1st restart, 2nd, ... (then the last)."""
 RESTART_LIMIT, RESTART_WINDOW = 5, 300.0
@@ -502,6 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"code server port (default {checkout_grpc_port(ROOT)}, this checkout's own)",
     )
     parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=LOG_LEVELS,
+        help="what every process prints, the steps' events on the workers included (default info)",
+    )
+    parser.add_argument(
         "--dagster-home",
         type=Path,
         default=ROOT / ".dagster_serve",
@@ -533,6 +541,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         port=args.port,
         grpc_host=args.grpc_host,
         grpc_port=args.grpc_port,
+        loglevel=args.log_level,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

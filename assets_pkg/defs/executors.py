@@ -11,6 +11,8 @@ the environment reaches the executor's config as `{"env": NAME}` (dagster-celery
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import dagster as dg
@@ -61,9 +63,69 @@ def celery_options(settings: Settings) -> dict[str, Any]:
 
 
 def celery_app_config(settings: Settings) -> dict[str, Any]:
-    """The worker's Celery configuration (lowercase Celery settings)."""
+    """The worker's Celery configuration (lowercase Celery settings).
+
+    A step's output (Dagster's console logger writes each event to stderr) goes to Celery's
+    logger `celery.redirected` (`worker_redirect_stdouts`), where `StepLogLevels` gives each
+    of Dagster's lines its own level and drops those below the worker's `--loglevel`."""
     return {
         "broker_url": settings.celery_broker_url,
         "result_backend": settings.celery_backend_url,
+        "worker_redirect_stdouts": True,
+        "worker_redirect_stdouts_level": "WARNING",
         **celery_options(settings),
     }
+
+
+REDIRECTED_LOGGER = "celery.redirected"
+"""The logger Celery writes a worker's redirected stdout and stderr to, one record a write."""
+
+_ANSI = r"(?:\x1b\[[0-9;]*m)*"
+_DAGSTER_LINE = re.compile(
+    rf"^{_ANSI}\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)? [+-]\d{{4}}{_ANSI} - "
+    rf"(?P<name>[^ ]+) - {_ANSI}(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL){_ANSI} - "
+)
+"""A line of Dagster's console logger (`dagster._utils.log.default_format_string`:
+`%(asctime)s - %(name)s - %(levelname)s - %(message)s`), colours allowed."""
+
+
+def dagster_line_level(line: str) -> tuple[int, str] | None:
+    """The level of a line that Dagster's console logger printed, and the line without the
+    time and level that the worker's own prefix repeats; None for any other line."""
+    match = _DAGSTER_LINE.match(line)
+    if match is None:
+        return None
+    return logging.getLevelNamesMapping()[
+        match["level"]
+    ], f"{match['name']} - {line[match.end() :]}"
+
+
+class StepLogLevels(logging.Filter):
+    """On Celery's `celery.redirected` logger: a line of Dagster's console logger is logged at
+    its own level (a step's DEBUG event as DEBUG, not as the WARNING Celery gives everything a
+    task prints); other lines (a `print`, a traceback) keep Celery's level. A line below the
+    worker's `--loglevel` (the root logger's level) is dropped.
+
+    Dagster prints every event of a step at DEBUG whatever the deployment asks: the console
+    logger's level comes from the run's config (`loggers:`) only, and the instance's
+    `python_log_level` would also keep `context.log.debug` messages out of the event log
+    (docs/decisions.md). Only what the worker prints is filtered; the event log keeps all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = dagster_line_level(record.getMessage())
+        if found is not None:
+            level, message = found
+            record.levelno, record.levelname = level, logging.getLevelName(level)
+            record.msg, record.args = message, None
+        # The root logger's level is the worker's --loglevel (Celery sets it).
+        return record.levelno >= logging.getLogger().getEffectiveLevel()
+
+
+def install_step_log_levels() -> None:
+    """Put `StepLogLevels` on Celery's redirect logger, once (a worker's config module calls
+    it; the pool's processes inherit the logger). The logger itself lets every line through
+    to the filter, which compares each line's own level with the worker's."""
+    logger = logging.getLogger(REDIRECTED_LOGGER)
+    logger.setLevel(logging.DEBUG)
+    if not any(isinstance(f, StepLogLevels) for f in logger.filters):
+        logger.addFilter(StepLogLevels())

@@ -355,6 +355,16 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
     assert [e.worker for e in again] == [survivor]
     assert by_id[killed_step.run_id].status == dg.DagsterRunStatus.SUCCESS
 
+    # The workers print the steps' lines at the level asked (info, the default), each with
+    # its own level: no DEBUG event, and none disguised as a WARNING of the pool.
+    worker_lines = [
+        line for line in log_path.read_text().splitlines() if line.lstrip().startswith("worker-")
+    ]
+    step_lines = [line for line in worker_lines if "/ForkPoolWorker" in line]
+    assert not [line for line in step_lines if "DEBUG/" in line or " - DEBUG - " in line]
+    assert not [line for line in step_lines if "WARNING/" in line and "] dagster - " in line]
+    assert [line for line in step_lines if "INFO/" in line and "] dagster - " in line]
+
     # Row for row what the single-run backfill wrote, one file per week and asset.
     for asset in WEEKLY:
         files = sorted(p.relative_to(warehouse) for p in (warehouse / asset).glob("**/*.parquet"))
