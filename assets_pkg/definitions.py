@@ -77,9 +77,7 @@ def defs() -> dg.Definitions:
     # again must not freeze the garbage of the work it did in between.
     # Dagster's CLI refuses a week that is not a partition with a traceback: one sentence
     # instead, the one a run would give (partitions.py).
-    explain_cli_partition_errors(
-        weekly_partitions(settings.purchases_start_date, settings.purchases_end_date)
-    )
+    explain_cli_partition_errors(weekly_partitions(settings.weeks))
     if gc.get_freeze_count() == 0:
         gc.freeze()
     return definitions

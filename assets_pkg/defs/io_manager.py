@@ -52,6 +52,7 @@ from assets_pkg.defs.partitions import check_run_partitions
 from assets_pkg.defs.resource_checks import SettingError, location_rule, validated
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path, make_folder
+from assets_pkg.shared.dates import WeekKeyError, week_of
 from assets_pkg.shared.layout import (
     HIVE_KEY,
     DamagedFileError,
@@ -314,14 +315,14 @@ def _frames_by_partition(obj: Any, keys: list[str]) -> Mapping[str, Frame]:
 
 
 def _partition_date(context: dg.InputContext | dg.OutputContext, key: str) -> dt.date:
-    """The date a partition key names; dg.Failure for a key that is not a date."""
+    """The week a partition key names (`dates.week_of`); dg.Failure for a key that is not
+    a weekly one (not a date, or not a Monday)."""
     try:
-        return dt.date.fromisoformat(key)
-    except ValueError:
+        return week_of(key)
+    except WeekKeyError as error:
         raise dg.Failure(
-            f"{context.asset_key.to_user_string()} has the partition key {key!r}, which is "
-            "not a date YYYY-MM-DD: the Parquet IO manager stores date-keyed (weekly) "
-            "partitions only.",
+            f"{context.asset_key.to_user_string()} has the partition key {key!r}, which "
+            f"{error.reason}; the Parquet IO manager stores weekly partitions only.",
             allow_retries=False,
         ) from None
 

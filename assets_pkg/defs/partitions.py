@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
+import functools
 import sys
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 import dagster as dg
 
-from assets_pkg.shared.dates import monday_of
+from assets_pkg.shared.dates import WeekKeyError, WeekRange, key_of, parse_day, week_of
 
 
-def weekly_partitions(
-    start_date: str, end_date: str | None = None
-) -> dg.WeeklyPartitionsDefinition:
-    """Weeks starting Monday 00:00 UTC, keyed `YYYY-MM-DD` (the Monday), from `start_date` to
-    `end_date` (the last Monday, inclusive) or, without one, to the last completed week.
+@functools.cache
+def weekly_partitions(weeks: WeekRange) -> dg.WeeklyPartitionsDefinition:
+    """The weeks of `weeks` (`Settings.weeks`) as Dagster partitions: weeks starting Monday
+    00:00 UTC, keyed `YYYY-MM-DD` (the Monday, `dates.key_of`), from its first week to its
+    last (inclusive) or, for an open range, to the last completed week.
 
     Only completed weeks exist (`end_offset=0`): a week is materialised once it has ended.
+    Dagster's `end_date` is exclusive: the Monday after the last week (`WeekRange.end`). The
+    assets receive the `WeekRange` itself, so nothing turns this end back into a last week.
+    One object per range: the assets, the schedule and the sensor built from one range share it.
     """
-    end = None if end_date is None else dt.date.fromisoformat(end_date) + dt.timedelta(weeks=1)
     return dg.WeeklyPartitionsDefinition(
-        start_date=start_date,
-        end_date=None if end is None else end.isoformat(),
+        start_date=key_of(weeks.first),
+        end_date=None if weeks.end is None else key_of(weeks.end.date()),
         day_offset=1,
         timezone="UTC",
         end_offset=0,
@@ -79,16 +80,13 @@ def check_run_partitions(
 
 
 def _check_key(partitions: dg.TimeWindowPartitionsDefinition, key: str, what: str) -> None:
-    if not _is_date(key):
-        reason = "is not a date YYYY-MM-DD: weekly partition keys are Mondays such as 2024-01-08"
-    elif (day := dt.date.fromisoformat(key)).weekday() != 0:
-        reason = (
-            f"is a {day:%A}, not a Monday: weekly partition keys are Mondays, and the week "
-            f"holding {key} is {monday_of(day)}"
-        )
-    elif partitions.has_partition_key(key):
-        return
+    try:
+        week_of(key)
+    except WeekKeyError as error:
+        reason = error.reason
     else:
+        if partitions.has_partition_key(key):
+            return
         first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
         reason = (
             f"is not a weekly partition: they run from {first} to {last} (PURCHASES_START_DATE "
@@ -98,12 +96,7 @@ def _check_key(partitions: dg.TimeWindowPartitionsDefinition, key: str, what: st
 
 
 def _is_date(text: str) -> bool:
-    try:
-        return re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text) is not None and bool(
-            dt.date.fromisoformat(text)
-        )
-    except ValueError:
-        return False
+    return parse_day(text) is not None
 
 
 _CLI_ERRORS = ("DagsterInvalidSubsetError", "DagsterUnknownPartitionError", "CheckError")

@@ -34,7 +34,7 @@ from assets_pkg.purchases.counts import period_counts
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.dates import monday_of
+from assets_pkg.shared.dates import WeekRange, monday_of
 from assets_pkg.shared.layout import DamagedFileError, again_phrase, scan_stored, stored_file
 from assets_pkg.shared.settings import Settings, check_reachable, parse_date
 
@@ -58,12 +58,12 @@ def counts_between(
     warehouse_dir: str,
     first_week: dt.date,
     last_week: dt.date,
-    partitions: tuple[dt.date, dt.date | None] | None = None,
+    partitions: WeekRange | None = None,
 ) -> pl.DataFrame:
     """Counts summed over the weeks holding `first_week`..`last_week` (any day of each week;
-    inclusive). `partitions` (first Monday, last Monday or None for every completed week)
-    are the weekly partitions of the settings in use: a missing week outside them is
-    suggested with the settings that make it one."""
+    inclusive). `partitions` are the weekly partitions of the settings in use
+    (`Settings.weeks`): a missing week outside them is suggested with the settings that make
+    it one."""
     first_week, last_week = monday_of(first_week), monday_of(last_week)
     if last_week < first_week:
         raise PeriodError(f"The last week {last_week} comes before the first week {first_week}.")
@@ -101,7 +101,7 @@ def build_advice(
     warehouse_dir: str,
     first: dt.date,
     last: dt.date,
-    partitions: tuple[dt.date, dt.date | None] | None,
+    partitions: WeekRange | None,
     today: dt.date | None = None,
 ) -> str:
     """What to run to materialise the weeks `first`..`last` (Mondays), as one sentence: the
@@ -115,10 +115,9 @@ def build_advice(
         )
     settings = [f"WAREHOUSE_DIR={shlex.quote(warehouse_dir)}"]
     if partitions is not None:
-        start, end = partitions
-        if first < start:
+        if first < partitions.first:
             settings.append(f"PURCHASES_START_DATE={first}")
-        if end is not None and last > end:
+        if partitions.last is not None and last > partitions.last:
             settings.append(f"PURCHASES_END_DATE={last}")
     widen = (
         " (the weeks lie outside the weekly partitions, so the command widens them)"
@@ -165,12 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = args.warehouse or settings.warehouse_dir
     out = None if args.out is None else _check_out(args.out, warehouse, setting)
     check_reachable(warehouse, setting)
-    end = settings.purchases_end_date
-    partitions = (
-        dt.date.fromisoformat(settings.purchases_start_date),
-        None if end is None else dt.date.fromisoformat(end),
-    )
-    result = counts_between(warehouse, first, last, partitions)
+    result = counts_between(warehouse, first, last, settings.weeks)
     if out is None:
         with pl.Config(tbl_rows=40, tbl_cols=-1):
             print(result)

@@ -36,58 +36,45 @@ from assets_pkg.purchases.feed import (
     week_days,
 )
 from assets_pkg.purchases.parse import Parsed, parse_day_files, refused_rejects
-
-WEEK = dt.timedelta(weeks=1)
+from assets_pkg.shared.dates import WeekRange, key_of
 
 
 class NoDataError(LookupError):
     """A week has none of its own day folders: its data has not arrived."""
 
 
-def week_of(column: str) -> pl.Expr:
+def week_start(column: str) -> pl.Expr:
     """The Monday of the ISO week of a date or datetime column."""
     return pl.col(column).dt.truncate("1w").cast(pl.Date)
 
 
-@dataclass(frozen=True)
-class WeekRange:
-    """The weeks that exist as partitions: from `first` to `last` (Mondays), or with no last
-    week when the range stays open (the next week will exist once it has ended)."""
+def outside(weeks: WeekRange, moment: pl.Expr) -> pl.Expr:
+    """Whether a purchase at `moment` falls in no week of `weeks` (cheap: two comparisons,
+    for every item)."""
+    if weeks.end is None:
+        return moment < weeks.start
+    return (moment < weeks.start) | (moment >= weeks.end)
 
-    first: dt.date
-    last: dt.date | None = None
 
-    @property
-    def start(self) -> dt.datetime:
-        """Monday 00:00 of the first week: a purchase before it is in no week of the range."""
-        return dt.datetime.combine(self.first, dt.time())
-
-    def excludes(self, moment: pl.Expr) -> pl.Expr:
-        """Whether a purchase at `moment` falls in no week of the range (cheap: two
-        comparisons, for every item)."""
-        if self.last is None:
-            return moment < self.start
-        return (moment < self.start) | (moment >= dt.datetime.combine(self.last, dt.time()) + WEEK)
-
-    def why_excluded(self, moment: pl.Expr) -> pl.Expr:
-        """The reason for a purchase at `moment` that `excludes` (for those rows only)."""
-        week = moment.dt.truncate("1w").dt.strftime("%Y-%m-%d")
-        when = moment.dt.strftime("%Y-%m-%d %H:%M:%S")
-        before = pl.format(
-            "date_of_purchase {} falls in the week of {}, before the first week {} "
-            "(PURCHASES_START_DATE)",
-            when,
-            week,
-            pl.lit(self.first.isoformat()),
-        )
-        after = pl.format(
-            "date_of_purchase {} falls in the week of {}, after the last week {} "
-            "(PURCHASES_END_DATE)",
-            when,
-            week,
-            pl.lit(str(self.last)),
-        )
-        return pl.when(moment < self.start).then(before).otherwise(after)
+def why_outside(weeks: WeekRange, moment: pl.Expr) -> pl.Expr:
+    """The reason for a purchase at `moment` that is `outside` the weeks (for those rows
+    only)."""
+    week = moment.dt.truncate("1w").dt.strftime("%Y-%m-%d")
+    when = moment.dt.strftime("%Y-%m-%d %H:%M:%S")
+    before = pl.format(
+        "date_of_purchase {} falls in the week of {}, before the first week {} "
+        "(PURCHASES_START_DATE)",
+        when,
+        week,
+        pl.lit(key_of(weeks.first)),
+    )
+    after = pl.format(
+        "date_of_purchase {} falls in the week of {}, after the last week {} (PURCHASES_END_DATE)",
+        when,
+        week,
+        pl.lit(str(weeks.last)),
+    )
+    return pl.when(moment < weeks.start).then(before).otherwise(after)
 
 
 def split_week(
@@ -105,7 +92,7 @@ def split_week(
     in_tolerance = distance.abs() <= tolerance_days
     items = parsed.items
     exploded = (
-        items.filter(in_tolerance & (week_of("date_of_purchase") == week))
+        items.filter(in_tolerance & (week_start("date_of_purchase") == week))
         .with_columns(week=pl.lit(week))
         .select(schemas.EXPLODED.names())
     )
@@ -121,7 +108,7 @@ def split_week(
     strays = items.filter(own_days & is_stray(tolerance_days, weeks)).with_columns(
         reason=far
         if weeks is None
-        else pl.when(~in_tolerance).then(far).otherwise(weeks.why_excluded(moment))
+        else pl.when(~in_tolerance).then(far).otherwise(why_outside(weeks, moment))
     )
     stray_lines = strays.unique(["source_file", "line_number"], keep="first", maintain_order=True)
     # Their text comes from the bytes parsed (`Parsed.texts`): never read again.
@@ -150,7 +137,7 @@ def is_stray(tolerance_days: int, weeks: WeekRange | None) -> pl.Expr:
     further from its folder than the tolerance, or in a week that is not a partition. It
     depends on the item alone, so the parse can keep those lines' text."""
     far = _distance().abs() > tolerance_days
-    return far if weeks is None else far | weeks.excludes(pl.col("date_of_purchase"))
+    return far if weeks is None else far | outside(weeks, pl.col("date_of_purchase"))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 import fsspec  # type: ignore[import-untyped]
 from upath import UPath
 
-from assets_pkg.shared.dates import monday_of
+from assets_pkg.shared.dates import WeekRange, monday_of, parse_day
 from assets_pkg.shared.storage import (
     StorageError,
     bucket_name,
@@ -116,6 +116,12 @@ class Settings:
     definitions give them to the resources as `dg.EnvVar`, so the value is read again, and
     checked again, when a run starts, and the web UI shows only the variable's name. Empty
     for settings built in code (a test's `Settings(...)`): the values are used as given."""
+
+    @property
+    def weeks(self) -> WeekRange:
+        """The weeks that are partitions, PURCHASES_START_DATE's to PURCHASES_END_DATE's (open
+        without one): the weekly partitions definition is derived from it, the assets get it."""
+        return WeekRange.from_keys(self.purchases_start_date, self.purchases_end_date)
 
     def __post_init__(self) -> None:
         start = parse_monday(self.purchases_start_date, "PURCHASES_START_DATE")
@@ -393,13 +399,11 @@ def _weeks_per_run(env: Mapping[str, str]) -> int | None:
 
 def _parse_date(text: str, setting: str) -> dt.date:
     """A `YYYY-MM-DD` date; the other spellings `date.fromisoformat` takes (`20240101`,
-    `2024-W01-1`) are refused as the contract names only this one."""
-    try:
-        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigurationError(f"{setting} must be a date YYYY-MM-DD, got {text!r}.") from None
+    `2024-W01-1`) are refused as the contract names only this one (`dates.parse_day`)."""
+    day = parse_day(text)
+    if day is None:
+        raise ConfigurationError(f"{setting} must be a date YYYY-MM-DD, got {text!r}.")
+    return day
 
 
 def parse_date(text: str, setting: str) -> dt.date:

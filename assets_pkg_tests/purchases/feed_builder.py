@@ -20,12 +20,12 @@ import dagster as dg
 import polars as pl
 
 from assets_pkg.defs.io_manager import ParquetIOManager
-from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.defs.purchases.assets import build_purchase_assets
 from assets_pkg.defs.purchases.resources import PurchasesSource
+from assets_pkg.shared.dates import WeekRange
 
 START = "2024-01-01"
-ASSETS = build_purchase_assets(weekly_partitions(START))
+ASSETS = build_purchase_assets(WeekRange.from_keys(START))
 WEEKLY_ASSETS = ("exploded_transactions", "transaction_quarantine", "weekly_purchase_counts")
 
 CUSTOMERS_CSV = "customer_id,loyalty_score\nC1,7\nC2,3\nC3,5\nC4,10\n"

@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 from assets_pkg.defs.partitions import cli_partition_sentence, weekly_partitions
 from assets_pkg.purchases import period
 from assets_pkg.purchases.period import MissingWeeksError, cli, counts_between
+from assets_pkg.shared.dates import WeekRange
 from tools.generate_purchases import generate
 
 from .feed_builder import Feed, day, materialize
@@ -137,7 +138,7 @@ def test_weeks_outside_the_partitions_are_suggested_with_the_settings_that_widen
     """For weeks outside the partitions, the suggested command failed with a traceback
     (a partition that does not exist); it now carries the settings that make them exist."""
     _, warehouse = built
-    partitions = (day(FIRST), day(LAST))
+    partitions = WeekRange(day(FIRST), day(LAST))
     with pytest.raises(MissingWeeksError) as before:
         counts_between(str(warehouse), day("2023-12-27"), day(FIRST), partitions)
     assert str(before.value).endswith(
@@ -154,9 +155,9 @@ def test_weeks_outside_the_partitions_are_suggested_with_the_settings_that_widen
     # The CLI's own partition check: the widened partitions hold the suggested range, the
     # ones in use do not (Dagster's CLI ended with a traceback there).
     argv = str(after.value).split(" dg launch ")[1].split()
-    widened = weekly_partitions("2023-12-25", "2024-01-29")
+    widened = weekly_partitions(WeekRange.from_keys("2023-12-25", "2024-01-29"))
     assert cli_partition_sentence(widened, argv) is None
-    assert cli_partition_sentence(weekly_partitions(FIRST, LAST), argv) is not None
+    assert cli_partition_sentence(weekly_partitions(partitions), argv) is not None
     assert period.build_advice(
         str(warehouse), day("2026-11-30"), day("2026-11-30"), partitions, today=day("2026-12-02")
     ) == (

@@ -16,6 +16,7 @@ from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.defs.purchases.assets import build_purchase_assets
 from assets_pkg.defs.purchases.build import SCHEDULE
 from assets_pkg.defs.purchases.count_assets import DUE_CRON, DUE_WINDOW
+from assets_pkg.shared.dates import WeekRange
 from assets_pkg.shared.settings import Settings
 
 from .feed_builder import (
@@ -129,7 +130,10 @@ def test_a_missing_day_inside_the_feed_still_warns(feed: Feed, warehouse: Path) 
     assert check.metadata["missing days"] == dg.JsonMetadataValue(["2024-01-07"])
 
 
-@dg.asset(partitions_def=weekly_partitions("2024-01-01"), deps=["weekly_purchase_counts"])
+@dg.asset(
+    partitions_def=weekly_partitions(WeekRange.from_keys("2024-01-01")),
+    deps=["weekly_purchase_counts"],
+)
 def _reads_counts() -> None:
     """Stands for anything downstream of the counts."""
 
@@ -222,7 +226,7 @@ def test_the_counts_are_due_after_the_schedules_tuesday_run(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("end", ["2024-03-04"])
 def test_no_week_is_due_once_the_partitions_have_ended(end: str) -> None:
-    assets = build_purchase_assets(weekly_partitions("2024-01-01", end))
+    assets = build_purchase_assets(WeekRange.from_keys("2024-01-01", end))
     (counts,) = [a for a in assets if _is_counts(a)]
     assert counts.specs_by_key[COUNTS].freshness_policy is None
 

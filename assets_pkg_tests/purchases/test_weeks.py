@@ -19,8 +19,8 @@ from assets_pkg.purchases.feed import (
     week_days,
     weeks_with_data,
 )
-from assets_pkg.purchases.weeks import NoDataError, WeekRange, WeekReader
-from assets_pkg.shared.dates import monday_of
+from assets_pkg.purchases.weeks import NoDataError, WeekReader
+from assets_pkg.shared.dates import WeekRange, monday_of
 
 from .feed_builder import Feed, day, moment, purchase, source_file
 

@@ -172,8 +172,9 @@ def test_partition_keys_that_are_not_dates_are_refused_with_a_message() -> None:
     data = failure.step_failure_data.user_failure_data
     assert data is not None
     assert data.description == (
-        "by_region has the partition key 'north', which is not a date YYYY-MM-DD: the Parquet "
-        "IO manager stores date-keyed (weekly) partitions only."
+        "by_region has the partition key 'north', which is not a date YYYY-MM-DD: weekly "
+        "partition keys are Mondays such as 2024-01-08; the Parquet IO manager stores weekly "
+        "partitions only."
     )
     assert not storage.upath(warehouse).exists() or not list(storage.upath(warehouse).iterdir())
 

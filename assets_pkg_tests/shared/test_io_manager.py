@@ -15,8 +15,9 @@ from assets_pkg.defs.io_manager import ParquetIOManager, write_parquet_atomicall
 from assets_pkg.defs.metadata import column_schema
 from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.purchases.parse import duckdb_to_polars
+from assets_pkg.shared.dates import WeekRange
 
-WEEKS = weekly_partitions("2024-01-01")
+WEEKS = weekly_partitions(WeekRange.from_keys("2024-01-01"))
 KEYS = ["2024-01-01", "2024-01-08", "2024-01-15"]
 RANGE_TAGS = {
     "dagster/asset_partition_range_start": KEYS[0],
@@ -462,3 +463,36 @@ def test_a_file_with_the_declared_names_but_other_types_is_named(tmp_path: Path)
         f"{path} does not hold declared (its column n is String where declared has Int64): "
         "materialise declared again."
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (
+            "2024-01-02",
+            "is a Tuesday, not a Monday: weekly partition keys are Mondays, and the week "
+            "holding 2024-01-02 is 2024-01-01",
+        ),
+        (
+            "20240108",
+            "is not a date YYYY-MM-DD: weekly partition keys are Mondays such as 2024-01-08",
+        ),
+    ],
+)
+def test_a_partition_key_that_is_no_week_is_refused_before_anything_is_written(
+    tmp_path: Path, key: str, reason: str
+) -> None:
+    """Outside weekly partitions (whose run keys `check_run_partitions` checks first), the
+    IO manager reads a key as a week with `week_of` too: a Tuesday or `20240108` (which
+    `date.fromisoformat` took) was written as a week folder of its own."""
+
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition([key]))
+    def by_day() -> pl.DataFrame:
+        return pl.DataFrame({"n": [1]})
+
+    result = _run(tmp_path, [by_day], ["by_day"], partition_key=key)
+    assert _failure_description(result) == (
+        f"by_day has the partition key {key!r}, which {reason}; the Parquet IO manager stores "
+        "weekly partitions only."
+    )
+    assert _files(tmp_path) == []

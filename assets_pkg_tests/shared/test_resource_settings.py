@@ -22,6 +22,7 @@ import pytest
 from assets_pkg.definitions import build_definitions, defs
 from assets_pkg.defs.partitions import cli_partition_sentence, weekly_partitions
 from assets_pkg.defs.resource_checks import SettingError
+from assets_pkg.shared.dates import WeekRange
 from assets_pkg.shared.settings import PROJECT_ROOT, ConfigurationError, Settings, _check_started
 
 SAMPLE = PROJECT_ROOT / "data" / "sources" / "purchases"
@@ -409,7 +410,7 @@ def test_the_cli_refuses_a_week_that_is_not_a_partition_in_one_sentence(
 
 
 def test_the_sentence_for_the_cli_names_only_a_week_that_is_wrong() -> None:
-    weeks = weekly_partitions("2024-01-01", "2024-03-04")
+    weeks = weekly_partitions(WeekRange.from_keys("2024-01-01", "2024-03-04"))
     assert cli_partition_sentence(weeks, ["--partition", "2024-01-08"]) is None
     assert cli_partition_sentence(weeks, ["--partition-range=2024-01-01...2024-01-01"]) is None
     assert cli_partition_sentence(weeks, ["--select", "raw_customers"]) is None

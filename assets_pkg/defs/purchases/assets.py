@@ -17,16 +17,18 @@ import warnings
 
 import dagster as dg
 
+from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.defs.purchases.catalog_assets import catalog_assets
 from assets_pkg.defs.purchases.count_assets import counts_asset
 from assets_pkg.defs.purchases.transaction_assets import transaction_assets
 from assets_pkg.defs.purchases.week_checks import reconciliation_check
+from assets_pkg.shared.dates import WeekRange
 
 
 def build_purchase_assets(
-    partitions: dg.WeeklyPartitionsDefinition, weeks_per_run: int | None = None
+    weeks: WeekRange, weeks_per_run: int | None = None
 ) -> list[dg.AssetsDefinition]:
-    """The purchase assets over `partitions` (its start and end come from the settings).
+    """The purchase assets over the weekly partitions of `weeks` (`Settings.weeks`).
 
     A backfill of weekly partitions goes in one run, or in runs of `weeks_per_run` weeks
     (PURCHASES_WEEKS_PER_RUN), which the daemon queues and runs side by side."""
@@ -40,9 +42,10 @@ def build_purchase_assets(
             if weeks_per_run is None
             else dg.BackfillPolicy.multi_run(max_partitions_per_run=weeks_per_run)
         )
+        partitions = weekly_partitions(weeks)
         return [
             *catalog_assets(),
-            transaction_assets(partitions, weekly_runs),
+            transaction_assets(weeks, partitions, weekly_runs),
             counts_asset(partitions, weekly_runs),
             reconciliation_check(partitions),
         ]

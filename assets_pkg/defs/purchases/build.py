@@ -16,7 +16,7 @@ from assets_pkg.defs.purchases.source_assets import purchase_source_assets
 from assets_pkg.defs.resource_checks import env_or
 from assets_pkg.purchases import GROUP
 from assets_pkg.purchases.feed import source_root, week_days, weeks_without_data
-from assets_pkg.shared.dates import monday_of
+from assets_pkg.shared.dates import WEEK, key_of, monday_of
 from assets_pkg.shared.settings import Settings
 
 SCHEDULE = "0 6 * * 2"
@@ -25,7 +25,8 @@ day's folder, which the default tolerance of one day also reads, has arrived."""
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
-    partitions = weekly_partitions(settings.purchases_start_date, settings.purchases_end_date)
+    weeks = settings.weeks
+    partitions = weekly_partitions(weeks)  # the same object the assets are built over
     weekly_job = dg.define_asset_job(
         "weekly_purchases",
         selection=dg.AssetSelection.groups(GROUP),
@@ -35,7 +36,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *purchase_source_assets(partitions),
-            *build_purchase_assets(partitions, settings.purchases_weeks_per_run),
+            *build_purchase_assets(weeks, settings.purchases_weeks_per_run),
         ],
         jobs=[weekly_job],
         schedules=[weekly_schedule(weekly_job, partitions)],
@@ -71,7 +72,7 @@ def weekly_schedule(
         context: dg.ScheduleEvaluationContext, purchases_source: PurchasesSource
     ) -> dg.RunRequest | dg.SkipReason:
         tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-        week = monday_of(tick.astimezone(dt.UTC).date()) - dt.timedelta(weeks=1)
+        week = monday_of(tick.astimezone(dt.UTC).date()) - WEEK
         return week_request(week, partitions, source_root(purchases_source.source_dir))
 
     return weekly_purchases_schedule
@@ -81,7 +82,7 @@ def week_request(
     week: dt.date, partitions: dg.WeeklyPartitionsDefinition, source_dir: Path | UPath
 ) -> dg.RunRequest | dg.SkipReason:
     """A run for `week`, or the reason why it would fail."""
-    key = week.isoformat()
+    key = key_of(week)
     if not partitions.has_partition_key(key):
         first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
         return dg.SkipReason(

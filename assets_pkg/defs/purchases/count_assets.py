@@ -13,6 +13,7 @@ from assets_pkg.defs.io_manager import FramesOnDemand
 from assets_pkg.defs.metadata import column_schema
 from assets_pkg.defs.purchases.week_checks import week_evaluations
 from assets_pkg.purchases import GROUP, catalog, counts, schemas
+from assets_pkg.shared.dates import week_of
 
 
 def counts_asset(
@@ -56,7 +57,7 @@ def counts_asset(
 
         def count_week(key: str) -> counts.CountedWeek:  # in a worker thread
             return counts.count_week(
-                exploded_transactions[key], raw_customers, products, dt.date.fromisoformat(key)
+                exploded_transactions[key], raw_customers, products, week_of(key)
             )
 
         def counted(ahead: Ahead, key: str) -> pl.DataFrame:

@@ -16,7 +16,6 @@ docs/decisions.md ("Late data: observations in Dagster, the rebuild from a senso
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from assets_pkg.defs.purchases.source_assets import (
 )
 from assets_pkg.defs.purchases.transaction_assets import FINGERPRINT
 from assets_pkg.purchases.feed import source_root
+from assets_pkg.shared.dates import key_of, week_of
 
 EXPLODED = dg.AssetKey("exploded_transactions")
 PAGE = 1000
@@ -64,11 +64,11 @@ def late_data_sensor(
                 cursor=context.cursor,
             )
         built = built_weeks(context.instance)
-        weeks = {w.isoformat() for w in weeks_to_observe(source, partitions)}
+        weeks = {key_of(w) for w in weeks_to_observe(source, partitions)}
         weeks |= {key for key in built if partitions.has_partition_key(key)}
         now = week_fingerprints(
             source,
-            [dt.date.fromisoformat(key) for key in sorted(weeks)],
+            [week_of(key) for key in sorted(weeks)],
             purchases_source.date_tolerance_days,
         )
         recorded = observed_versions(context.instance)

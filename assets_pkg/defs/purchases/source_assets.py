@@ -25,6 +25,7 @@ from assets_pkg.purchases.feed import (
     fingerprint,
     weeks_with_data,
 )
+from assets_pkg.shared.dates import key_of
 
 GROUP = "sources"
 """The asset group of every source of the code location (purchases and signatures)."""
@@ -44,9 +45,7 @@ def week_fingerprints(
 ) -> dict[str, Fingerprint]:
     """Each week's fingerprint of the files a build of it would read now."""
     return {
-        week.isoformat(): fingerprint(
-            find_day_files(source, days_read_for_week(week, tolerance_days))
-        )
+        key_of(week): fingerprint(find_day_files(source, days_read_for_week(week, tolerance_days)))
         for week in weeks
     }
 
@@ -58,7 +57,7 @@ def weeks_to_observe(
     return [
         week
         for week in weeks_with_data(source, partitions.start.date())
-        if partitions.has_partition_key(week.isoformat())
+        if partitions.has_partition_key(key_of(week))
     ]
 
 

@@ -32,12 +32,18 @@ from assets_pkg.purchases.feed import (
     week_days,
     weeks_without_data,
 )
-from assets_pkg.purchases.weeks import WeekRange, WeekRead, WeekReader
+from assets_pkg.purchases.weeks import WeekRead, WeekReader
+from assets_pkg.shared.dates import WeekRange, week_of
 
 
 def transaction_assets(
-    partitions: dg.WeeklyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
+    weeks: WeekRange,
+    partitions: dg.WeeklyPartitionsDefinition,
+    backfill_policy: dg.BackfillPolicy,
 ) -> dg.AssetsDefinition:
+    """Over `partitions`, derived from `weeks` (`weekly_partitions`): a purchase dated in a
+    week outside `weeks` is quarantined, in the week of its folder."""
+
     @dg.multi_asset(
         outs={
             "exploded_transactions": dg.AssetOut(
@@ -94,23 +100,23 @@ def transaction_assets(
     ) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation | dg.AssetObservation]:
         """Both assets come from one pass over the feed; a range is read week by week."""
         source = purchases_source.folder()
-        weeks = [dt.date.fromisoformat(key) for key in week_keys(context)]
+        run_weeks = [week_of(key) for key in week_keys(context)]
         # Before anything is written: transactions/ must be readable (else which day folders
         # exist is unknown), and the weeks must have data.
         try:
             badly_named = badly_named_day_folders(source)
             span = feed_span(source)
-            _fail_on_weeks_without_data(source, weeks)
+            _fail_on_weeks_without_data(source, run_weeks)
         except UnreadableFeedError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
         done: dict[str, WeekRead] = {}  # kept without their exploded rows
-        progress = _Progress(context, total=len(weeks))
+        progress = _Progress(context, total=len(run_weeks))
 
         tolerance = purchases_source.date_tolerance_days
 
         def read(reader: WeekReader, key: str) -> pl.DataFrame:
             try:
-                week = reader.read(dt.date.fromisoformat(key))
+                week = reader.read(week_of(key))
             except FeedReadError as error:  # a disk or network error: worth a retry
                 raise dg.Failure(str(error)) from error
             done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
@@ -120,7 +126,7 @@ def transaction_assets(
                     context.add_asset_metadata(metadata, asset_key=asset, partition_key=key)
             return week.exploded
 
-        with WeekReader(source, tolerance, weeks, partitions=_week_range(partitions)) as reader:
+        with WeekReader(source, tolerance, run_weeks, partitions=weeks) as reader:
             if dg.AssetKey("exploded_transactions") in context.selected_asset_keys:
                 # The IO manager asks for, and writes, one week at a time.
                 yield dg.Output(
@@ -154,13 +160,6 @@ def transaction_assets(
         )
 
     return transactions
-
-
-def _week_range(partitions: dg.WeeklyPartitionsDefinition) -> WeekRange:
-    """The weeks that are partitions: an explicit end is the Monday after the last week."""
-    end = partitions.end
-    last = None if end is None else (end - dt.timedelta(weeks=1)).date()
-    return WeekRange(partitions.start.date(), last)
 
 
 FINGERPRINT = "feed fingerprint"
