@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 import polars as pl
-from upath import UPath
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import read_regular_file
+from assets_pkg.shared.location import Location
 from assets_pkg.shared.storage import first_line
 
 LOYALTY_SCORES = (1, 10)
@@ -31,12 +31,12 @@ class AmbiguousCatalogError(ValueError):
     the id would double or invent rows."""
 
 
-def read_customers_file(path: Path | UPath) -> pl.DataFrame:
+def read_customers_file(path: Location) -> pl.DataFrame:
     """customers.csv as written: `customer_id`, `loyalty_score`, both text, in file order."""
     return _read_csv(path, list(schemas.CUSTOMERS))
 
 
-def read_products_file(path: Path | UPath) -> pl.DataFrame:
+def read_products_file(path: Location) -> pl.DataFrame:
     """products.csv as written (quoted descriptions may hold commas), in file order."""
     return _read_csv(path, list(schemas.PRODUCTS))
 
@@ -57,11 +57,11 @@ def products_from(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_customers(path: Path) -> pl.DataFrame:
-    return customers_from(read_customers_file(path))
+    return customers_from(read_customers_file(Location.of(path)))
 
 
 def read_products(path: Path) -> pl.DataFrame:
-    return products_from(read_products_file(path))
+    return products_from(read_products_file(Location.of(path)))
 
 
 def invalid_loyalty(raw: pl.DataFrame) -> pl.DataFrame:
@@ -100,7 +100,7 @@ def _valid_score() -> pl.Expr:
     return _score().is_between(*LOYALTY_SCORES)
 
 
-def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
+def _read_csv(path: Location, columns: list[str]) -> pl.DataFrame:
     text = None
     try:
         if not path.exists():
@@ -139,15 +139,15 @@ def _read_csv(path: Path | UPath, columns: list[str]) -> pl.DataFrame:
     return frame.filter(has_a_value).select(columns)
 
 
-def _read_source_file(path: Path | UPath) -> bytes:
+def _read_source_file(path: Location) -> bytes:
     """The bytes of a CSV under the rule for every source file (docs/purchases.md): a local
     file must resolve to a regular file inside its source folder, like a day file; a link
     leading outside it is never followed. An object is read with one request."""
-    if not isinstance(path, Path):
-        data: bytes = path.read_bytes()
+    if not path.is_local:
+        data: bytes = path.path.read_bytes()
         return data
     try:
-        return read_regular_file(path, path.parent.resolve())
+        return read_regular_file(path.local, path.local.parent.resolve())
     except ValueError as refused:
         reason = str(refused).removesuffix(": never read")
         article = "" if reason.startswith(("resolves", "not ")) else "a "
@@ -167,7 +167,7 @@ def _utf8(data: bytes) -> str | None:
         return None
 
 
-def _check_text(path: Path | UPath, text: str) -> None:
+def _check_text(path: Location, text: str) -> None:
     """Refuse, naming the line, what polars would misread or refuse without saying where:
     a quote RFC 4180 does not allow, a line ended by a carriage return alone (polars would
     join it to the next one), a column named twice (unnamed extra columns, from trailing
@@ -185,7 +185,7 @@ def _check_text(path: Path | UPath, text: str) -> None:
         )
 
 
-def _why_unreadable(path: Path | UPath, text: str | None, error: Exception) -> str:
+def _why_unreadable(path: Location, text: str | None, error: Exception) -> str:
     """One sentence naming the first line that has more fields than the header, when that is
     what polars refused; polars' own message otherwise."""
     if text is not None:

@@ -18,8 +18,9 @@ are no symlinks, FIFOs or devices there: a day folder is a key prefix, and its f
 objects directly under it. The same rules apply to names (`d=YYYY-MM-DD`, `*.json` parts in
 name order); an object where a day folder should be, or a `*.json` "folder" (objects below a
 key ending in `.json`), is refused like its local counterpart. Each day is listed with one
-request; fingerprints use each object's size and ETag from that listing. The local code path
-is separate and unchanged (`source_root` picks the branch).
+request; fingerprints use each object's size and ETag from that listing. The source is a
+`Location` (`assets_pkg.shared.location`); the local code path is separate and picks itself
+from `Location.is_local`.
 
 A week records what it read: `read_day_file` takes each file's `stamp` from the open file
 itself, before reading, and reads no further than the size in that stamp, so the stamp
@@ -49,6 +50,7 @@ from upath import UPath
 
 from assets_pkg.shared import storage
 from assets_pkg.shared.dates import monday_of
+from assets_pkg.shared.location import Location
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -96,9 +98,9 @@ class DayFile:
     """One JSON Lines file of the feed, with the day its folder names."""
 
     day: dt.date
-    path: Path | UPath
-    """The file itself: symlinks resolved, a regular file inside the source folder (an
-    object's UPath on an object store)."""
+    path: UPath
+    """The file itself: symlinks resolved, a regular file inside the source folder (a
+    `PosixUPath`, also a `pathlib.Path`); an object's UPath on an object store."""
     source_file: str
     """Path relative to the source folder, as recorded in provenance columns."""
     stamp: str = field(default="", compare=False)
@@ -106,6 +108,11 @@ class DayFile:
     empty for a local file, whose `stat` is used (`file_stamp`)."""
     size: int | None = field(default=None, compare=False)
     """On an object store, the object's size from the listing."""
+
+    @property
+    def is_local(self) -> bool:
+        """Whether it is a local file (read under the local rules)."""
+        return storage.is_local(self.path)
 
 
 @dataclass(frozen=True)
@@ -210,9 +217,8 @@ def stamp_now(file: DayFile) -> str:
     listing."""
     if file.stamp:
         return file.stamp
-    path = file.path
     try:
-        return file_stamp(path.stat() if isinstance(path, Path) else Path(path.path).stat())
+        return file_stamp(storage.local_path(file.path).stat())
     except FileNotFoundError:
         return VANISHED
     except OSError as error:
@@ -228,20 +234,24 @@ def day_folder(source_dir: Path, day: dt.date) -> Path:
     return source_dir / "transactions" / day_folder_name(day)
 
 
-def source_root(location: str) -> Path | UPath:
-    """The source folder PURCHASES_SOURCE_DIR names: a `Path` for a local folder (the
-    local rules), a UPath with the storage options for an object store."""
-    return storage.local_folder(location) if storage.is_local(location) else storage.upath(location)
+SOURCE_SETTING = "PURCHASES_SOURCE_DIR"
 
 
-def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayListing:
+def source_root(location: str) -> Location:
+    """The source folder PURCHASES_SOURCE_DIR names: the one place its text becomes a
+    `Location` (the local rules for a local folder, the storage options for a store)."""
+    return Location.of(location, SOURCE_SETTING)
+
+
+def find_day_files(source: Location, days: Iterable[dt.date]) -> DayListing:
     """The files of `days`, what was refused among their entries, and the missing days.
 
     Nothing here opens a file: entries are judged by `stat` alone, so both parsers only
     ever see regular files inside the source folder.
     """
-    if not isinstance(source_dir, Path):
-        return _find_object_day_files(source_dir, days)
+    if not source.is_local:
+        return _find_object_day_files(source.path, days)
+    source_dir = source.local
     root = source_dir.resolve()
     listing = DayListing()
     for day in sorted(days):
@@ -283,7 +293,7 @@ def find_day_files(source_dir: Path | UPath, days: Iterable[dt.date]) -> DayList
             if isinstance(checked, str):
                 listing.refused.append(RefusedEntry(day, source_file, checked))
             else:
-                listing.files.append(DayFile(day, checked, source_file))
+                listing.files.append(DayFile(day, UPath(checked), source_file))
     return listing
 
 
@@ -359,10 +369,9 @@ def read_day_file(file: DayFile, max_line_bytes: int = MAX_LINE_BYTES) -> DayByt
     that may not be read, ChangedFileError (or an OSError of `CHANGED_UNDER_RUN`) for one no
     longer a regular file, and any other OSError for a failed read.
     """
-    path = file.path
-    if not isinstance(path, Path):
-        return _read_object(file, path, max_line_bytes)
-    with _open_regular(path) as (stream, info):
+    if not file.is_local:
+        return _read_object(file, file.path, max_line_bytes)
+    with _open_regular(storage.local_path(file.path)) as (stream, info):
         counted = _Counted(stream.read)
         if info.st_size <= max_line_bytes:  # no line can be too long: one read (most files)
             data = b"".join(_chunks(counted.read, info.st_size, max(1, info.st_size)))
@@ -517,9 +526,9 @@ def week_days(week: dt.date) -> list[dt.date]:
     return [week + i * ONE_DAY for i in range(7)]
 
 
-def weeks_without_data(source_dir: Path | UPath, weeks: Iterable[dt.date]) -> list[dt.date]:
+def weeks_without_data(source: Location, weeks: Iterable[dt.date]) -> list[dt.date]:
     """The weeks none of whose own 7 day folders holds an entry: their data has not arrived."""
-    return [w for w in weeks if not has_data(find_day_files(source_dir, week_days(w)), w)]
+    return [w for w in weeks if not has_data(find_day_files(source, week_days(w)), w)]
 
 
 def has_data(listing: DayListing, week: dt.date) -> bool:
@@ -537,14 +546,14 @@ def days_read_for_week(week: dt.date, tolerance_days: int) -> list[dt.date]:
     return [first + i * ONE_DAY for i in range(7 + 2 * tolerance_days)]
 
 
-def weeks_with_data(source_dir: Path | UPath, first_week: dt.date | None = None) -> list[dt.date]:
+def weeks_with_data(source: Location, first_week: dt.date | None = None) -> list[dt.date]:
     """Mondays (from `first_week` on) of the weeks that have at least one day folder.
 
     Entries whose name is not exactly `d=YYYY-MM-DD` are not day folders and are passed
     over (`badly_named_day_folders` lists them).
     """
     days = sorted(
-        day for name in _transactions_entries(source_dir) if (day := _folder_day(name)) is not None
+        day for name in _transactions_entries(source) if (day := _folder_day(name)) is not None
     )
     today = dt.datetime.now(dt.UTC).date()
     weeks = sorted({monday_of(day) for day in days})
@@ -554,38 +563,39 @@ def weeks_with_data(source_dir: Path | UPath, first_week: dt.date | None = None)
     ]
 
 
-def feed_span(source_dir: Path | UPath) -> tuple[dt.date, dt.date] | None:
+def feed_span(source: Location) -> tuple[dt.date, dt.date] | None:
     """The first and the last day whose folder holds an entry: the feed runs between them,
     so a folder before the first was never expected and one after the last has not arrived
     yet (None when no day folder holds anything)."""
     days = sorted(
-        day for name in _transactions_entries(source_dir) if (day := _folder_day(name)) is not None
+        day for name in _transactions_entries(source) if (day := _folder_day(name)) is not None
     )
 
     def holds_entries(day: dt.date) -> bool:
-        return bool(find_day_files(source_dir, [day]).days_with_entries)
+        return bool(find_day_files(source, [day]).days_with_entries)
 
     first = next((day for day in days if holds_entries(day)), None)
     last = next((day for day in reversed(days) if holds_entries(day)), None)
     return None if first is None or last is None else (first, last)
 
 
-def badly_named_day_folders(source_dir: Path | UPath) -> list[str]:
+def badly_named_day_folders(source: Location) -> list[str]:
     """Entries of `transactions/` that are not named `d=YYYY-MM-DD` with a real date, as
-    paths relative to `source_dir` (e.g. `transactions/d=2024-13-45`): no week ever reads
+    paths relative to `source` (e.g. `transactions/d=2024-13-45`): no week ever reads
     them."""
     return [
         f"transactions/{storage.printable_name(name)}"
-        for name in _transactions_entries(source_dir)
+        for name in _transactions_entries(source)
         if _folder_day(name) is None
     ]
 
 
-def _transactions_entries(source_dir: Path | UPath) -> list[str]:
+def _transactions_entries(source: Location) -> list[str]:
     """The names in `transactions/`, sorted; none when it is absent or resolves outside the
     source folder (`find_day_files` reports each day folder of the latter)."""
-    if not isinstance(source_dir, Path):
-        return sorted({name for name, _ in _object_entries(source_dir / "transactions")})
+    if not source.is_local:
+        return sorted({name for name, _ in _object_entries(source.path / "transactions")})
+    source_dir = source.local
     folder = source_dir / "transactions"
     checked = _check_entry(folder, source_dir.resolve(), stat.S_ISDIR, "a folder")
     if isinstance(checked, str):

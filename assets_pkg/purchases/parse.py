@@ -50,7 +50,7 @@ from assets_pkg.purchases.feed import (
     read_day_file,
     stamp_now,
 )
-from assets_pkg.shared.storage import describe_error
+from assets_pkg.shared.storage import describe_error, local_path
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -304,7 +304,7 @@ def parse_day_files(
     contents, unreadable = _read_files(paths, max_line_bytes)
     data = {key: read.data for key, read in contents.items()}
     bounded = {key for key, read in contents.items() if read.long_lines}
-    if all(isinstance(f.path, Path) for f in paths.values()):
+    if all(f.is_local for f in paths.values()):
         facts = _file_facts(data)
         plain = facts.filter(~pl.col("doubtful") & ~pl.col("filename").is_in(bounded))
         fast = _fast_parse(plain.drop("doubtful"), connection)
@@ -334,7 +334,7 @@ def parse_day_files(
 
 def _unchanged(file: DayFile, read: DayBytes) -> bool:
     try:
-        info = file.path.stat() if isinstance(file.path, Path) else None
+        info = local_path(file.path).stat() if file.is_local else None
     except OSError:
         return False
     return info is not None and file_stamp(info) == read.stamp
@@ -410,7 +410,7 @@ def _read_files(
 
 
 def _read_failure(file: DayFile, error: OSError) -> FeedReadError:
-    if isinstance(file.path, Path):
+    if file.is_local:
         return FeedReadError(
             f"The day file {file.path} could not be read ({error.strerror or error}): the run "
             "stops rather than build its week without it; run it again once the file can be "

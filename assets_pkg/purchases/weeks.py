@@ -17,11 +17,9 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import polars as pl
-from upath import UPath
 
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
@@ -37,6 +35,7 @@ from assets_pkg.purchases.feed import (
 )
 from assets_pkg.purchases.parse import Parsed, parse_day_files, refused_rejects
 from assets_pkg.shared.dates import WeekRange, key_of
+from assets_pkg.shared.location import Location
 
 
 class NoDataError(LookupError):
@@ -168,7 +167,7 @@ class WeekReader:
 
     def __init__(
         self,
-        source_dir: Path | UPath,
+        source_dir: Location,
         tolerance_days: int,
         weeks: Sequence[dt.date] = (),
         partitions: WeekRange | None = None,

@@ -23,6 +23,7 @@ from assets_pkg.defs.io_manager import ParquetIOManager
 from assets_pkg.defs.purchases.assets import build_purchase_assets
 from assets_pkg.defs.purchases.resources import PurchasesSource
 from assets_pkg.shared.dates import WeekRange
+from assets_pkg.shared.location import Location
 
 START = "2024-01-01"
 ASSETS = build_purchase_assets(WeekRange.from_keys(START))
@@ -69,6 +70,11 @@ class Feed:
     """The feed's source layout (docs/purchases.md) under `root`."""
 
     root: Path
+
+    @property
+    def source(self) -> Location:
+        """`root` as the location the feed's functions take."""
+        return Location.of(self.root)
 
     def write_csvs(self, customers: str = CUSTOMERS_CSV, products: str = PRODUCTS_CSV) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

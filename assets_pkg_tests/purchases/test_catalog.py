@@ -10,17 +10,22 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases import schemas
+from assets_pkg.purchases import catalog, schemas
 from assets_pkg.purchases.catalog import (
     AmbiguousCatalogError,
     SourceError,
     customers_from,
     duplicate_or_empty_ids,
     invalid_loyalty,
-    read_customers_file,
     read_products,
     require_unique_ids,
 )
+from assets_pkg.shared.location import Location
+
+
+def read_customers_file(path: Path) -> pl.DataFrame:
+    """customers.csv as written, from a local file."""
+    return catalog.read_customers_file(Location.of(path))
 
 
 def _refusal(read: Callable[[Path], object], path: Path) -> str:

@@ -59,7 +59,7 @@ def test_entries_that_are_not_regular_files_are_refused_without_being_opened(
     (folder / "a-folder.json").mkdir()
     (folder / "b-broken.json").symlink_to(folder / "gone.json")
     with watched_fifo(folder / "c-fifo.json") as fifo_opened:
-        listing = find_day_files(feed.root, [DAY])
+        listing = find_day_files(feed.source, [DAY])
         assert not fifo_opened()
     name = "transactions/d=2024-01-09"
     assert [f.source_file for f in listing.files] == [source_file("2024-01-09")]
@@ -73,10 +73,10 @@ def test_entries_that_are_not_regular_files_are_refused_without_being_opened(
 
 def test_a_folder_holding_only_refused_entries_has_arrived(feed: Feed) -> None:
     (_folder(feed) / "x.json").mkdir()
-    listing = find_day_files(feed.root, [DAY, DAY + dt.timedelta(days=1)])
+    listing = find_day_files(feed.source, [DAY, DAY + dt.timedelta(days=1)])
     assert (listing.files, listing.missing) == ([], [DAY + dt.timedelta(days=1)])
     assert listing.days_with_entries == {DAY}
-    assert weeks_without_data(feed.root, [WEEK]) == []
+    assert weeks_without_data(feed.source, [WEEK]) == []
 
 
 def test_symlinks_are_followed_only_to_regular_files_inside_the_source_folder(
@@ -98,8 +98,8 @@ def test_symlinks_are_followed_only_to_regular_files_inside_the_source_folder(
     (archived / "transactions.json").write_text(GOOD + "\n")
     (feed.root / "transactions" / "d=2024-01-11").symlink_to(archived)  # inside: read
 
-    listing = find_day_files(feed.root, [DAY, day("2024-01-10"), day("2024-01-11")])
-    assert [(f.source_file, f.path) for f in listing.files] == [
+    listing = find_day_files(feed.source, [DAY, day("2024-01-10"), day("2024-01-11")])
+    assert [(f.source_file, Path(str(f.path))) for f in listing.files] == [
         ("transactions/d=2024-01-09/link-inside.json", inside.resolve()),
         ("transactions/d=2024-01-09/transactions.json", inside.resolve()),
         ("transactions/d=2024-01-11/transactions.json", (archived / "transactions.json").resolve()),
@@ -129,7 +129,7 @@ def test_a_transactions_folder_outside_the_source_folder_is_never_read(
     elsewhere = Feed(tmp_path / "elsewhere")
     elsewhere.write_day("2024-01-09", GOOD)
     (feed.root / "transactions").symlink_to(elsewhere.root / "transactions")
-    listing = find_day_files(feed.root, [DAY, day("2024-01-10")])
+    listing = find_day_files(feed.source, [DAY, day("2024-01-10")])
     assert listing.files == []
     assert listing.refused == [
         RefusedEntry(
@@ -140,7 +140,7 @@ def test_a_transactions_folder_outside_the_source_folder_is_never_read(
         )
     ]
     assert listing.missing == [day("2024-01-10")]
-    assert badly_named_day_folders(feed.root) == []  # not even listed
+    assert badly_named_day_folders(feed.source) == []  # not even listed
 
 
 def test_a_week_with_refused_entries_is_still_built(feed: Feed, tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_a_week_with_refused_entries_is_still_built(feed: Feed, tmp_path: Path) 
     (folder / "a-folder.json").mkdir()
     (tmp_path / "secret.json").write_text(GOOD + "\n")
     (folder / "b-outside.json").symlink_to(tmp_path / "secret.json")
-    with watched_fifo(folder / "c-fifo.json") as fifo_opened, WeekReader(feed.root, 1) as reader:
+    with watched_fifo(folder / "c-fifo.json") as fifo_opened, WeekReader(feed.source, 1) as reader:
         read = reader.read(WEEK)
         assert not fifo_opened()
     assert read.exploded.select("customer_id", "source_file").rows() == [
@@ -189,7 +189,7 @@ def test_a_name_that_is_not_utf8_and_entries_that_cannot_be_read_are_quarantined
 
     monkeypatch.setattr(Path, "iterdir", iterdir)
     monkeypatch.setattr(parse, "read_day_file", read)
-    with WeekReader(feed.root, 1) as reader:
+    with WeekReader(feed.source, 1) as reader:
         week = reader.read(WEEK)
     assert week.quarantine.select("source_file", "line_number", "raw_text", "reason").rows() == [
         (
@@ -219,7 +219,7 @@ def test_a_name_that_is_not_utf8_and_entries_that_cannot_be_read_are_quarantined
 def test_refused_entries_of_a_neighbour_folder_belong_to_its_own_week(feed: Feed) -> None:
     feed.fill_days("2024-01-07", "2024-01-15")
     (_folder(feed, "2024-01-15") / "x.json").mkdir()  # Monday of the next week
-    read = WeekReader(feed.root, 1).read(WEEK)
+    read = WeekReader(feed.source, 1).read(WEEK)
     assert read.quarantine.is_empty()
 
 
@@ -235,8 +235,8 @@ def test_entries_of_transactions_that_no_week_reads_are_named(feed: Feed, name: 
     else:
         entry.mkdir()
         (entry / "transactions.json").write_text(GOOD + "\n")
-    assert badly_named_day_folders(feed.root) == [f"transactions/{name}"]
-    assert weeks_with_data(feed.root) == [WEEK]
+    assert badly_named_day_folders(feed.source) == [f"transactions/{name}"]
+    assert weeks_with_data(feed.source) == [WEEK]
 
 
 def test_an_entry_of_transactions_named_in_bytes_that_are_not_utf8_is_named_escaped(
@@ -244,18 +244,18 @@ def test_an_entry_of_transactions_named_in_bytes_that_are_not_utf8_is_named_esca
 ) -> None:
     feed.write_day("2024-01-09", GOOD)
     (feed.root / "transactions" / os.fsdecode(b"d=2024-01-1\xff")).mkdir()
-    assert badly_named_day_folders(feed.root) == ["transactions/d=2024-01-1\\xff"]
+    assert badly_named_day_folders(feed.source) == ["transactions/d=2024-01-1\\xff"]
 
 
 def test_a_feed_without_transactions_has_no_badly_named_folders(feed: Feed) -> None:
-    assert badly_named_day_folders(feed.root) == []
+    assert badly_named_day_folders(feed.source) == []
     (feed.root / "transactions").mkdir()
-    assert badly_named_day_folders(feed.root) == []
+    assert badly_named_day_folders(feed.source) == []
 
 
 @pytest.mark.parametrize("location", ["file:///data/feed", "local:///data/feed", "/data/feed"])
 def test_a_local_source_may_be_named_by_a_file_url(location: str) -> None:
-    assert source_root(location) == Path("/data/feed")
+    assert source_root(location).local == Path("/data/feed")
 
 
 def test_a_day_file_is_read_up_to_the_size_it_had_when_opened(
@@ -264,7 +264,7 @@ def test_a_day_file_is_read_up_to_the_size_it_had_when_opened(
     """A line appended while the file is being read is left for the next build, and the
     stamp of what was read says so: the fingerprint differs from the file as it is now."""
     path = feed.write_day("2024-01-09", GOOD)
-    listing = find_day_files(feed.root, [DAY])
+    listing = find_day_files(feed.source, [DAY])
     looked_at = os.fstat
 
     def fstat_then_append(fd: int) -> os.stat_result:
@@ -279,11 +279,11 @@ def test_a_day_file_is_read_up_to_the_size_it_had_when_opened(
     assert read.data == f"{GOOD}\n".encode()
     assert read.stamp.split("\t")[0] == str(len(read.data))
     built = fingerprint(listing, {listing.files[0].source_file: read.stamp})
-    assert built != fingerprint(find_day_files(feed.root, [DAY]))
+    assert built != fingerprint(find_day_files(feed.source, [DAY]))
     # Unchanged since, a file's stamp as read is its stamp now: no rebuild asked for.
     again = read_day_file(listing.files[0])
     assert fingerprint(listing, {listing.files[0].source_file: again.stamp}) == fingerprint(
-        find_day_files(feed.root, [DAY])
+        find_day_files(feed.source, [DAY])
     )
 
 
@@ -301,7 +301,7 @@ def test_a_transactions_folder_that_cannot_be_listed_is_named(
     monkeypatch.setattr(Path, "iterdir", iterdir)
     for look in (weeks_with_data, badly_named_day_folders):
         with pytest.raises(UnreadableFeedError, match="transactions exists but cannot be read"):
-            look(feed.root)
+            look(feed.source)
 
 
 @given(
@@ -351,14 +351,14 @@ def test_a_file_that_cannot_be_read_is_asked_for_again_once_it_changes_not_befor
         return read_bytes(file, max_line_bytes)
 
     monkeypatch.setattr(parse, "read_day_file", read)
-    with WeekReader(feed.root, 1) as reader:
+    with WeekReader(feed.source, 1) as reader:
         week = reader.read(WEEK)
     assert week.quarantine.get_column("reason").to_list() == [
         "file that cannot be read (Permission denied): never read"
     ]
 
     def now() -> str:
-        return fingerprint(find_day_files(feed.root, days_read_for_week(WEEK, 1))).digest
+        return fingerprint(find_day_files(feed.source, days_read_for_week(WEEK, 1))).digest
 
     assert week.fingerprint.digest == now()
     path.chmod(0o644)
@@ -379,7 +379,7 @@ def test_entries_of_a_day_folder_that_cannot_be_entered_say_so(
         return looked_up(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Path, "stat", stat)
-    assert _refused(find_day_files(feed.root, [DAY])) == [
+    assert _refused(find_day_files(feed.source, [DAY])) == [
         (
             source_file("2024-01-09"),
             "entry that cannot be looked at (Permission denied): never read",

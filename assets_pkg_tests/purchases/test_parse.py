@@ -34,7 +34,7 @@ def _day_file(tmp_path: Path, name: str, data: bytes, day: dt.date = FOLDER_DAY)
     path = tmp_path / name / f"d={day}" / "transactions.json"
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
-    return DayFile(day, path, f"{name}/transactions.json")
+    return DayFile(day, UPath(path), f"{name}/transactions.json")
 
 
 def _reference(path: Path | UPath, file: DayFile) -> Parsed:
@@ -456,7 +456,7 @@ def test_a_file_of_one_endless_line_is_never_held_whole(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     with path.open("wb") as out:
         out.truncate(8 * 2**20)
-    file = DayFile(FOLDER_DAY, path, "nul/transactions.json")
+    file = DayFile(FOLDER_DAY, UPath(path), "nul/transactions.json")
     tracemalloc.start()
     try:
         parsed = parse_day_files([file], duckdb.connect(), max_line_bytes=2**20)

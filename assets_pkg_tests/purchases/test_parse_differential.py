@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from upath import UPath
 
 from assets_pkg.purchases.feed import DayFile
 from assets_pkg.purchases.parse import Parsed, parse_day_files, parse_reference
@@ -247,7 +248,7 @@ def test_differential_fast_path_equals_rule_book(
     for number, data in enumerate(contents):
         path = folder / f"part-{number}.json"
         path.write_bytes(data)
-        files.append(DayFile(FOLDER_DAY, path, f"transactions/d={FOLDER_DAY}/{path.name}"))
+        files.append(DayFile(FOLDER_DAY, UPath(path), f"transactions/d={FOLDER_DAY}/{path.name}"))
     expected = Parsed.concat(
         [parse_reference(data, f) for data, f in zip(contents, files, strict=True)]
     )

@@ -21,6 +21,7 @@ from assets_pkg.purchases.feed import (
 )
 from assets_pkg.purchases.weeks import NoDataError, WeekReader
 from assets_pkg.shared.dates import WeekRange, monday_of
+from assets_pkg.shared.location import Location
 
 from .feed_builder import Feed, day, moment, purchase, source_file
 
@@ -64,8 +65,8 @@ def test_find_day_files_reads_every_part_in_name_order(feed: Feed) -> None:
     extra.write_text("")
     (feed.root / "transactions" / "d=2024-01-10").mkdir()  # a folder without a .json file
     (feed.root / "transactions" / "d=2024-01-10" / "notes.txt").write_text("x")
-    listing = find_day_files(feed.root, [day("2024-01-10"), day("2024-01-09")])
-    assert [(f.day, f.path, f.source_file) for f in listing.files] == [
+    listing = find_day_files(feed.source, [day("2024-01-10"), day("2024-01-09")])
+    assert [(f.day, Path(str(f.path)), f.source_file) for f in listing.files] == [
         (day("2024-01-09"), extra.resolve(), "transactions/d=2024-01-09/a-part.json"),
         (
             day("2024-01-09"),
@@ -83,13 +84,13 @@ def test_weeks_with_data_lists_ended_weeks_from_the_start(feed: Feed) -> None:
     today = dt.datetime.now(dt.UTC).date()
     feed.write_day(str(today), raw=b"")  # the current week has not ended
     (feed.root / "transactions" / "d=latest").mkdir()  # not a day folder
-    assert weeks_with_data(feed.root) == [
+    assert weeks_with_data(feed.source) == [
         day("2023-12-25"),
         day("2024-01-01"),
         W,
         day("2024-01-29"),
     ]
-    assert weeks_with_data(feed.root, W) == [W, day("2024-01-29")]
+    assert weeks_with_data(feed.source, W) == [W, day("2024-01-29")]
 
 
 # ---- the event-time rule, on a small feed ----------------------------------------------------
@@ -127,7 +128,7 @@ def test_a_week_keeps_purchases_dated_in_it_from_its_folders_and_the_neighbours(
     feed: Feed,
 ) -> None:
     _tolerance_feed(feed)
-    read = WeekReader(feed.root, tolerance_days=1).read(W)
+    read = WeekReader(feed.source, tolerance_days=1).read(W)
     expected = _exploded(
         W,
         [
@@ -155,9 +156,9 @@ def test_each_purchase_counts_once_whether_weeks_are_read_together_or_alone(feed
     _tolerance_feed(feed)
     feed.fill_days("2023-12-31", "2024-01-22")
     weeks = [day("2024-01-01"), W, NEXT]
-    together = WeekReader(feed.root, 1)
+    together = WeekReader(feed.source, 1)
     in_sequence = [together.read(w) for w in weeks]
-    alone = [WeekReader(feed.root, 1).read(w) for w in weeks]
+    alone = [WeekReader(feed.source, 1).read(w) for w in weeks]
     for a, b in zip(in_sequence, alone, strict=True):
         assert_frame_equal(a.exploded, b.exploded)
         assert_frame_equal(a.quarantine, b.quarantine)
@@ -182,8 +183,8 @@ def test_a_wider_tolerance_keeps_what_a_narrow_one_quarantines(feed: Feed) -> No
     feed.fill_days("2024-01-05", "2024-01-17")
     two_days_off = purchase("C1", "2024-01-12 08:00:00", "P1")
     feed.write_day("2024-01-10", two_days_off)
-    narrow = WeekReader(feed.root, 1).read(W)
-    wide = WeekReader(feed.root, 2).read(W)
+    narrow = WeekReader(feed.source, 1).read(W)
+    wide = WeekReader(feed.source, 2).read(W)
     assert narrow.exploded.height == 0
     assert narrow.quarantine.get_column("reason").to_list() == [
         "date_of_purchase 2024-01-12 08:00:00 is 2 days from its folder d=2024-01-10 "
@@ -207,7 +208,7 @@ def test_a_purchase_dated_in_a_week_that_is_no_partition_is_quarantined_in_its_f
     feed.write_day("2024-01-08", before, inside)
     feed.write_day("2024-01-14", after)
     feed.write_day("2024-01-15", purchase("C4", "2024-01-14 23:59:00", "P2"))  # a neighbour's
-    read = WeekReader(feed.root, 1, partitions=WeekRange(W, W)).read(W)
+    read = WeekReader(feed.source, 1, partitions=WeekRange(W, W)).read(W)
     assert read.exploded.select("customer_id", "source_file").rows() == [
         ("C2", source_file("2024-01-08")),
         ("C4", source_file("2024-01-15")),
@@ -235,10 +236,10 @@ def test_a_purchase_dated_in_a_week_that_is_no_partition_is_quarantined_in_its_f
         ),
     )
     # Without a last week the next week will exist once it has ended, and will count it.
-    open_end = WeekReader(feed.root, 1, partitions=WeekRange(W)).read(W)
+    open_end = WeekReader(feed.source, 1, partitions=WeekRange(W)).read(W)
     assert open_end.quarantine.get_column("source_file").to_list() == [source_file("2024-01-08")]
     # Inside the partitions the same purchases belong to their own weeks.
-    wide = WeekReader(feed.root, 1, partitions=WeekRange(day("2024-01-01"), NEXT)).read(W)
+    wide = WeekReader(feed.source, 1, partitions=WeekRange(day("2024-01-01"), NEXT)).read(W)
     assert wide.quarantine.is_empty()
 
 
@@ -254,17 +255,17 @@ def test_a_file_arriving_during_a_range_is_not_in_the_fingerprint_of_a_week_with
     late = feed.root / "transactions" / "d=2024-01-15" / "late.json"
     listed = find_day_files
 
-    def listing_with_a_late_arrival(root: Path, days: list[dt.date]) -> DayListing:
+    def listing_with_a_late_arrival(root: Location, days: list[dt.date]) -> DayListing:
         if min(days) > day("2024-01-15") and not late.exists():  # after the Monday was read
             late.write_text(purchase("C9", "2024-01-15 09:00:00", "P2") + "\n")
         return listed(root, days)
 
     monkeypatch.setattr(weeks, "find_day_files", listing_with_a_late_arrival)
-    with WeekReader(feed.root, 1, [day("2024-01-01"), W, NEXT]) as reader:
+    with WeekReader(feed.source, 1, [day("2024-01-01"), W, NEXT]) as reader:
         read = [reader.read(w) for w in [day("2024-01-01"), W, NEXT]]
     assert late.exists()
     assert "C9" not in read[2].exploded.get_column("customer_id").to_list()
-    now = fingerprint(find_day_files(feed.root, days_read_for_week(NEXT, 1)))
+    now = fingerprint(find_day_files(feed.source, days_read_for_week(NEXT, 1)))
     assert read[2].fingerprint != now  # the sensor will ask for NEXT again
     assert read[2].fingerprint.files == now.files - 1
 
@@ -272,7 +273,7 @@ def test_a_file_arriving_during_a_range_is_not_in_the_fingerprint_of_a_week_with
 def test_raw_text_of_a_far_purchase_comes_without_its_carriage_return(feed: Feed) -> None:
     feed.fill_days("2024-01-07", "2024-01-15")
     feed.write_day("2024-01-09", raw=f"\r\n{FAR}\r\n".encode())
-    read = WeekReader(feed.root, 1).read(W)
+    read = WeekReader(feed.source, 1).read(W)
     assert read.quarantine.select("line_number", "raw_text").rows() == [(2, FAR)]
 
 
@@ -298,16 +299,16 @@ def test_a_far_purchase_keeps_its_text_when_its_file_changes_after_the_parse(
         return result
 
     monkeypatch.setattr(weeks, "split_week", split_then_change)
-    read = WeekReader(feed.root, 1).read(W)
+    read = WeekReader(feed.source, 1).read(W)
     assert read.quarantine.select("line_number", "raw_text").rows() == [(3, FAR)]
-    assert read.fingerprint != fingerprint(find_day_files(feed.root, days_read_for_week(W, 1)))
+    assert read.fingerprint != fingerprint(find_day_files(feed.source, days_read_for_week(W, 1)))
 
 
 def test_missing_days_include_the_tolerance_neighbours(feed: Feed) -> None:
     feed.fill_days("2024-01-08", "2024-01-14")
     for folder in ["2024-01-10", "2024-01-12"]:
         (feed.root / source_file(folder)).unlink()
-    read = WeekReader(feed.root, 1).read(W)
+    read = WeekReader(feed.source, 1).read(W)
     assert read.missing_days == [
         day(d) for d in ["2024-01-07", "2024-01-10", "2024-01-12", "2024-01-15"]
     ]
@@ -318,7 +319,7 @@ def test_a_week_without_any_of_its_own_folders_has_not_arrived(feed: Feed) -> No
     feed.fill_days("2024-01-07", "2024-01-07")  # a neighbour does not count
     feed.fill_days("2024-01-15", "2024-01-15")
     with pytest.raises(NoDataError) as raised:
-        WeekReader(feed.root, 1).read(W)
+        WeekReader(feed.source, 1).read(W)
     message = str(raised.value)
     folders = ", ".join(f"transactions/d=2024-01-{d:02}" for d in range(8, 15))
     assert f"none of its day folders exist ({folders} under {feed.root})" in message

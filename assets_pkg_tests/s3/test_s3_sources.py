@@ -22,6 +22,7 @@ from assets_pkg.purchases.feed import (
 )
 from assets_pkg.purchases.parse import parse_day_files
 from assets_pkg.shared import storage
+from assets_pkg.shared.location import Location
 from assets_pkg.shared.settings import ConfigurationError
 from assets_pkg.signatures.etl import read_sources
 
@@ -79,7 +80,8 @@ def test_the_day_listing_on_s3_follows_the_local_rules(s3_bucket: str, tmp_path:
         f"{s3_bucket}/feed",
         ["transactions", "transactions/d=2024-01-02", "transactions/d=2024-01-05"],
     )
-    local_listing, remote_listing = find_day_files(local, DAYS), find_day_files(remote, DAYS)
+    local_listing = find_day_files(Location.of(local), DAYS)
+    remote_listing = find_day_files(remote, DAYS)
     assert [(f.day, f.source_file) for f in remote_listing.files] == [
         (f.day, f.source_file) for f in local_listing.files
     ]
@@ -88,8 +90,8 @@ def test_the_day_listing_on_s3_follows_the_local_rules(s3_bucket: str, tmp_path:
     assert (
         remote_listing.ignored == local_listing.ignored == ["transactions/d=2024-01-02/notes.txt"]
     )
-    assert weeks_with_data(remote) == weeks_with_data(local)
-    assert badly_named_day_folders(remote) == badly_named_day_folders(local)
+    assert weeks_with_data(remote) == weeks_with_data(Location.of(local))
+    assert badly_named_day_folders(remote) == badly_named_day_folders(Location.of(local))
 
     connection = duckdb.connect()
     remote_parsed = parse_day_files(remote_listing.files, connection)
@@ -105,7 +107,7 @@ def test_the_day_listing_on_s3_follows_the_local_rules(s3_bucket: str, tmp_path:
 
     # A late or changed object changes the fingerprint.
     before = fingerprint(find_day_files(remote, DAYS))
-    (remote / "transactions" / "d=2024-01-06" / "late.json").write_bytes(b"{}\n")
+    (remote.path / "transactions" / "d=2024-01-06" / "late.json").write_bytes(b"{}\n")
     assert fingerprint(find_day_files(remote, DAYS)) != before
 
 
@@ -163,7 +165,7 @@ def test_an_object_replaced_by_a_larger_one_after_the_listing_is_never_fetched_w
     day = DAYS[1]
     obj = remote / "transactions" / "d=2024-01-02" / "transactions.json"
     obj.write_bytes(LINE + b"\n")
-    listing = find_day_files(remote, [day])
+    listing = find_day_files(Location.of(remote), [day])
     obj.write_bytes(LINE + b"\n" + b"x" * 5000 + b"\n" + LINE + b"\n")
     fetched: list[int] = []
     fs = storage.upath(str(listing.files[0].path)).fs  # the store's one filesystem
@@ -190,7 +192,7 @@ def test_an_object_whose_get_keeps_failing_stops_the_parse_naming_the_setting(
     object: it is not quarantined as if the object were bad, the run stops."""
     remote = storage.upath(f"{s3_bucket}/feed")
     (remote / "transactions" / "d=2024-01-02" / "transactions.json").write_bytes(LINE + b"\n")
-    listing = find_day_files(remote, [DAYS[1]])
+    listing = find_day_files(Location.of(remote), [DAYS[1]])
 
     def slow_down(*args: object, **kwargs: object) -> bytes:
         raise OSError(errno.EBUSY, "Please reduce your request rate. (SlowDown)")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import dagster as dg
-from upath import UPath
 
 from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.defs.purchases.assets import build_purchase_assets
@@ -15,7 +13,7 @@ from assets_pkg.defs.purchases.sensors import late_data_sensor
 from assets_pkg.defs.purchases.source_assets import purchase_source_assets
 from assets_pkg.defs.resource_checks import env_or
 from assets_pkg.purchases import GROUP
-from assets_pkg.purchases.feed import source_root, week_days, weeks_without_data
+from assets_pkg.purchases.feed import week_days, weeks_without_data
 from assets_pkg.shared.dates import WEEK, key_of, monday_of
 from assets_pkg.shared.settings import Settings
 
@@ -73,15 +71,16 @@ def weekly_schedule(
     ) -> dg.RunRequest | dg.SkipReason:
         tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         week = monday_of(tick.astimezone(dt.UTC).date()) - WEEK
-        return week_request(week, partitions, source_root(purchases_source.source_dir))
+        return week_request(week, partitions, purchases_source)
 
     return weekly_purchases_schedule
 
 
 def week_request(
-    week: dt.date, partitions: dg.WeeklyPartitionsDefinition, source_dir: Path | UPath
+    week: dt.date, partitions: dg.WeeklyPartitionsDefinition, purchases_source: PurchasesSource
 ) -> dg.RunRequest | dg.SkipReason:
-    """A run for `week`, or the reason why it would fail."""
+    """A run for `week`, or the reason why it would fail: the source folder is found as a
+    run finds it (`PurchasesSource.find_folder`), with the same sentences."""
     key = key_of(week)
     if not partitions.has_partition_key(key):
         first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
@@ -89,10 +88,9 @@ def week_request(
             f"The week of {key} is not a partition (the partitions run from {first} to {last}; "
             "PURCHASES_START_DATE and PURCHASES_END_DATE set them): nothing to build."
         )
-    if not source_dir.is_dir():
-        return dg.SkipReason(
-            f"The purchase source folder {source_dir} does not exist: set PURCHASES_SOURCE_DIR."
-        )
+    source_dir, problem = purchases_source.find_folder()
+    if problem is not None:
+        return dg.SkipReason(problem)
     if weeks_without_data(source_dir, [week]):
         days = week_days(week)
         return dg.SkipReason(

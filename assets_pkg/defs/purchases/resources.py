@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from upath import UPath
 
 from assets_pkg.defs.resource_checks import field_rule, location_rule, validated
 from assets_pkg.purchases import catalog
 from assets_pkg.purchases.feed import source_root
+from assets_pkg.shared.location import Location
 from assets_pkg.shared.settings import check_reachable, check_tolerance
-from assets_pkg.shared.storage import describe_error
+from assets_pkg.shared.storage import StorageError
 
 SOURCE_DIR_SETTING = "PURCHASES_SOURCE_DIR (purchases_source.source_dir)"
 TOLERANCE_SETTING = "PURCHASES_DATE_TOLERANCE_DAYS (purchases_source.date_tolerance_days)"
@@ -38,30 +37,43 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
     )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """A source on an object store must answer with the credentials before a run (or a
-        tick) reads it: one sentence naming PURCHASES_SOURCE_DIR otherwise. Nothing for a
-        local folder, which `folder()` checks when it is read."""
+        """A source on an object store must answer with the credentials before a run reads
+        it: one sentence naming PURCHASES_SOURCE_DIR otherwise. Nothing for a
+        local folder, which `folder()` checks when it is read. A schedule's or a sensor's
+        tick (no run) is not failed here, with a traceback: it asks `find_folder`, which
+        says why in its skip reason, in the same sentence a run's `folder()` fails with."""
+        if context.run is None:
+            return
         validated(check_reachable, self.source_dir, SOURCE_DIR_SETTING)
 
-    def folder(self) -> Path | UPath:
-        """The source folder: a local folder, or an object store's prefix (docs/storage.md)."""
-        path = source_root(self.source_dir)
+    def location(self) -> Location:
+        """The source folder, there or not: the one place `source_dir` becomes a location."""
+        return source_root(self.source_dir)
+
+    def find_folder(self) -> tuple[Location, str | None]:
+        """The source folder, and None when it can be read, else one sentence naming
+        PURCHASES_SOURCE_DIR: it does not exist, is not a folder, or lies on an object store
+        that cannot be used (refused credentials, no answer). The run's assets (`folder`),
+        the schedule and the late-data sensor all ask here."""
+        path = self.location()
         try:
             present = path.is_dir()
-        except Exception as error:  # an object store that cannot be used
-            if isinstance(path, Path):
-                raise
-            message = describe_error(error, self.source_dir, "PURCHASES_SOURCE_DIR")
-            raise dg.Failure(message, allow_retries=False) from None
-        if not present:
-            what = (
-                "is not a folder" if isinstance(path, Path) and path.exists() else "does not exist"
-            )
-            raise dg.Failure(
-                f"The purchase source folder {path} {what}: set PURCHASES_SOURCE_DIR "
-                "to the folder holding customers.csv, products.csv and transactions/.",
-                allow_retries=False,
-            )
+        except StorageError as error:
+            return path, str(error)
+        if present:
+            return path, None
+        what = "is not a folder" if path.is_local and path.exists() else "does not exist"
+        return path, (
+            f"The purchase source folder {path} {what}: set PURCHASES_SOURCE_DIR "
+            "to the folder holding customers.csv, products.csv and transactions/."
+        )
+
+    def folder(self) -> Location:
+        """The source folder: a local folder, or an object store's prefix (docs/storage.md);
+        dg.Failure in one sentence when it cannot be read (`find_folder`)."""
+        path, problem = self.find_folder()
+        if problem is not None:
+            raise dg.Failure(problem, allow_retries=False)
         return path
 
     def customers_file(self) -> pl.DataFrame:
@@ -79,7 +91,7 @@ class PurchasesSource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return catalog.products_from(self.products_file())
 
 
-def _source_call(read: Callable[[Path | UPath], pl.DataFrame], path: Path | UPath) -> pl.DataFrame:
+def _source_call(read: Callable[[Location], pl.DataFrame], path: Location) -> pl.DataFrame:
     try:
         return read(path)
     except catalog.SourceError as error:

@@ -31,7 +31,6 @@ from assets_pkg.defs.purchases.source_assets import (
     weeks_to_observe,
 )
 from assets_pkg.defs.purchases.transaction_assets import FINGERPRINT
-from assets_pkg.purchases.feed import source_root
 from assets_pkg.shared.dates import key_of, week_of
 
 EXPLODED = dg.AssetKey("exploded_transactions")
@@ -54,13 +53,14 @@ def late_data_sensor(
     def late_purchases_sensor(
         context: dg.SensorEvaluationContext, purchases_source: PurchasesSource
     ) -> dg.SensorResult:
-        source = source_root(purchases_source.source_dir)
-        if not source.is_dir():
-            # Unmounted or renamed: no late data. Every built week's files would seem to
-            # have vanished, and each rebuild would fail on the missing folder.
+        source, problem = purchases_source.find_folder()
+        if problem is not None:
+            # Unmounted, renamed, or a store that refuses the credentials: no late data.
+            # Every built week's files would seem to have vanished, and each rebuild would
+            # fail on the same folder.
             return dg.SensorResult(
-                skip_reason=f"The purchase source folder {source} does not exist: set "
-                "PURCHASES_SOURCE_DIR; nothing is observed or re-built until it is there.",
+                skip_reason=f"{problem.removesuffix('.')}; nothing is observed or re-built "
+                "until it can be read.",
                 cursor=context.cursor,
             )
         built = built_weeks(context.instance)

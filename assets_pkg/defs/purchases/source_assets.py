@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Iterable
-from pathlib import Path
 
 import dagster as dg
-from upath import UPath
 
 from assets_pkg.defs.purchases.resources import PurchasesSource
 from assets_pkg.purchases.feed import (
@@ -26,6 +24,7 @@ from assets_pkg.purchases.feed import (
     weeks_with_data,
 )
 from assets_pkg.shared.dates import key_of
+from assets_pkg.shared.location import Location
 
 GROUP = "sources"
 """The asset group of every source of the code location (purchases and signatures)."""
@@ -41,7 +40,7 @@ it the same way."""
 
 
 def week_fingerprints(
-    source: Path | UPath, weeks: Iterable[dt.date], tolerance_days: int
+    source: Location, weeks: Iterable[dt.date], tolerance_days: int
 ) -> dict[str, Fingerprint]:
     """Each week's fingerprint of the files a build of it would read now."""
     return {
@@ -50,9 +49,7 @@ def week_fingerprints(
     }
 
 
-def weeks_to_observe(
-    source: Path | UPath, partitions: dg.WeeklyPartitionsDefinition
-) -> list[dt.date]:
+def weeks_to_observe(source: Location, partitions: dg.WeeklyPartitionsDefinition) -> list[dt.date]:
     """The weeks that are partitions and have at least one day folder."""
     return [
         week

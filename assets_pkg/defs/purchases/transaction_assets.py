@@ -10,12 +10,10 @@ import datetime as dt
 import functools
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
-from upath import UPath
 
 from assets_pkg.defs.io_manager import FramesOnDemand
 from assets_pkg.defs.metadata import column_schema, preview
@@ -34,6 +32,7 @@ from assets_pkg.purchases.feed import (
 )
 from assets_pkg.purchases.weeks import WeekRead, WeekReader
 from assets_pkg.shared.dates import WeekRange, week_of
+from assets_pkg.shared.location import Location
 
 
 def transaction_assets(
@@ -305,7 +304,7 @@ def _first_ten(names: list[str]) -> str:
     return ", ".join(names[:10]) + more
 
 
-def _fail_on_weeks_without_data(source: Path | UPath, weeks: list[dt.date]) -> None:
+def _fail_on_weeks_without_data(source: Location, weeks: list[dt.date]) -> None:
     empty = weeks_without_data(source, weeks)
     if empty:
         folders = ", ".join(f"transactions/d={d}" for w in empty[:3] for d in week_days(w))
