@@ -709,16 +709,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     settings = Settings.from_env()
     check_reachable(settings.purchases_source_dir, "PURCHASES_SOURCE_DIR")
-    start = dt.date.fromisoformat(settings.purchases_start_date)
-    end = settings.purchases_end_date
+    partitions = settings.weeks
     weeks = [
         week
-        for week in weeks_with_data(source_root(settings.purchases_source_dir), start)
-        if end is None or week.isoformat() <= end
+        for week in weeks_with_data(source_root(settings.purchases_source_dir), partitions.first)
+        if partitions.last is None or week <= partitions.last
     ]
     if not weeks:
+        end = settings.purchases_end_date
         raise ConfigurationError(
-            f"No day folders from {start} to {end or 'today'} under "
+            f"No day folders from {partitions.first} to {end or 'today'} under "
             f"{settings.purchases_source_dir}/transactions: check PURCHASES_SOURCE_DIR, "
             "PURCHASES_START_DATE and PURCHASES_END_DATE."
         )

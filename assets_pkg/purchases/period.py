@@ -34,7 +34,7 @@ from assets_pkg.purchases.counts import period_counts
 from assets_pkg.shared import storage
 from assets_pkg.shared.atomic import WriteError, atomic_path
 from assets_pkg.shared.cli import run_cli
-from assets_pkg.shared.dates import WeekRange, monday_of
+from assets_pkg.shared.dates import WeekRange, key_of, monday_of
 from assets_pkg.shared.layout import DamagedFileError, again_phrase, scan_stored, stored_file
 from assets_pkg.shared.settings import Settings, check_reachable, parse_date
 
@@ -71,7 +71,7 @@ def counts_between(
         first_week + dt.timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)
     ]
     root = storage.upath(warehouse_dir) / ASSET
-    paths = {week: stored_file(root, week.isoformat()) for week in weeks}
+    paths = {week: stored_file(root, key_of(week)) for week in weeks}
     missing = [week for week, path in paths.items() if not path.exists()]
     if missing:
         shown = ", ".join(str(w) for w in missing[:10])
@@ -134,7 +134,7 @@ def build_advice(
 def _week(path: UPath, week: dt.date) -> pl.LazyFrame:
     """One week's stored counts, refused in one sentence when the file is not what the
     asset writes (damaged, a folder, another table's file)."""
-    again = again_phrase(ASSET, week.isoformat())
+    again = again_phrase(ASSET, key_of(week))
     try:
         frame = scan_stored(path, again)
     except DamagedFileError as error:
