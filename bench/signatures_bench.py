@@ -42,6 +42,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import EtlReport, read_sources, run_etl
@@ -131,7 +132,9 @@ def etl_once(source: Path, url: str, assets_dir: Path) -> tuple[float, EtlReport
     database = SignatureDatabase.from_url(url)
     started = time.perf_counter()
     database.ensure_schema()
-    report = run_etl(source, database, ContentAddressedAssetService(assets_dir, database))
+    report = run_etl(
+        Location.of(source), database, ContentAddressedAssetService(assets_dir, database)
+    )
     seconds = time.perf_counter() - started
     database.dispose()
     return seconds, report
@@ -165,7 +168,7 @@ def read_only(source: Path, files: int, repeats: int) -> list[Timing]:
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
-        candidates, rejects = read_sources(source)
+        candidates, rejects = read_sources(Location.of(source))
         assert (len(candidates), len(rejects)) == (files, 0)
         timings.append(Timing("-", "read only", time.perf_counter() - started, 0, files))
     return timings

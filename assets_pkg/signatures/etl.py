@@ -10,12 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
-from upath import UPath
-
-from assets_pkg.shared import storage
+from assets_pkg.shared.location import Location
 from assets_pkg.shared.storage import StorageError
 from assets_pkg.signatures.database import SignatureDatabase, WriteConflictError
 from assets_pkg.signatures.errors import AssetRegistrationError, StoreError
@@ -36,6 +33,8 @@ from assets_pkg.signatures.source_a import read_source_a
 from assets_pkg.signatures.source_b import read_source_b
 
 T = TypeVar("T")
+
+SOURCE_SETTING = "SIGNATURES_SOURCE_DIR"
 
 MAX_CONFLICT_RETRIES = 5
 """How often one signee is re-read and registered again after another run wrote it first."""
@@ -71,14 +70,20 @@ def group_by_signee(candidates: list[Candidate]) -> list[tuple[SigneeKey, list[N
     return list(groups.items())
 
 
-def read_sources(source_dir: Path | UPath) -> tuple[list[Candidate], list[Reject]]:
+def source_root(location: str) -> Location:
+    """The source folder SIGNATURES_SOURCE_DIR names: the one place its text becomes a
+    `Location` (the local rules for a local folder, the storage options for a store)."""
+    return Location.of(location, SOURCE_SETTING)
+
+
+def read_sources(source_dir: Location) -> tuple[list[Candidate], list[Reject]]:
     """Every valid file as a candidate (all parsed, nothing skipped), and the rejects."""
     found = scan_sources(source_dir)
     return found.candidates, found.rejects
 
 
 def scan_sources(
-    source_dir: Path | UPath,
+    source_dir: Location,
     known: KnownRegistrations | None = None,
     asset_stored: AssetStored | None = None,
 ) -> ReadResult:
@@ -94,10 +99,10 @@ def scan_sources(
     )
 
 
-def check_layout(source_dir: Path | UPath) -> None:
+def check_layout(source_dir: Location) -> None:
     """SourceLayoutError, naming the setting, unless SOURCE_A/, SOURCE_B/ and its INDEX exist
     (an object store that cannot be used: StorageError, naming it too)."""
-    if isinstance(source_dir, Path):
+    if source_dir.is_local:
         _check_layout(source_dir)
         return
     try:
@@ -105,34 +110,36 @@ def check_layout(source_dir: Path | UPath) -> None:
     except SourceLayoutError:
         raise
     except Exception as error:
-        raise StorageError(
-            storage.describe_error(error, str(source_dir), "SIGNATURES_SOURCE_DIR")
-        ) from None
+        raise StorageError(source_dir.describe(error)) from None
 
 
-def _check_layout(source_dir: Path | UPath) -> None:
-    if not source_dir.is_dir():
+def _check_layout(source_dir: Location) -> None:
+    """The layout checks; an error of an object store is raised as it is (`check_layout`
+    describes it, naming the setting)."""
+    if not _is_dir(source_dir):
         raise SourceLayoutError(
             f"SIGNATURES_SOURCE_DIR ({source_dir}) is not a directory: point it at the folder "
             "holding SOURCE_A/ and SOURCE_B/."
         )
     for name in ("SOURCE_A", "SOURCE_B"):
-        if not (source_dir / name).is_dir():
+        if not _is_dir(source_dir / name):
             raise SourceLayoutError(
                 f"SIGNATURES_SOURCE_DIR ({source_dir}) has no {name}/ folder: point it at the "
                 "folder holding SOURCE_A/ and SOURCE_B/."
             )
     index = source_dir / "SOURCE_B" / "INDEX"
-    if not (os.path.lexists(index) if isinstance(index, Path) else index.exists()):
+    if not (os.path.lexists(index.local) if index.is_local else index.path.exists()):
         raise SourceLayoutError(
-            f"{source_dir / 'SOURCE_B' / 'INDEX'} is missing: SOURCE_B needs its INDEX file "
-            "(check SIGNATURES_SOURCE_DIR)."
+            f"{index} is missing: SOURCE_B needs its INDEX file (check SIGNATURES_SOURCE_DIR)."
         )
 
 
-def run_etl(
-    source_dir: Path | UPath, database: SignatureDatabase, assets: AssetService
-) -> EtlReport:
+def _is_dir(location: Location) -> bool:
+    """Whether the folder is there; an error of an object store is raised as it is."""
+    return location.local.is_dir() if location.is_local else location.path.is_dir()
+
+
+def run_etl(source_dir: Location, database: SignatureDatabase, assets: AssetService) -> EtlReport:
     """Register every valid signature under `source_dir`; idempotent (decision 6).
 
     Files registered as they are (same bytes, signee and reference as their path's current

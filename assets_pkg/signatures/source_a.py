@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
-from upath import UPath
-
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.hwr import HwrError, parse_hwr
 from assets_pkg.signatures.model import (
     NewImageSignature,
@@ -112,7 +111,7 @@ def _sample(digits: str, name: str) -> str:
 
 
 def read_source_a(
-    root: Path | UPath,
+    root: Location,
     known: KnownRegistrations | None = None,
     asset_stored: AssetStored | None = None,
 ) -> ReadResult:

@@ -12,10 +12,8 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from upath import UPath
-
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.model import NewImageSignature, Origin, Reference, SigneeKey
 from assets_pkg.signatures.ports import RegistrationIdentity
 from assets_pkg.signatures.records import (
@@ -235,7 +233,7 @@ def _cycles(entries: dict[str, IndexEntry]) -> list[list[str]]:
 
 
 def read_source_b(
-    root: Path | UPath,
+    root: Location,
     known: KnownRegistrations | None = None,
     asset_stored: AssetStored | None = None,
 ) -> ReadResult:
@@ -338,7 +336,7 @@ def _reference(entry: IndexEntry, paths: dict[str, str]) -> Reference | None:
 
 
 def _candidate(
-    root: Path | UPath,
+    root: Location,
     entry: IndexEntry,
     data: bytes,
     sha256: str,

@@ -41,7 +41,8 @@ from typing import Any
 
 from upath import UPath
 
-from assets_pkg.shared.storage import StorageError, describe_error, printable_name, unavailable
+from assets_pkg.shared.location import Location
+from assets_pkg.shared.storage import StorageError, printable_name, unavailable
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -194,8 +195,9 @@ class SourceFolder:
 class ObjectSourceFolder:
     """A source folder on an object store, with `SourceFolder`'s interface."""
 
-    def __init__(self, root: UPath) -> None:
-        self.root = root
+    def __init__(self, location: Location) -> None:
+        self.location = location
+        self.root: UPath = location.path
         self._listing: tuple[set[str], set[str]] | None = None
 
     def _objects(self) -> tuple[set[str], set[str]]:
@@ -255,12 +257,13 @@ class ObjectSourceFolder:
     def _unavailable(self, error: BaseException) -> StorageError:
         """The store failed as a whole (timeouts, throttling, no connection): the run fails
         with one sentence, rather than rejecting every file it could not read."""
-        return StorageError(describe_error(error, str(self.root), "SIGNATURES_SOURCE_DIR"))
+        return StorageError(self.location.describe(error))
 
 
-def source_folder(root: Path | UPath) -> SourceFolder | ObjectSourceFolder:
-    """The folder class for `root`: the local rules for a `Path`, else an object store's."""
-    return SourceFolder(root) if isinstance(root, Path) else ObjectSourceFolder(root)
+def source_folder(root: Location) -> SourceFolder | ObjectSourceFolder:
+    """The folder class for `root`: the local rules for a local folder (its plain `Path`),
+    else an object store's."""
+    return SourceFolder(root.local) if root.is_local else ObjectSourceFolder(root)
 
 
 def _not_regular(mode: int) -> str:

@@ -25,6 +25,7 @@ from assets_pkg.shared import storage
 from assets_pkg.shared.location import Location
 from assets_pkg.shared.settings import ConfigurationError
 from assets_pkg.signatures.etl import read_sources
+from assets_pkg.signatures.etl import source_root as signature_source_root
 
 from .test_s3_errors import unreachable
 from .test_s3_warehouse import PURCHASES, SIGNATURES, assert_same_warehouse, build, settings
@@ -126,8 +127,8 @@ def test_sources_and_warehouse_on_s3_equal_the_local_run(
 
 
 def test_the_signature_sources_on_s3_read_like_the_local_ones(s3_bucket: str) -> None:
-    remote = storage.upath(upload(SIGNATURES, f"{s3_bucket}/signatures"))
-    local_candidates, local_rejects = read_sources(SIGNATURES)
+    remote = signature_source_root(upload(SIGNATURES, f"{s3_bucket}/signatures"))
+    local_candidates, local_rejects = read_sources(signature_source_root(str(SIGNATURES)))
     candidates, rejects = read_sources(remote)
     assert rejects == local_rejects
     assert candidates

@@ -24,7 +24,7 @@ from assets_pkg.defs.signatures.resources import (
     SignatureSourcesResource,
 )
 from assets_pkg.shared import storage
-from assets_pkg.signatures.etl import read_sources
+from assets_pkg.signatures.etl import read_sources, source_root
 
 from .faulty import FaultyStore, Mode, faulty_store
 from .test_s3_errors import one_sentence
@@ -140,10 +140,10 @@ def test_the_proxy_passes_a_healthy_store_on(
 ) -> None:
     """So that the faults above are the proxy's own, not a broken relay."""
     source = upload(SIGNATURES, f"{s3_bucket}/signatures")
-    direct, _ = read_sources(storage.upath(source))
+    direct, _ = read_sources(source_root(source))
     with faulty_store(s3_endpoint, "none") as store:
         monkeypatch.setenv("AWS_ENDPOINT_URL", store.url)
-        relayed, _ = read_sources(storage.upath(source))
+        relayed, _ = read_sources(source_root(source))
     assert [c.signature.origin for c in relayed] == [c.signature.origin for c in direct]
     assert direct
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import read_sources, register_candidates
@@ -36,7 +37,7 @@ def register_tree(url: str, source_dir: str, assets_dir: str, start: Any, result
     try:
         start.wait(BARRIER_TIMEOUT_S)
         database.ensure_schema()
-        candidates, rejects = read_sources(Path(source_dir))
+        candidates, rejects = read_sources(Location.of(Path(source_dir)))
         assets = ContentAddressedAssetService(assets_dir, database)
         # Both load what is registered (nothing) before either writes: whichever run is second
         # to a signee holds a stale cache, as two real runs starting together do.

@@ -148,9 +148,9 @@ def test_a_missing_source_dir_stops_the_run_naming_the_setting(tmp_path: Path) -
 
 
 def test_a_file_url_names_the_local_source_dir(tmp_path: Path) -> None:
-    assert SignatureSourcesResource(source_dir=f"file://{BUNDLED}").path == BUNDLED
-    assert SignatureSourcesResource(source_dir=f"local://{BUNDLED}").path == BUNDLED
-    assert SignatureSourcesResource(source_dir=str(BUNDLED)).path == BUNDLED
+    assert SignatureSourcesResource(source_dir=f"file://{BUNDLED}").location.local == BUNDLED
+    assert SignatureSourcesResource(source_dir=f"local://{BUNDLED}").location.local == BUNDLED
+    assert SignatureSourcesResource(source_dir=str(BUNDLED)).location.local == BUNDLED
     warehouse = tmp_path / "wh"
     sources = resources(warehouse) | {
         "signature_sources": SignatureSourcesResource(source_dir=f"file://{BUNDLED}")

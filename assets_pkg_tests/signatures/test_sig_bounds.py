@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.hwr import MAX_NUMBER_LENGTH, HwrError, parse_hwr
 from assets_pkg.signatures.records import SHOWN_CHARACTERS, Reject, shown
 from assets_pkg.signatures.source_a import (
@@ -26,7 +27,7 @@ def test_a_count_of_thousands_of_digits_is_a_warning_not_a_crash(tmp_path: Path)
     root = write_tree(
         tmp_path / "SOURCE_B", {"INDEX": f"{count}\n{G1}\n".encode(), f"3/{G1[:8]}": b"image"}
     )
-    result = read_source_b(root)
+    result = read_source_b(Location.of(root))
     assert [c.signee.writer_id for c in result.candidates] == [G1]
     assert result.rejects == [
         Reject(

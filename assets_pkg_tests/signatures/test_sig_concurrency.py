@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.db_schema import (
@@ -65,7 +66,9 @@ def test_two_runs_registering_the_same_tree_at_once_write_each_file_once(
         assert {count for *_, count in per_file} == {1}
         assert len(per_file) == made.files
         assert set(per_key) == {1}
-    third = run_etl(tmp_path / "sources", database, ContentAddressedAssetService(assets, database))
+    third = run_etl(
+        Location.of(tmp_path / "sources"), database, ContentAddressedAssetService(assets, database)
+    )
     assert (third.new_signatures, third.unchanged, third.superseded) == (0, made.files, 0)
     database.dispose()
 
@@ -143,7 +146,9 @@ def test_the_wait_for_the_switch_to_wal_ends_with_the_busy_timeout(tmp_path: Pat
 
 
 def _run(source_dir: Path, database: SignatureDatabase, tmp_path: Path) -> EtlReport:
-    return run_etl(source_dir, database, ContentAddressedAssetService(tmp_path / "a", database))
+    return run_etl(
+        Location.of(source_dir), database, ContentAddressedAssetService(tmp_path / "a", database)
+    )
 
 
 def _two_tree(tmp_path: Path) -> Path:

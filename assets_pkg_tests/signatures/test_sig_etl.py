@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.errors import AssetRegistrationError
@@ -195,7 +196,7 @@ def test_the_bundled_sample_registers_exactly_what_the_rules_say(tmp_path: Path)
     database = SignatureDatabase.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
     database.ensure_schema()
     assets = ContentAddressedAssetService(tmp_path / "assets", database)
-    report = run_etl(BUNDLED, database, assets)
+    report = run_etl(Location.of(BUNDLED), database, assets)
     frame = registered_frame(database)
     assert described(frame) == EXPECTED_REGISTERED
     forged = [
@@ -222,7 +223,9 @@ def test_the_bundled_sample_registers_exactly_what_the_rules_say(tmp_path: Path)
     assert by_path["c/c0ffee12"]["reference_signature_id"] == by_path["3/3f2a9c1e"]["signature_id"]
 
     again = run_etl(
-        BUNDLED, SignatureDatabase.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}"), assets
+        Location.of(BUNDLED),
+        SignatureDatabase.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        assets,
     )
     assert (again.new_signatures, again.unchanged, again.superseded) == (0, 20, 0)
     assert again.rejects == report.rejects
@@ -230,7 +233,7 @@ def test_the_bundled_sample_registers_exactly_what_the_rules_say(tmp_path: Path)
 
 
 def test_grouping_keeps_one_signee_per_writer_and_directory() -> None:
-    candidates, _ = read_sources(BUNDLED)
+    candidates, _ = read_sources(Location.of(BUNDLED))
     groups = [
         (key.label(), [s.origin.source_path for s in sigs])
         for key, sigs in group_by_signee(candidates)
@@ -271,9 +274,9 @@ def test_a_broken_source_layout_stops_with_the_setting_named(
 ) -> None:
     root = write_tree(tmp_path / "src", files)
     with pytest.raises(SourceLayoutError, match=message):
-        read_sources(root)
+        read_sources(Location.of(root))
     with pytest.raises(SourceLayoutError, match="SIGNATURES_SOURCE_DIR"):
-        read_sources(tmp_path / "nowhere")
+        read_sources(Location.of(tmp_path / "nowhere"))
 
 
 class FlakyAssets:
@@ -305,7 +308,7 @@ def test_an_image_that_cannot_be_stored_is_rejected_and_its_signee_still_registe
     database = SignatureDatabase.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
     database.ensure_schema()
     assets = FlakyAssets(ContentAddressedAssetService(tmp_path / "assets", database), "001_01.png")
-    report = run_etl(source, database, assets)
+    report = run_etl(Location.of(source), database, assets)
     assert registered_frame(database)["source_path"].to_list() == ["Offline/Genuine/001_02.png"]
     assert [r for r in report.rejects if r.severity == "rejected"] == [
         Reject(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.etl import read_sources
 from tools.generate_signatures import ScaleSpec, generate, main
 
@@ -25,7 +26,7 @@ def test_the_tree_follows_every_convention_and_is_reproducible(tmp_path: Path) -
     made = generate(tmp_path / "a", TINY)
     # Online: 3 writers x 2 + 2 forgers x 2; Offline: 2 x 2 + 1 x 2; SOURCE_B: 4.
     assert (made.files, made.online_files) == (10 + 6 + 4, 10)
-    candidates, rejects = read_sources(tmp_path / "a")
+    candidates, rejects = read_sources(Location.of(tmp_path / "a"))
     assert rejects == []
     assert len(candidates) == made.files
     assert sum(len(getattr(c.signature, "points", ())) for c in candidates) == made.points
@@ -107,7 +108,7 @@ def test_the_smallest_accepted_values_give_a_tree_where_every_file_registers(
         index_signatures=0,
     )
     made = generate(tmp_path / "out", spec)
-    candidates, rejects = read_sources(tmp_path / "out")
+    candidates, rejects = read_sources(Location.of(tmp_path / "out"))
     assert rejects == []
     assert (made.files, made.online_files, made.points) == (2, 1, 1)
     assert len(candidates) == made.files

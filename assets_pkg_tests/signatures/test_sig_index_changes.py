@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.db_schema import signatures
@@ -53,7 +54,11 @@ def run(source_dir: Path, url: str, tmp_path: Path) -> EtlReport:
     database = SignatureDatabase.from_url(url)
     try:
         database.ensure_schema()
-        return run_etl(source_dir, database, ContentAddressedAssetService(tmp_path / "a", database))
+        return run_etl(
+            Location.of(source_dir),
+            database,
+            ContentAddressedAssetService(tmp_path / "a", database),
+        )
     finally:
         database.dispose()
 
@@ -239,7 +244,9 @@ def test_the_cache_a_run_leaves_holds_the_fingerprints_the_database_gives(
     writer = SignatureDatabase.from_url(database_url)
     loaded = SignatureDatabase.from_url(database_url)
     try:
-        run_etl(source_dir, writer, ContentAddressedAssetService(tmp_path / "a", writer))
+        run_etl(
+            Location.of(source_dir), writer, ContentAddressedAssetService(tmp_path / "a", writer)
+        )
         remembered = writer.current_signatures()
         assert remembered == loaded.current_signatures()
         identity = remembered[("SOURCE_B", f"a/{OTHER_GENUINE[:8]}")].identity

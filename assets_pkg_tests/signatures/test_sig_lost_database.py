@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from assets_pkg.defs.signatures.assets import signature_warehouse
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.errors import StoreError
@@ -70,10 +71,14 @@ def test_a_terminated_postgresql_connection_is_one_sentence_and_a_rerun_complete
     database.ensure_schema()
     admin = sa.create_engine(POSTGRES_URL)
     with pytest.raises(StoreError, match=LOST.format(url=_escaped(database))):
-        run_etl(source_dir, database, KillingAssets(tmp_path / "assets", database, admin))
+        run_etl(
+            Location.of(source_dir), database, KillingAssets(tmp_path / "assets", database, admin)
+        )
     admin.dispose()
     again = SignatureDatabase.from_url(postgres_url)
-    report = run_etl(source_dir, again, ContentAddressedAssetService(tmp_path / "assets", again))
+    report = run_etl(
+        Location.of(source_dir), again, ContentAddressedAssetService(tmp_path / "assets", again)
+    )
     assert report.new_signatures + report.unchanged == 10
     assert registered_frame(again).height == 10
     database.dispose()

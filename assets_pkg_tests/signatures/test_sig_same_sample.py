@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.ports import RegistrationIdentity
 from assets_pkg.signatures.records import SOURCE_A, ReadResult, Reject, sha256_hex
 from assets_pkg.signatures.source_a import read_source_a
@@ -33,7 +34,7 @@ def test_three_names_of_one_sample_with_other_bytes_register_none_and_say_why(
         tmp_path,
         {"001_01.png": b"one", "001_01.PNG": b"two", "001_1.png": b"three", "001_02.png": b"ok"},
     )
-    found = read_source_a(root)
+    found = read_source_a(Location.of(root))
     assert [c.signature.origin.source_path for c in found.candidates] == [f"{G}/001_02.png"]
     rejects = {r.source_path: r for r in file_rejects(found)}
     assert sorted(rejects) == [f"{G}/001_01.PNG", f"{G}/001_01.png", f"{G}/001_1.png"]
@@ -46,7 +47,7 @@ def test_three_names_of_one_sample_with_other_bytes_register_none_and_say_why(
 
 def test_names_of_one_sample_with_the_same_bytes_register_it_once(tmp_path: Path) -> None:
     root = paths(tmp_path, {"001_01.png": b"same", "001_01.PNG": b"same", "001_1.png": b"same"})
-    found = read_source_a(root)
+    found = read_source_a(Location.of(root))
     assert [c.signature.origin.source_path for c in found.candidates] == [f"{G}/001_01.PNG"]
     rejects = file_rejects(found)
     assert [(r.source_path, r.severity) for r in rejects] == [
@@ -62,10 +63,10 @@ def test_names_of_one_sample_with_the_same_bytes_register_it_once(tmp_path: Path
 def test_the_name_already_registered_is_the_one_kept(tmp_path: Path) -> None:
     """A second name added later does not move the registration (a re-run registers nothing)."""
     root = paths(tmp_path, {"001_1.png": b"same", "001_01.png": b"same"})
-    first = read_source_a(paths(tmp_path / "before", {"001_1.png": b"same"}))
+    first = read_source_a(Location.of(paths(tmp_path / "before", {"001_1.png": b"same"})))
     (candidate,) = first.candidates
     identity = RegistrationIdentity(sha256_hex(b"same"), candidate.signee, None)
-    found = read_source_a(root, known={(SOURCE_A, f"{G}/001_1.png"): identity})
+    found = read_source_a(Location.of(root), known={(SOURCE_A, f"{G}/001_1.png"): identity})
     assert found.candidates == []
     assert [u.source_path for u in found.unchanged] == [f"{G}/001_1.png"]
     assert [(r.source_path, r.severity) for r in file_rejects(found)] == [
@@ -86,6 +87,6 @@ def test_other_writers_samples_subsets_and_forgeries_do_not_collide(tmp_path: Pa
             "Online/Genuine/001_01.HWR": b"1,2,3\n",
         },
     )
-    found = read_source_a(root)
+    found = read_source_a(Location.of(root))
     assert len(found.candidates) == 7
     assert file_rejects(found) == []

@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures import source_a, source_b
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
@@ -78,7 +79,7 @@ def run(source_dir: Path, url: str, tmp_path: Path) -> tuple[EtlReport, int]:
     try:
         database.ensure_schema()
         assets = CountingAssets(ContentAddressedAssetService(tmp_path / "assets", database))
-        return run_etl(source_dir, database, assets), assets.calls
+        return run_etl(Location.of(source_dir), database, assets), assets.calls
     finally:
         database.dispose()
 
@@ -171,7 +172,9 @@ def test_images_whose_bytes_left_the_asset_store_are_stored_again_by_a_rerun(
         try:
             database.ensure_schema()
             return run_etl(
-                source_dir, database, ContentAddressedAssetService(assets_root, database)
+                Location.of(source_dir),
+                database,
+                ContentAddressedAssetService(assets_root, database),
             )
         finally:
             database.dispose()

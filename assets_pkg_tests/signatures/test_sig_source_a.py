@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.model import NewImageSignature, NewXYZSignature, XYZPoint
 from assets_pkg.signatures.records import Reject, SourceLayoutError, sha256_hex
 from assets_pkg.signatures.source_a import BadNameError, ParsedName, parse_file_name, read_source_a
@@ -121,7 +122,7 @@ def test_files_become_candidates_per_signee_directory_and_rejects(tmp_path: Path
             "Online/Genuine/sub/001_03.HWR": b"1,2,3\n",
         },
     )
-    result = read_source_a(root)
+    result = read_source_a(Location.of(root))
     seen = [
         (
             c.signee.directory,
@@ -204,7 +205,7 @@ def test_files_become_candidates_per_signee_directory_and_rejects(tmp_path: Path
 
 def test_a_missing_subset_directory_is_a_warning(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "SOURCE_A", {"Online/Genuine/001_01.HWR": b"1,2,3\n"})
-    result = read_source_a(root)
+    result = read_source_a(Location.of(root))
     assert [r.source_path for r in result.rejects] == [
         "Offline/Genuine",
         "Offline/Forgeries",
@@ -218,4 +219,4 @@ def test_a_missing_subset_directory_is_a_warning(tmp_path: Path) -> None:
 
 def test_a_missing_source_a_stops_the_read(tmp_path: Path) -> None:
     with pytest.raises(SourceLayoutError, match="SOURCE_A is missing"):
-        read_source_a(tmp_path / "SOURCE_A")
+        read_source_a(Location.of(tmp_path / "SOURCE_A"))

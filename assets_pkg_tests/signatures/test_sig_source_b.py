@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.records import Reject, SourceLayoutError
 from assets_pkg.signatures.source_b import parse_index, read_source_b
 
@@ -33,7 +34,7 @@ def source_b(tmp_path: Path, index: str, files: list[str]) -> Path:
 def test_parents_make_forgeries_linked_to_their_parent(tmp_path: Path) -> None:
     index = f"4\n{G1}\n{F2}    {F1}\n{F1}    {G1}\n{LOST.replace('d15', 'e15')}    {LOST}\n"
     orphan_free = [path_of(G1), path_of(F1), path_of(F2), "e/e15ea5e0"]
-    result = read_source_b(source_b(tmp_path, index, orphan_free))
+    result = read_source_b(Location.of(source_b(tmp_path, index, orphan_free)))
     assert result.rejects == []
     seen = [
         (
@@ -56,7 +57,7 @@ def test_parents_make_forgeries_linked_to_their_parent(tmp_path: Path) -> None:
 
 def test_upper_case_ids_are_the_same_uuid_but_keep_their_file_name(tmp_path: Path) -> None:
     upper = G1.upper()
-    result = read_source_b(source_b(tmp_path, f"1\n{upper}\n", [path_of(upper)]))
+    result = read_source_b(Location.of(source_b(tmp_path, f"1\n{upper}\n", [path_of(upper)])))
     assert [(c.signee.writer_id, c.signature.origin.source_path) for c in result.candidates] == [
         (G1, path_of(upper))
     ]
@@ -99,7 +100,7 @@ def hostile_source_b(tmp_path: Path) -> Path:
 
 def test_every_hostile_case_is_rejected_or_reported_with_its_line(tmp_path: Path) -> None:
     i = HOSTILE_IDS
-    result = read_source_b(hostile_source_b(tmp_path))
+    result = read_source_b(Location.of(hostile_source_b(tmp_path)))
     cycle = f"parent cycle: {i['cycle_a']} -> {i['cycle_b']} -> {i['cycle_a']}"
     ambiguous = "shares its first 8 characters with {}: the file is ambiguous"
     assert sorted(result.rejects) == [
@@ -135,7 +136,7 @@ def test_every_hostile_case_is_rejected_or_reported_with_its_line(tmp_path: Path
 def test_a_path_like_id_never_reaches_the_file_system(tmp_path: Path) -> None:
     (tmp_path / "x").write_bytes(b"outside")
     root = source_b(tmp_path / "inner", "1\n../../x\n", [])
-    result = read_source_b(root)
+    result = read_source_b(Location.of(root))
     assert result.candidates == []
     assert result.rejects == [Reject("SOURCE_B", "INDEX", 2, "id is not a UUID: '../../x'")]
 
@@ -164,7 +165,7 @@ def test_index_lines_need_a_uuid_parent(tmp_path: Path) -> None:
 
 def test_a_missing_index_stops_the_read(tmp_path: Path) -> None:
     with pytest.raises(SourceLayoutError, match="INDEX is missing"):
-        read_source_b(write_tree(tmp_path / "SOURCE_B", {}))
+        read_source_b(Location.of(write_tree(tmp_path / "SOURCE_B", {})))
 
 
 def test_an_unreadable_file_is_rejected_and_the_read_goes_on(
@@ -179,7 +180,7 @@ def test_an_unreadable_file_is_rejected_and_the_read_goes_on(
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", refusing_open)
-    result = read_source_b(root)
+    result = read_source_b(Location.of(root))
     assert [c.signature.origin.source_path for c in result.candidates] == [path_of(F1)]
     assert result.rejects == [
         Reject("SOURCE_B", path_of(G1), 2, "unreadable file: Permission denied")
@@ -191,7 +192,7 @@ def test_an_index_with_a_byte_order_mark_reads_its_count(tmp_path: Path) -> None
         tmp_path / "SOURCE_B",
         {"INDEX": b"\xef\xbb\xbf" + f"1\r\n{G1}\r\n".encode(), path_of(G1): b"image"},
     )
-    result = read_source_b(root)
+    result = read_source_b(Location.of(root))
     assert result.rejects == []
     assert [c.signee.writer_id for c in result.candidates] == [G1]
 
@@ -209,7 +210,7 @@ def test_a_malformed_line_still_claims_its_id_and_file(
     first = "aaaaaaaa-1111-4000-8000-000000000001"
     second = "aaaaaaaa-1111-4000-8000-000000000002"
     index = f"4\n{first}\n{second}{malformed}\n{G1}\n{G1.upper()}{malformed}\n"
-    result = read_source_b(source_b(tmp_path, index, [path_of(first), path_of(G1)]))
+    result = read_source_b(Location.of(source_b(tmp_path, index, [path_of(first), path_of(G1)])))
     assert sorted(result.rejects) == [
         Reject("SOURCE_B", path_of(G1), 4, "duplicate id (also on line 5)"),
         Reject("SOURCE_B", "INDEX", 3, reason),
@@ -234,7 +235,7 @@ def test_only_spaces_and_tabs_separate_the_fields_of_an_index_line(
     """Any run of spaces or tabs separates an id from its parent; a line with other whitespace
     is malformed: rejected, and (its id being a UUID) still claiming that id and its file."""
     index = f"3\n \t{G1}\t \t\n{F1}{separator}{G1}\n{F1}    {G1}\n"
-    result = read_source_b(source_b(tmp_path, index, [path_of(G1), path_of(F1)]))
+    result = read_source_b(Location.of(source_b(tmp_path, index, [path_of(G1), path_of(F1)])))
     reason = f"whitespace {code} in the line: separate the id and its parent with spaces or tabs"
     assert sorted(result.rejects) == [
         Reject("SOURCE_B", "INDEX", 3, f"{reason} only"),
@@ -248,7 +249,7 @@ def test_a_line_of_white_space_alone_is_a_blank_line_whatever_the_space(
     tmp_path: Path, blank: str
 ) -> None:
     index = f"1\n{blank}\n{G1}\n"
-    result = read_source_b(source_b(tmp_path, index, [path_of(G1)]))
+    result = read_source_b(Location.of(source_b(tmp_path, index, [path_of(G1)])))
     assert result.rejects == []
     assert [c.signee.writer_id for c in result.candidates] == [G1]
 
@@ -259,7 +260,9 @@ def test_a_file_named_only_by_a_malformed_line_is_not_reported_as_unnamed(
     """The malformed line's reject says why the file is not registered; "no INDEX line names
     this file" would contradict it."""
     index = f"2\n{G1}    not-a-uuid\n{F1}    {G1}    extra\n"
-    result = read_source_b(source_b(tmp_path, index, [path_of(G1), path_of(F1), "x/stray"]))
+    result = read_source_b(
+        Location.of(source_b(tmp_path, index, [path_of(G1), path_of(F1), "x/stray"]))
+    )
     assert sorted(result.rejects) == [
         Reject("SOURCE_B", "INDEX", 2, "parent id is not a UUID: 'not-a-uuid'"),
         Reject("SOURCE_B", "INDEX", 3, "expected '<id>    <parent id>': too many fields"),

@@ -12,6 +12,7 @@ from typing import TypeVar
 import polars as pl
 import pytest
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.etl import run_etl
@@ -84,7 +85,7 @@ def hostile_source_a(tmp_path: Path) -> Path:
 
 def test_source_a_reads_only_regular_files_inside_its_folder(tmp_path: Path) -> None:
     root = hostile_source_a(tmp_path)
-    result = within(10, lambda: read_source_a(root))
+    result = within(10, lambda: read_source_a(Location.of(root)))
     assert sorted(result.rejects) == [
         Reject("SOURCE_A", "Offline/Forgeries", None, OUTSIDE),
         Reject("SOURCE_A", "Offline/Genuine/002_01.png", None, OUTSIDE),
@@ -136,7 +137,7 @@ def test_source_b_reads_only_regular_files_inside_its_folder(tmp_path: Path) -> 
     (root / "9").symlink_to(secret / "dir", target_is_directory=True)
     (root / "stray").mkdir()
     os.mkfifo(root / "stray/pipe")
-    result = within(10, lambda: read_source_b(root))
+    result = within(10, lambda: read_source_b(Location.of(root)))
     assert sorted(result.rejects) == [
         Reject("SOURCE_B", "9", None, OUTSIDE),
         Reject("SOURCE_B", f"9/{G3[:8]}", 4, f"file 9/{G3[:8]}: {OUTSIDE}"),
@@ -158,7 +159,7 @@ def test_an_index_that_is_not_a_regular_file_inside_stops_the_read(
     else:
         (root / "INDEX").mkdir()
     with pytest.raises(SourceLayoutError, match=r"INDEX cannot be read \(.*\): SOURCE_B needs"):
-        within(10, lambda: read_source_b(root))
+        within(10, lambda: read_source_b(Location.of(root)))
 
 
 def test_the_walk_lists_links_to_directories_without_entering_them(tmp_path: Path) -> None:
@@ -186,7 +187,7 @@ def test_outside_bytes_never_reach_the_asset_store(tmp_path: Path) -> None:
     database = SignatureDatabase.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
     database.ensure_schema()
     store = tmp_path / "assets"
-    report = within(20, lambda: run_etl(root, database, _assets(store, database)))
+    report = within(20, lambda: run_etl(Location.of(root), database, _assets(store, database)))
     stored = {path.read_bytes() for path in store.rglob("*") if path.is_file()}
     assert stored == {b"real image"}
     assert registered_frame(database).height == 4
@@ -237,7 +238,7 @@ def test_names_that_are_not_utf8_are_refused_where_they_are_listed(tmp_path: Pat
     }
     assert all(path.isascii() for path in [*tree.files, *tree.directories])
     assert "Online/Genuine/\\xc3(" in tree.directories
-    a = read_source_a(root / "SOURCE_A")
+    a = read_source_a(Location.of(root / "SOURCE_A"))
     assert sorted(r for r in a.rejects if "\\x" in r.source_path) == [
         Reject("SOURCE_A", "Offline/Genuine/004_\\xe9.png", None, NOT_UTF8),
         Reject("SOURCE_A", "Online/Genuine/003_01\\xff.HWR", None, NOT_UTF8),
@@ -245,7 +246,7 @@ def test_names_that_are_not_utf8_are_refused_where_they_are_listed(tmp_path: Pat
         Reject("SOURCE_A", "Online\\xff/Genuine/005_01.HWR", None, FOLDER_NOT_UTF8),
     ]
     assert len(a.candidates) == len(SOURCE_A_FILES)
-    b = read_source_b(root / "SOURCE_B")
+    b = read_source_b(Location.of(root / "SOURCE_B"))
     assert sorted(b.rejects) == [
         Reject("SOURCE_B", f"3\\xff/{G1[:8]}", None, FOLDER_NOT_UTF8),
         Reject("SOURCE_B", "z\\xff", None, NOT_UTF8),
@@ -258,7 +259,7 @@ def test_names_that_are_not_utf8_never_reach_the_database(
     database: SignatureDatabase, tmp_path: Path
 ) -> None:
     root = source_with_names_that_are_not_utf8(tmp_path / "src")
-    report = run_etl(root, database, _assets(tmp_path / "assets", database))
+    report = run_etl(Location.of(root), database, _assets(tmp_path / "assets", database))
     frame = registered_frame(database)
     assert sorted(frame["source_path"]) == sorted(
         [path.removeprefix("SOURCE_A/") for path in SOURCE_A_FILES] + [f"3/{G1[:8]}"]
@@ -271,7 +272,7 @@ def test_an_empty_directory_where_a_source_a_file_belongs_is_rejected(tmp_path: 
     root = write_tree(tmp_path / "src", SOURCE_A_FILES) / "SOURCE_A"
     (root / "Offline/Genuine/005_01.png").mkdir()
     (root / "Offline/Extra").mkdir()  # not where a file belongs: nothing to say
-    result = read_source_a(root)
+    result = read_source_a(Location.of(root))
     assert result.rejects == [
         Reject("SOURCE_A", "Offline/Genuine/005_01.png", None, "a directory, not a file")
     ]

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from assets_pkg.shared.location import Location
 from assets_pkg.signatures import db_schema as schema_module
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
@@ -47,7 +48,7 @@ def sources(tmp_path: Path) -> Path:
 
 def run(source_dir: Path, database: SignatureDatabase, tmp_path: Path) -> EtlReport:
     assets = ContentAddressedAssetService(tmp_path / "assets", database)
-    return run_etl(source_dir, database, assets)
+    return run_etl(Location.of(source_dir), database, assets)
 
 
 def counts(database: SignatureDatabase) -> dict[str, int]:

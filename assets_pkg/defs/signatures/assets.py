@@ -83,7 +83,9 @@ def signature_warehouse(
     """Read SOURCE_A and SOURCE_B, register new signatures, and publish both tables."""
     database = signatures_db.open()
     try:
-        report = run_etl(signature_sources.path, database, signature_asset_store.service(database))
+        report = run_etl(
+            signature_sources.location, database, signature_asset_store.service(database)
+        )
         registered = registered_frame(database)
     except (SourceLayoutError, SignatureServiceError, StorageError) as error:
         raise dg.Failure(description=str(error)) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import dagster as dg
@@ -11,11 +10,13 @@ from upath import UPath
 
 from assets_pkg.defs.resource_checks import SettingError, field_rule, location_rule, validated
 from assets_pkg.shared import storage
+from assets_pkg.shared.location import Location
 from assets_pkg.shared.settings import check_reachable
 from assets_pkg.signatures.asset_service import AssetCatalog, ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
 from assets_pkg.signatures.engines import check_database_url
 from assets_pkg.signatures.errors import StoreError
+from assets_pkg.signatures.etl import source_root
 from assets_pkg.signatures.splits import (
     DEFAULT_DEV_RATIO,
     DEFAULT_SEED,
@@ -63,12 +64,11 @@ class SignatureSourcesResource(dg.ConfigurableResource["SignatureSourcesResource
         validated(check_reachable, self.source_dir, SIGNATURES_SOURCE_SETTING)
 
     @property
-    def path(self) -> Path | UPath:
-        """A local folder as a `Path`: a plain path, or a `file://` (`local://`) URL naming one,
-        as WAREHOUSE_DIR accepts (`file:///data/src` is `/data/src`); else the store's UPath."""
-        if not storage.is_local(self.source_dir):
-            return storage.upath(self.source_dir)
-        return storage.local_folder(self.source_dir)
+    def location(self) -> Location:
+        """The source folder (`etl.source_root`): a local folder for a plain path or a
+        `file://` (`local://`) URL naming one, as WAREHOUSE_DIR accepts (`file:///data/src`
+        is `/data/src`); else the store's prefix, with the storage options."""
+        return source_root(self.source_dir)
 
 
 class SignatureAssetStoreResource(dg.ConfigurableResource["SignatureAssetStoreResource"]):
