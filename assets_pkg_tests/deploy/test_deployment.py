@@ -256,6 +256,21 @@ def _topology_env(
     return production_env(environ, home, "127.0.0.1", grpc_port)
 
 
+def _start_with_a_backfill(topology: Topology) -> str:
+    """Start the code server, the web UI and the workers, launch a backfill of WEEKLY over
+    WEEKS through the web UI, then start the daemon; the backfill's id. The daemon comes last
+    so that its first pass already finds the backfill (it looks for new ones every 30 s)."""
+    topology.start(["code-server", "webserver", *WORKERS], timeout=120)
+    backfill = _poll(
+        "the webserver to take the backfill",
+        lambda: _launch_backfill(topology.url, WEEKLY, WEEKS),
+        timeout=60,
+        every=1,
+    )
+    topology.start(["daemon"])
+    return backfill
+
+
 @pytest.fixture
 def services() -> str:
     """The result backend's URL; skips unless PostgreSQL and RabbitMQ answer."""
@@ -291,16 +306,7 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
         topology = Topology(env, workers=len(WORKERS), port=port, grpc_port=grpc_port, log=log)
         monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
         try:
-            # The daemon comes last so that its first pass already finds the backfill (it
-            # looks for new backfills every 30 seconds).
-            topology.start(["code-server", "webserver", *WORKERS], timeout=120)
-            backfill = _poll(
-                "the webserver to take the backfill",
-                lambda: _launch_backfill(topology.url, WEEKLY, WEEKS),
-                timeout=60,
-                every=1,
-            )
-            topology.start(["daemon"])
+            backfill = _start_with_a_backfill(topology)
             with dg.DagsterInstance.from_config(str(home)) as instance:
                 chaos = Chaos(instance, topology, backfill)
                 _poll("every week to be built", chaos.step, timeout=180, every=0.2)
@@ -475,14 +481,7 @@ def test_runs_orphaned_by_a_stop_are_failed_and_retried_after_a_restart(
 
         try:
             first = topology()
-            first.start(["code-server", "webserver", *WORKERS], timeout=120)
-            backfill = _poll(
-                "the webserver to take the backfill",
-                lambda: _launch_backfill(first.url, WEEKLY, WEEKS),
-                timeout=60,
-                every=1,
-            )
-            first.start(["daemon"])
+            backfill = _start_with_a_backfill(first)
             with dg.DagsterInstance.from_config(str(home)) as instance:
                 runs = dg.RunsFilter(tags={BACKFILL_TAG: backfill})
 
