@@ -181,7 +181,7 @@ class Settings:
             warehouse_dir=warehouse,
             signatures_db_url=env.get("SIGNATURES_DB_URL") or default_db_url(warehouse),
             purchases_start_date=monday_of(
-                _parse_date(
+                parse_date(
                     (env.get("PURCHASES_START_DATE") or "").strip() or SAMPLE_START_DATE,
                     "PURCHASES_START_DATE",
                 )
@@ -381,7 +381,7 @@ def _end_date(env: Mapping[str, str]) -> str | None:
         return None if env.get("PURCHASES_SOURCE_DIR") else SAMPLE_END_DATE
     if text.lower() == OPEN_END:
         return None
-    return monday_of(_parse_date(text, "PURCHASES_END_DATE")).isoformat()
+    return monday_of(parse_date(text, "PURCHASES_END_DATE")).isoformat()
 
 
 def _weeks_per_run(env: Mapping[str, str]) -> int | None:
@@ -397,23 +397,19 @@ def _weeks_per_run(env: Mapping[str, str]) -> int | None:
     return int(text)
 
 
-def _parse_date(text: str, setting: str) -> dt.date:
-    """A `YYYY-MM-DD` date; the other spellings `date.fromisoformat` takes (`20240101`,
-    `2024-W01-1`) are refused as the contract names only this one (`dates.parse_day`)."""
+def parse_date(text: str, setting: str) -> dt.date:
+    """A `YYYY-MM-DD` date, or a ConfigurationError naming `setting`; the other spellings
+    `date.fromisoformat` takes (`20240101`, `2024-W01-1`) are refused, as the contract names
+    only this one (`dates.parse_day`)."""
     day = parse_day(text)
     if day is None:
         raise ConfigurationError(f"{setting} must be a date YYYY-MM-DD, got {text!r}.")
     return day
 
 
-def parse_date(text: str, setting: str) -> dt.date:
-    """A `YYYY-MM-DD` date, or a ConfigurationError naming `setting`."""
-    return _parse_date(text, setting)
-
-
 def parse_monday(text: str, setting: str) -> dt.date:
     """A `YYYY-MM-DD` Monday, or a ConfigurationError naming `setting`."""
-    day = _parse_date(text, setting)
+    day = parse_date(text, setting)
     if day.weekday() != 0:
         raise ConfigurationError(
             f"{setting} must be a Monday (weeks start on Monday), got {text} which is a {day:%A}."
