@@ -8,8 +8,9 @@
 #                  at LOG_LEVEL (debug|info|warning|error|critical, default info); Ctrl-C stops it
 #   make bench   - the purchase benchmark (SCALE=large|medium|small) and the signature one
 #   make install - .venv exactly as uv.lock says, dev tools included, and the Dagster instance
-#                  (make run and make ui install only what running needs; make serve adds the
-#                  production profile; make test, make check and make bench the dev tools)
+#                  (make run and make ui install only what running needs; make serve and
+#                  make bench add the production profile, which the bench's scale-out part
+#                  starts; make test and make check the dev tools)
 #   make lock    - re-resolve uv.lock after a change to the dependencies in pyproject.toml
 
 PYTHON ?= python3
@@ -165,7 +166,7 @@ serve: venv-serve instance
 	  $(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT) \
 	  $(if $(GRPC_PORT),--grpc-port $(GRPC_PORT)) $(if $(LOG_LEVEL),--log-level $(LOG_LEVEL))
 
-bench: venv-run instance
+bench: venv-serve instance
 	$(BIN)/python -m bench.purchases --scale $(SCALE)
 	$(BIN)/python -m bench.signatures_bench
 

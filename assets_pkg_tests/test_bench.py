@@ -1,5 +1,6 @@
 """The purchase bench's pure parts: the row-for-row comparison, the medians, the report, the
-options, the floor's definitions and the order of the parts.
+options, the floor's definitions and the order of the parts (the density and scale-out parts'
+own logic: test_bench_density_scale_out.py).
 
 Nothing here runs Dagster or times anything: the comparison reads two small Parquet folders
 written by the test, the report is fed fake measurements, the runner's order is checked with
@@ -27,6 +28,7 @@ from bench.purchases.dagster_runs import WEEKLY_ASSETS
 from bench.purchases.dataset import SCALES
 from bench.purchases.measure import Measurement
 from bench.purchases.report import CurvePoint, report
+from bench.purchases.scale_out import Backfill, ScaleOut, ScaleOutPlan
 from bench.purchases.summary import Summary, summarise
 
 Rows = dict[str, list[object]]
@@ -406,8 +408,16 @@ def test_cost_curve_failures_are_problems() -> None:
 
 def test_options_default_to_every_part_and_the_curve_below_large() -> None:
     large = parse(["--scale", "large"])
-    assert large.parts == {"a", "b", "c", "d", "e", "f", "a_half", "b_short"}
+    base = {"a", "b", "c", "d", "e", "f", "a_half", "b_short"}
+    assert large.parts == base | {"density", "scale_out"}
     assert large.curve == ["small", "medium"]
+    # Below the large scale a run is a smoke test: the two long parts run only when named.
+    assert parse(["--scale", "medium"]).parts == base
+    assert parse(["--scale", "small"]).parts == base
+    assert parse(["--scale", "small", "--parts", "density,scale_out"]).parts == {
+        "density",
+        "scale_out",
+    }
     assert parse(["--scale", "medium"]).curve == []
     assert parse(["--scale", "large", "--curve", ""]).curve == []
     assert parse(["--scale", "small", "--curve", "small, small"]).curve == ["small"]
@@ -460,11 +470,23 @@ class FakeSetup:
         return Measurement(wall_s=1.0)
 
 
-def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
+def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[tuple[str, ...]] = []
     FakeSetup.events = events
+
+    def scale_out(
+        plan: ScaleOutPlan,
+        source: Path,
+        json_bytes: int,
+        work: Path,
+        say: Callable[[str], None],
+        keep: bool,
+    ) -> ScaleOut:
+        events.append(("scale_out", source.name, str(plan.weeks), str(plan.weeks_per_run)))
+        backfills = [Backfill(1, wall_s=10.0, runs=4, succeeded=4), Backfill(2, wall_s=8.0)]
+        return ScaleOut(plan, json_bytes, backfills)
 
     def backfill(
         setup: FakeSetup, first: str, last: str, logs: Path, say: Callable[[str], None]
@@ -503,11 +525,12 @@ def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
     monkeypatch.setattr(runner, "run_per_week", per_week)
     monkeypatch.setattr(runner, "compare_in_child", lambda ours, theirs: (True, "OK: 1 rows"))
     monkeypatch.setattr(runner, "short_history", lambda source, weeks, work: source)
+    monkeypatch.setattr(runner, "run_scale_out", scale_out)
 
-    text = runner.run("small", 1, set(runner.ALL_PARTS), False, "stand.in", ["medium"])
+    text = runner.run("small", 2, set(runner.ALL_PARTS), False, "stand.in", ["medium"])
 
     weekly = ",".join(WEEKLY_ASSETS)
-    assert events == [
+    repeat = [
         ("backfill", "full", "2024-01-01", "2024-01-22"),  # (a)
         ("duckdb", "repeat-1", "job-2024-01-22.sql"),  # (c)
         ("per_week", "per_week_out", "2024-01-01", "2024-01-22"),  # (e)
@@ -520,13 +543,23 @@ def test_runner_runs_the_floor_before_b_and_the_curve_after_each_repeat(
         ("backfill", "half", "2024-01-01", "2024-01-08"),  # (a')
         ("backfill", "short", "2024-01-01", "2024-01-22"),  # (b')'s history
         ("materialize", "short", "stand.in", weekly, "2024-01-22"),  # (b')
+        ("backfill", "density-1x", "2024-01-01", "2024-01-15"),  # 3 weeks, each density
+        ("backfill", "density-3x", "2024-01-01", "2024-01-15"),
+        ("backfill", "density-10x", "2024-01-01", "2024-01-15"),
         ("backfill", "curve-medium", "2024-01-01", "2024-06-24"),  # (a) at medium
         ("duckdb", "curve-medium", "job-2024-06-24.sql"),  # (c) at medium
     ]
+    assert events[: len(repeat)] == repeat
+    second = [tuple(word.replace("repeat-1", "repeat-2") for word in e) for e in repeat]
+    assert events[len(repeat) : 2 * len(repeat)] == second  # the second repeat, the same
+    # The scale-out once, after the repeats, on the small scale's 4 weeks in runs of 1.
+    assert events[2 * len(repeat) :] == [("scale_out", "source-4", "4", "1")]
     assert "| (f) Dagster floor: a trivial asset, same CLI | 1.0 |" in text
     assert "| medium | 26 | 26.0 | 3.0 | 2.0 | 1.50 |" in text
     assert "| small (main) | 4 | 4.0 | 3.0 | 2.0 | 1.50 |" in text
     assert "- b - f (wall): 0.00 s" in text
+    assert "| 10x | 5,000 | 0.0 | 3.0 |" in text  # the density table, from the stand-ins
+    assert "- speed-up (1-worker wall / 2-worker wall): 1.25" in text
 
 
 def test_the_unchecked_pass_per_week_writes_both_tables(tmp_path: Path) -> None:

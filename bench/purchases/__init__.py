@@ -19,17 +19,21 @@ Generates the dataset once with the project's generator (cached under
 (a') the backfill over the first half of the weeks only (52 of 104 at large scale), to
      show that peak memory does not grow with history;
 (b') one incremental week when history holds 4 weeks (source and warehouse);
+density  the full backfill of three weeks at 1x, 3x and 10x the scale's customers (peak
+     memory, compute per GB);
 
 and, for the cost curve (``--curve``, by default small and medium when the main scale is
-large), (a) and (c) again at each of those scales.
+large), (a) and (c) again at each of those scales. After the repeats, once, ``scale_out``:
+one backfill on the production topology (``make serve``) with 1 and then 2 Celery workers.
 
 The modules, one concern each: ``dataset`` (scales, the generated source, a short history),
 ``measure`` (running one command: wall time, process-tree memory), ``dagster_runs`` (a fresh
 instance, the CLI runs, step durations from the event log), ``duckdb_runs`` (the DuckDB job
 and scan floor), ``compare`` (the row-for-row agreement of (a) and (c)), ``summary`` (medians
 over the repeats), ``report`` (the markdown), ``machine`` (facts about this machine),
-``runner`` (the repeats, in order), ``floor_definitions`` (the trivial asset of (f)) and
-``__main__`` (the command line). The medians go to stdout and ``.bench/results-<scale>.md``.
+``runner`` (the repeats, in order), ``scale_out`` (the backfill on the production topology),
+``floor_definitions`` (the trivial asset of (f)) and ``__main__`` (the command line). The
+medians go to stdout and ``.bench/results-<scale>.md``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """The command line of the purchase counts bench: ``python -m bench.purchases``.
 
 Options: ``--scale`` (large, medium or small; default ``$SCALE`` or large), ``--repeats``
-(default 3), ``--parts`` (a subset of a,b,c,d,e,f,a_half,b_short), ``--curve`` (the other scales
-at which (a) and (c) run for the cost curve; default small,medium for the large scale, none
-otherwise; ``''`` for none), ``--keep`` (keep warehouses and outputs) and ``--module``
-(another definitions module, only to test the harness). It prints the report and writes it
-to ``.bench/results-<scale>.md``. The hidden ``--compare A B``
-compares two outputs row for row and prints the verdict as JSON: it is how the bench runs
-the comparison in a child process.
+(default 3), ``--parts`` (a subset of a,b,c,d,e,f,a_half,b_short,density,scale_out; default:
+all of them at the large scale, all but density and scale_out at the others), ``--curve``
+(the other scales at which (a) and (c) run for the cost curve; default small,medium for the
+large scale, none otherwise; ``''`` for none), ``--keep`` (keep warehouses and outputs) and
+``--module`` (another definitions module, only to test the harness). It prints the report
+and writes it to ``.bench/results-<scale>.md``. The hidden ``--compare A B`` compares two
+outputs row for row and prints the verdict as JSON: it is how the bench runs the comparison
+in a child process.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from bench.purchases.dagster_runs import DEFINITIONS_MODULE
 from bench.purchases.dataset import SCALES
 from bench.purchases.runner import ALL_PARTS, run
 
-DEFAULT_PARTS = "a,b,c,d,e,f,a_half,b_short"
+BASE_PARTS = "a,b,c,d,e,f,a_half,b_short"
+DEFAULT_PARTS = {"large": f"{BASE_PARTS},density,scale_out"}
+"""--parts by main scale: every part at the large scale; at the others, whose runs are smoke
+tests, not the density backfills (feeds of 3 and 10 times the customers) nor the scale-out
+(the production topology, minutes), unless named."""
 DEFAULT_CURVE = {"large": "small,medium"}
 """The cost curve's other scales by main scale; none for the others."""
 
@@ -42,8 +47,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--parts",
-        default=DEFAULT_PARTS,
-        help=f"comma-separated subset of {DEFAULT_PARTS} (default: all)",
+        default=None,
+        help=f"comma-separated subset of {DEFAULT_PARTS['large']} (default: all at the large "
+        "scale, all but density and scale_out at the others)",
     )
     parser.add_argument(
         "--curve",
@@ -59,7 +65,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--compare", nargs=2, metavar=("DAGSTER_OUT", "DUCKDB_OUT"), help=SUPPRESS)
     args = parser.parse_args(argv)
-    args.parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    parts = DEFAULT_PARTS.get(args.scale, BASE_PARTS) if args.parts is None else args.parts
+    args.parts = {part.strip() for part in parts.split(",") if part.strip()}
     unknown = args.parts - ALL_PARTS
     if unknown or args.repeats < 1:
         parser.error(f"unknown parts {sorted(unknown)}" if unknown else "--repeats must be >= 1")

@@ -5,7 +5,9 @@ project's generator (``tools.generate_purchases``, fixed seed and product count)
 cached under ``.bench/data/<parameters>/`` with a ``<parameters>.complete.json`` marker
 written once generation finished, so a second run reuses it. ``short_history`` links the
 first weeks of a source into a folder of its own, for the incremental week at short history
-(b'), and ``week`` names a partition by its index.
+(b'), ``week`` names a partition by its index and ``week_bytes`` measures the JSON a range
+of weeks holds. ``density`` is the scale of the memory-by-density part: the same three weeks
+(plus the two tolerance days) with a multiple of a scale's customers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ SEED = 42
 PRODUCTS = 1000
 TOLERANCE_DAYS = 1
 SHORT_HISTORY_WEEKS = 4
+DENSITY_WEEKS = 3
+DENSITIES = (1, 3, 10)
+"""The memory-by-density part's multiples of the main scale's customers per week."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,22 @@ SCALES = {
 def week(index: int) -> str:
     """The partition key of the week `index` weeks after `START`."""
     return (START + dt.timedelta(weeks=index)).isoformat()
+
+
+def density(scale: Scale, factor: int) -> Scale:
+    """`factor` times `scale`'s customers over DENSITY_WEEKS weeks and the two days after
+    them, as every scale ends (so the last week's tolerance folder exists)."""
+    return Scale(scale.customers * factor, DENSITY_WEEKS * 7 + 2)
+
+
+def week_bytes(source: Path, weeks: int) -> int:
+    """The bytes of JSON Lines in the day folders of the first `weeks` weeks of `source`."""
+    total = 0
+    for index in range(weeks * 7):
+        folder = source / "transactions" / f"d={START + dt.timedelta(days=index)}"
+        if folder.is_dir():
+            total += sum(part.stat().st_size for part in folder.iterdir() if part.is_file())
+    return total
 
 
 def dataset(scale: Scale, say: Callable[[str], None]) -> tuple[Path, dict[str, object]]:

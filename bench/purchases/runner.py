@@ -5,10 +5,13 @@ a scratch folder ``.bench/runs/<scale>-<time>/repeat-N/``: (a) the full backfill
 DuckDB job, (e) DuckDB's unchecked pass per week, (d) the scan floor, (f) Dagster's floor (a
 trivial asset in a fresh instance, after one untimed warm-up run), (b) one incremental week
 on (a)'s warehouse, in the first repeat the row-for-row comparison of (a) and (c), then (a')
-the first half of the weeks, (b') one incremental week at short history and, for each scale
-of the cost curve, (a) and (c) at that scale. Warehouses and outputs are removed after use
-unless ``keep``; the Dagster parts are skipped when the definitions module is missing and not
-repeated once (a) failed. It returns the report's text.
+the first half of the weeks, (b') one incremental week at short history, the full backfill of
+three weeks at each density (1x, 3x and 10x the scale's customers) and, for each scale of the
+cost curve, (a) and (c) at that scale. After the repeats, once, the scale-out part: one
+backfill on the production topology with 1 and then 2 Celery workers (``scale_out``).
+Warehouses and outputs are removed after use unless ``keep``; the Dagster parts are skipped
+when the definitions module is missing and not repeated once (a) failed. It returns the
+report's text.
 """
 
 from __future__ import annotations
@@ -23,24 +26,29 @@ from bench.purchases import BENCH_DIR, FLOOR_ASSET, FLOOR_MODULE
 from bench.purchases.compare import compare_in_child
 from bench.purchases.dagster_runs import WEEKLY_ASSETS, DagsterSetup, backfill, dagster_available
 from bench.purchases.dataset import (
+    DENSITIES,
+    DENSITY_WEEKS,
     SCALES,
     SHORT_HISTORY_WEEKS,
     Scale,
     dataset,
+    density,
     short_history,
     week,
+    week_bytes,
 )
 from bench.purchases.duckdb_per_week import run_per_week
 from bench.purchases.duckdb_runs import duckdb_job, floor_sql, run_duckdb
 from bench.purchases.measure import Measurement
-from bench.purchases.report import PARTS, CurvePoint, report
+from bench.purchases.report import PARTS, CurvePoint, DensityPoint, report
+from bench.purchases.scale_out import PLANS, ScaleOut, run_scale_out
 from bench.purchases.summary import summarise
 
-ALL_PARTS = frozenset({"a", "b", "c", "d", "e", "f", "a_half", "b_short"})
+ALL_PARTS = frozenset({"a", "b", "c", "d", "e", "f", "a_half", "b_short", "density", "scale_out"})
 FLOORS = {"f": "defs", "f_frozen": "frozen_defs"}
 """The two floors by result key: Dagster's as it comes (f), and frozen once loaded as the
 project's definitions are (f*); see ``floor_definitions``."""
-DAGSTER_PARTS = frozenset({"a", "b", "a_half", "b_short"})
+DAGSTER_PARTS = frozenset({"a", "b", "a_half", "b_short", "density", "scale_out"})
 """The parts that run the project's definitions; (f) runs the bench's own trivial module."""
 
 
@@ -96,13 +104,20 @@ def run(
     curve_results: dict[str, dict[str, list[Measurement]]] = {
         name: {"a": [], "c": []} for name in curve_data
     }
+    density_data = {
+        factor: dataset(density(scale, factor), say)[0]
+        for factor in (DENSITIES if "density" in parts else ())
+    }
+    density_results: dict[int, list[Measurement]] = {factor: [] for factor in density_data}
     first, last = week(0), week(scale.weeks - 1)
     half_weeks = max(1, scale.weeks // 2)
     short_weeks = min(SHORT_HISTORY_WEEKS, scale.weeks)
     notes: list[str] = []
     missing = dagster_available(module)
     if missing and parts & DAGSTER_PARTS:
-        notes.append(f"- Dagster parts (a), (a'), (b), (b') not run: {missing}.")
+        notes.append(
+            f"- Dagster parts (a), (a'), (b), (b'), density, scale-out not run: {missing}."
+        )
         parts = parts - DAGSTER_PARTS
 
     results: dict[str, list[Measurement]] = {part.key: [] for part in PARTS}
@@ -185,6 +200,15 @@ def run(
                 results["b_short"].append(Measurement(error=f"building history: {built.error}"))
             if not keep:
                 shutil.rmtree(work / "short", ignore_errors=True)
+        for factor, density_source in density_data.items() if "density" in parts else ():
+            say(f"density {factor}x: Dagster full backfill of {DENSITY_WEEKS} weeks")
+            setup = DagsterSetup.fresh(work, f"density-{factor}x", density_source, module)
+            total, _, _ = backfill(
+                setup, first, week(DENSITY_WEEKS - 1), logs / f"density-{factor}x", say
+            )
+            density_results[factor].append(total)
+            if not keep:
+                shutil.rmtree(work / f"density-{factor}x", ignore_errors=True)
         for name, (curve_source, _) in curve_data.items():
             curve_point(work, name, SCALES[name], curve_source, module, parts, curve_results[name])
             if not keep:
@@ -192,6 +216,20 @@ def run(
         if results["a"] and results["a"][-1].error is not None and repeat < repeats:
             notes.append(f"- (a) failed in repeat {repeat}: the Dagster parts were not repeated.")
             parts = parts - DAGSTER_PARTS
+
+    scale_out: ScaleOut | None = None
+    if "scale_out" in parts:
+        plan = PLANS[scale_name]
+        plan_source = dataset(SCALES[plan.scale_name], say)[0]
+        say(f"scale-out: {plan.weeks} weeks of {plan.scale_name}, runs of {plan.weeks_per_run}")
+        scale_out = run_scale_out(
+            plan,
+            plan_source,
+            week_bytes(plan_source, plan.weeks),
+            work_root / "scale_out",
+            say,
+            keep,
+        )
 
     summaries = {key: summarise(values) for key, values in results.items() if values}
     text = report(
@@ -214,6 +252,17 @@ def run(
             )
             for name, measured in curve_results.items()
         ],
+        [
+            DensityPoint(
+                factor,
+                density(scale, factor).customers,
+                week_bytes(density_data[factor], DENSITY_WEEKS),
+                summarise(measured),
+            )
+            for factor, measured in density_results.items()
+            if measured
+        ],
+        scale_out,
     )
     say(f"logs and scratch under {work_root}")
     return text
