@@ -172,33 +172,57 @@ def reconcile_week(
 ) -> Reconciliation:
     """Whether a week's counts are what its basket items and the catalog make: each pair's
     count equals its items, so the counts sum to the items, and every customer of the
-    catalog has a row (idle customers their row with count 0)."""
+    catalog has a row (idle customers their row with count 0).
+
+    The pairs are compared first by two checksums, each the sum over the items of a 32-bit
+    hash of their (customer, product) pair, against the same sum over the counts weighted by
+    each count: one pass over each table, no grouping, about a tenth of the cost. Equal
+    checksums and equal totals mean equal pairs but for a chance of about 2**-64 against a
+    random error; only when they differ are the pairs grouped and compared one by one, to
+    name the ones that differ. A passing week is never reported as failing."""
     keys = ["customer_id", "product_id"]
-    bought = exploded.group_by(keys).agg(items=pl.len().cast(pl.Int64))
-    stored = (
-        weekly.filter(pl.col("product_id").is_not_null())
-        .group_by(keys)
-        .agg(counted=pl.col("purchase_count").sum())
+    stored = weekly.filter(pl.col("product_id").is_not_null())
+    items, counted, missing = pl.collect_all(
+        [
+            exploded.select(pl.len().alias("n"), *_pair_checksums(pl.lit(1, pl.UInt64))),
+            stored.select(
+                pl.col("purchase_count").sum().alias("n"),
+                *_pair_checksums(pl.col("purchase_count").cast(pl.UInt64)),
+            ),
+            customers.lazy()
+            .select("customer_id")
+            .join(weekly.select("customer_id").unique(), on="customer_id", how="anti")
+            .sort("customer_id"),
+        ]
     )
-    pairs = bought.join(stored, on=keys, how="full", coalesce=True, nulls_equal=True).filter(
-        pl.col("items").fill_null(0) != pl.col("counted").fill_null(0)
+    mismatched: list[str] = []
+    if items.row(0) != counted.row(0):  # the checksums or the totals differ: name the pairs
+        bought = exploded.group_by(keys).agg(items=pl.len().cast(pl.Int64))
+        stored_pairs = stored.group_by(keys).agg(counted=pl.col("purchase_count").sum())
+        pairs = bought.join(
+            stored_pairs, on=keys, how="full", coalesce=True, nulls_equal=True
+        ).filter(pl.col("items").fill_null(0) != pl.col("counted").fill_null(0))
+        mismatched = (
+            pairs.select(pl.format("{}/{}", *keys).fill_null("null").alias("pair"))
+            .collect()
+            .get_column("pair")
+            .sort()
+            .to_list()
+        )
+    return Reconciliation(
+        int(items.item(0, "n")),
+        int(counted.item(0, "n") or 0),
+        mismatched,
+        missing.get_column("customer_id").to_list(),
     )
-    mismatched = (
-        pairs.select(pl.format("{}/{}", *keys).fill_null("null").alias("pair"))
-        .collect()
-        .get_column("pair")
-        .sort()
-        .to_list()
-    )
-    missing = (
-        customers.lazy()
-        .select("customer_id")
-        .join(weekly.select("customer_id").unique(), on="customer_id", how="anti")
-        .collect()
-        .get_column("customer_id")
-        .sort()
-        .to_list()
-    )
-    items = exploded.select(pl.len()).collect().item()
-    counted = weekly.select(pl.col("purchase_count").sum()).collect().item()
-    return Reconciliation(int(items), int(counted or 0), mismatched, missing)
+
+
+def _pair_checksums(weight: pl.Expr) -> list[pl.Expr]:
+    """Two sums of `weight` times a 32-bit hash of each row's (customer, product) pair, with
+    independent seeds. 32-bit hashes keep the sums exact: even a billion items sum to less
+    than 2**63."""
+    pair = pl.struct("customer_id", "product_id")
+    return [
+        (pair.hash(seed=seed) % (1 << 32) * weight).sum().alias(f"checksum_{seed}")
+        for seed in (1, 2)
+    ]

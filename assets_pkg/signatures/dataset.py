@@ -86,6 +86,14 @@ POINTS_BATCH = 100_000
 the Python rows of 10,000 signatures' 2.5 million points at once took 600 MB."""
 
 ASSET_STORE_FOLDER = "signature_assets"
+
+DATASET = "signature_dataset"
+TRIALS = "signature_trials"
+"""The read side's two assets, by name."""
+VERSIONS_FOLDER = "signature_versions"
+"""`<WAREHOUSE_DIR>/signature_versions/<dataset_version>/{signature_dataset,signature_trials}
+.parquet`: one snapshot per version, outside the assets' folders so that reading an asset as
+one table (`<asset>/**/*.parquet`) never picks up an old version."""
 """Where image bytes lie under WAREHOUSE_DIR (the definitions' asset store root)."""
 
 

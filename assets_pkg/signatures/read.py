@@ -31,7 +31,14 @@ from assets_pkg.shared.layout import stored_file
 from assets_pkg.shared.settings import Settings
 from assets_pkg.signatures.asset_service import ContentAddressedAssetService
 from assets_pkg.signatures.database import SignatureDatabase
-from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER, file_order, points_query
+from assets_pkg.signatures.dataset import (
+    ASSET_STORE_FOLDER,
+    DATASET,
+    TRIALS,
+    VERSIONS_FOLDER,
+    file_order,
+    points_query,
+)
 from assets_pkg.signatures.db_schema import (
     SCHEMA_VERSION,
     current,
@@ -41,13 +48,6 @@ from assets_pkg.signatures.db_schema import (
 )
 from assets_pkg.signatures.engines import create_engine, supported_url
 from assets_pkg.signatures.errors import SignatureServiceError, StoreError
-
-DATASET = "signature_dataset"
-TRIALS = "signature_trials"
-VERSIONS_FOLDER = "signature_versions"
-"""`<WAREHOUSE_DIR>/signature_versions/<dataset_version>/{signature_dataset,signature_trials}
-.parquet`: one snapshot per version, outside the assets' folders so that reading an asset as
-one table (`<asset>/**/*.parquet`) never picks up an old version."""
 
 Points = NDArray[np.float64]
 """A signature's points: shape (n, 3), columns x, y, z, rows in file order."""

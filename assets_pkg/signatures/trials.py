@@ -24,7 +24,6 @@ import hashlib
 from collections import defaultdict
 from typing import Literal
 
-import numpy as np
 import polars as pl
 
 Protocol = Literal["1vs1", "4vs1"]
@@ -117,6 +116,10 @@ def _random_forgeries(
     others = [signature for owner, signature in pool if owner != signee]
     if len(others) <= RANDOM_FORGERIES:
         return others
+    # numpy only here: imported when trials are drawn, not by every process that loads the
+    # definitions (0.2 s of each `dagster` command, a purchases week's included).
+    import numpy as np
+
     key = int.from_bytes(hashlib.sha256(f"{seed}:{signee_key}".encode()).digest()[:8], "big")
     chosen = np.random.default_rng([seed, key]).choice(len(others), RANDOM_FORGERIES, False)
     return [others[i] for i in sorted(chosen.tolist())]

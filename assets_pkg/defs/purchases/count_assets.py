@@ -2,9 +2,8 @@
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Self
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -13,6 +12,7 @@ from assets_pkg.defs.io_manager import FramesOnDemand
 from assets_pkg.defs.metadata import column_schema
 from assets_pkg.defs.purchases.week_checks import week_evaluations
 from assets_pkg.purchases import GROUP, catalog, counts, schemas
+from assets_pkg.shared.ahead import Ahead
 from assets_pkg.shared.dates import week_of
 
 
@@ -60,14 +60,14 @@ def counts_asset(
                 exploded_transactions[key], raw_customers, products, week_of(key)
             )
 
-        def counted(ahead: Ahead, key: str) -> pl.DataFrame:
+        def counted(ahead: Ahead[counts.CountedWeek], key: str) -> pl.DataFrame:
             week = ahead.result(key)
             unknown[key] = week.unknown
             context.add_asset_metadata(week.metadata, partition_key=key)
             return week.counts
 
         keys = sorted(exploded_transactions)
-        with Ahead(count_week, keys) as ahead:
+        with Ahead(count_week, keys, name="count-weeks") as ahead:
             # The IO manager asks for one week at a time and writes it while the next one
             # is counted.
             yield dg.Output(FramesOnDemand(keys, functools.partial(counted, ahead)))
@@ -104,33 +104,6 @@ def week_due(partitions: dg.WeeklyPartitionsDefinition) -> dg.FreshnessPolicy | 
     return dg.FreshnessPolicy.cron(
         deadline_cron=DUE_CRON, lower_bound_delta=DUE_WINDOW, timezone="UTC"
     )
-
-
-class Ahead:
-    """`compute(key)` for each of `keys`, in their order, in a worker thread that keeps
-    `AHEAD` keys ahead of the one asked for: the next week is counted while this one is
-    written (polars releases the GIL), and memory holds a few weeks at most."""
-
-    AHEAD = 1
-
-    def __init__(self, compute: Callable[[str], counts.CountedWeek], keys: Sequence[str]) -> None:
-        self.compute = compute
-        self.keys = list(keys)
-        self.pending: dict[str, Future[counts.CountedWeek]] = {}
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count-weeks")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.worker.shutdown(wait=True, cancel_futures=True)
-
-    def result(self, key: str) -> counts.CountedWeek:
-        index = self.keys.index(key)
-        for upcoming in self.keys[index : index + 1 + self.AHEAD]:
-            if upcoming not in self.pending:
-                self.pending[upcoming] = self.worker.submit(self.compute, upcoming)
-        return self.pending.pop(key).result()
 
 
 def _known_ids_check(unknown: dict[str, list[str]]) -> dg.AssetCheckResult:

@@ -19,6 +19,7 @@ import dagster as dg
 import polars as pl
 
 from assets_pkg.purchases import counts
+from assets_pkg.shared.ahead import Ahead
 
 
 def week_evaluations(
@@ -86,20 +87,17 @@ def reconciliation_check(partitions: dg.WeeklyPartitionsDefinition) -> dg.AssetC
         exploded_transactions: dict[str, pl.LazyFrame],
         raw_customers: pl.DataFrame,
     ) -> Iterator[dg.Output[None] | dg.AssetCheckEvaluation]:
-        yield from week_evaluations(
-            context,
-            (
-                (
-                    week,
-                    reconcile_result(
-                        counts.reconcile_week(
-                            weekly_purchase_counts[week], exploded_transactions[week], raw_customers
-                        )
-                    ),
-                )
-                for week in sorted(weekly_purchase_counts)
-            ),
-        )
+        def reconcile(week: str) -> counts.Reconciliation:  # in a worker thread
+            return counts.reconcile_week(
+                weekly_purchase_counts[week], exploded_transactions[week], raw_customers
+            )
+
+        weeks = sorted(weekly_purchase_counts)
+        # The next week is read and reconciled while this one's evaluation is stored.
+        with Ahead(reconcile, weeks, name="reconcile-weeks") as ahead:
+            yield from week_evaluations(
+                context, ((week, reconcile_result(ahead.result(week))) for week in weeks)
+            )
 
     return counts_reconcile
 

@@ -14,8 +14,7 @@ from assets_pkg.defs.signatures.resources import (
     SignatureSourcesResource,
 )
 from assets_pkg.shared.settings import Settings
-from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER
-from assets_pkg.signatures.read import VERSIONS_FOLDER
+from assets_pkg.signatures.dataset import ASSET_STORE_FOLDER, VERSIONS_FOLDER
 
 __all__ = ["ASSET_STORE_FOLDER", "build_defs"]
 

@@ -16,9 +16,8 @@ from assets_pkg.defs.signatures.resources import SignatureDatabaseResource, Sign
 from assets_pkg.shared import storage
 from assets_pkg.signatures import dataset as dataset_table
 from assets_pkg.signatures import trials as trials_table
-from assets_pkg.signatures.dataset import VERSIONED, build_dataset, version_of
+from assets_pkg.signatures.dataset import DATASET, TRIALS, VERSIONED, build_dataset, version_of
 from assets_pkg.signatures.errors import StoreError
-from assets_pkg.signatures.read import DATASET, TRIALS, open_read_only
 from assets_pkg.signatures.trials import build_trials
 
 
@@ -39,6 +38,10 @@ def signature_dataset(
     """Read every current signature from the database (never writing it) and split it."""
     spec = signature_datasets.spec()
     try:
+        # The read side (and numpy) is imported when the dataset is built, not by every
+        # process that loads the definitions: 0.2 s of each `dagster` command.
+        from assets_pkg.signatures.read import open_read_only
+
         database = open_read_only(signatures_db.url)
     except StoreError as error:
         raise dg.Failure(description=str(error)) from None
