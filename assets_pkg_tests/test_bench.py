@@ -173,6 +173,7 @@ def page() -> str:
         "f_frozen": summarise([Measurement(wall_s=3.0, peak_mib=200, max_process_mib=150)]),
         "c": summarise([Measurement(wall_s=24.0, peak_mib=900, max_process_mib=900)]),
         "e": summarise([Measurement(wall_s=6.0, peak_mib=300, max_process_mib=300)]),
+        "s": summarise([Measurement(wall_s=9.0, peak_mib=350, max_process_mib=350)]),
         "d": summarise([Measurement(error="exit status 2, log d.log")]),
     }
     return render(summaries)
@@ -192,6 +193,8 @@ def test_report_renders_the_table(page: str) -> None:
         "| (f*) the same floor, frozen as the project is | 3.0 | 200 | — | — | 150 | 1 |",
         "| (c) DuckDB whole job | 24.0 | 900 | — | — | 900 | 1 |",
         "| (e) DuckDB per week, unchecked: exploded table + counts | 6.0 | 300 | — | — | 300 | 1 |",
+        "| (s) the project's core in a plain loop, no Dagster: the same three tables "
+        "| 9.0 | 350 | — | — | 350 | 1 |",
         "| (d) DuckDB scan floor | FAILED | | | | | 0 |",
     ]
     assert "(f) is the same CLI materialising one asset" in page
@@ -201,6 +204,8 @@ def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     assert "- a/c (wall): 0.50" in page
     assert "- a/d (wall): —" in page
     assert "- e/c (wall): 0.25" in page
+    assert "the best a/c any orchestration of the project's core could reach here): 0.38" in page
+    assert "- a - s (wall; what Dagster and the project's Dagster layer cost): 3.00 s" in page
     # (e) in place of (a)'s weekly steps: (6.0 + 12.0 - 8.0) / 24.0
     assert "(wall; a - a2 is (a)'s start-up, orchestration and catalog): 0.42" in page
     assert (
@@ -408,7 +413,7 @@ def test_cost_curve_failures_are_problems() -> None:
 
 def test_options_default_to_every_part_and_the_curve_below_large() -> None:
     large = parse(["--scale", "large"])
-    base = {"a", "b", "c", "d", "e", "f", "a_half", "b_short"}
+    base = {"a", "b", "c", "d", "e", "s", "f", "a_half", "b_short"}
     assert large.parts == base | {"density", "scale_out"}
     assert large.curve == ["small", "medium"]
     # Below the large scale a run is a smoke test: the two long parts run only when named.
@@ -506,6 +511,18 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
         events.append(("per_week", out.name, first, last))
         return Measurement(wall_s=2.5)
 
+    def same_work(
+        source: Path,
+        out: Path,
+        first: str,
+        last: str,
+        tolerance: int,
+        log: Path,
+        say: Callable[[str], None],
+    ) -> Measurement:
+        events.append(("same_work", out.name, first, last, str(tolerance)))
+        return Measurement(wall_s=2.8)
+
     def job(source: Path, out: Path, first: str, last: str, work: Path) -> Path:
         return work / f"job-{last}.sql"
 
@@ -523,6 +540,7 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
     monkeypatch.setattr(runner, "floor_sql", lambda source, work: work / "floor.sql")
     monkeypatch.setattr(runner, "run_duckdb", run_duckdb)
     monkeypatch.setattr(runner, "run_per_week", per_week)
+    monkeypatch.setattr(runner, "run_same_work", same_work)
     monkeypatch.setattr(runner, "compare_in_child", lambda ours, theirs: (True, "OK: 1 rows"))
     monkeypatch.setattr(runner, "short_history", lambda source, weeks, work: source)
     monkeypatch.setattr(runner, "run_scale_out", scale_out)
@@ -534,6 +552,7 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
         ("backfill", "full", "2024-01-01", "2024-01-22"),  # (a)
         ("duckdb", "repeat-1", "job-2024-01-22.sql"),  # (c)
         ("per_week", "per_week_out", "2024-01-01", "2024-01-22"),  # (e)
+        ("same_work", "same_work_out", "2024-01-01", "2024-01-22", "1"),  # (s)
         ("duckdb", "repeat-1", "floor.sql"),  # (d)
         ("materialize", "floor-defs", f"{FLOOR_MODULE}:defs", FLOOR_ASSET),  # (f)'s warm-up
         ("materialize", "floor-defs", f"{FLOOR_MODULE}:defs", FLOOR_ASSET),  # (f)

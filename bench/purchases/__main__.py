@@ -26,7 +26,7 @@ from bench.purchases.dagster_runs import DEFINITIONS_MODULE
 from bench.purchases.dataset import SCALES
 from bench.purchases.runner import ALL_PARTS, run
 
-BASE_PARTS = "a,b,c,d,e,f,a_half,b_short"
+BASE_PARTS = "a,b,c,d,e,s,f,a_half,b_short"
 DEFAULT_PARTS = {"large": f"{BASE_PARTS},density,scale_out"}
 """--parts by main scale: every part at the large scale; at the others, whose runs are smoke
 tests, not the density backfills (feeds of 3 and 10 times the customers) nor the scale-out

@@ -43,6 +43,7 @@ PARTS = (
     Part("f_frozen", "(f*) the same floor, frozen as the project is"),
     Part("c", "(c) DuckDB whole job"),
     Part("e", "(e) DuckDB per week, unchecked: exploded table + counts"),
+    Part("s", "(s) the project's core in a plain loop, no Dagster: the same three tables"),
     Part("d", "(d) DuckDB scan floor"),
 )
 STEP_PARTS = {"a_setup", "a_weeks"}
@@ -399,6 +400,8 @@ def _ratios_and_targets(
     a_compute, b_compute = get("a", "compute_s"), get("b", "compute_s")
     e_wall, a_weeks = get("e", "wall_s"), get("a_weeks", "compute_s")
     e_c = _ratio(e_wall, c_wall)
+    s_wall = get("s", "wall_s")
+    s_c, a_minus_s = _ratio(s_wall, c_wall), _difference(a_wall, s_wall)
     # Lever 1 at its best: (e)'s pass in place of the weekly steps, the rest of (a) as it is.
     a_rest = _difference(a_wall, a_weeks)  # start-up, orchestration and the catalog
     best_a_c = _ratio(None if e_wall is None or a_rest is None else e_wall + a_rest, c_wall)
@@ -423,6 +426,10 @@ def _ratios_and_targets(
         f"- a/c (wall): {_cell(a_c, 2)}",
         f"- a/d (wall): {_cell(a_d, 2)}",
         f"- e/c (wall): {_cell(e_c, 2)}",
+        f"- s/c (wall; the same work without Dagster, the best a/c any orchestration of the "
+        f"project's core could reach here): {_cell(s_c, 2)}",
+        f"- a - s (wall; what Dagster and the project's Dagster layer cost): "
+        f"{_cell(a_minus_s, 2)} s",
         "- the best a/c with one DuckDB pass per week, (e + a - a2)/c (wall; a - a2 is (a)'s "
         f"start-up, orchestration and catalog): {_cell(best_a_c, 2)}",
         f"- b/a (compute of the weekly assets, for information): {_cell(b_a, 4)}"

@@ -30,6 +30,7 @@ from bench.purchases.dataset import (
     DENSITY_WEEKS,
     SCALES,
     SHORT_HISTORY_WEEKS,
+    TOLERANCE_DAYS,
     Scale,
     dataset,
     density,
@@ -41,10 +42,13 @@ from bench.purchases.duckdb_per_week import run_per_week
 from bench.purchases.duckdb_runs import duckdb_job, floor_sql, run_duckdb
 from bench.purchases.measure import Measurement
 from bench.purchases.report import PARTS, CurvePoint, DensityPoint, report
+from bench.purchases.same_work import run_same_work
 from bench.purchases.scale_out import PLANS, ScaleOut, run_scale_out
 from bench.purchases.summary import summarise
 
-ALL_PARTS = frozenset({"a", "b", "c", "d", "e", "f", "a_half", "b_short", "density", "scale_out"})
+ALL_PARTS = frozenset(
+    {"a", "b", "c", "d", "e", "f", "s", "a_half", "b_short", "density", "scale_out"}
+)
 FLOORS = {"f": "defs", "f_frozen": "frozen_defs"}
 """The two floors by result key: Dagster's as it comes (f), and frozen once loaded as the
 project's definitions are (f*); see ``floor_definitions``."""
@@ -148,6 +152,14 @@ def run(
             results["e"].append(run_per_week(source, per_week, first, last, logs / "e.log", say))
             if not keep:
                 shutil.rmtree(per_week, ignore_errors=True)
+        if "s" in parts:
+            say("(s) the same work without Dagster: the project's core in a plain loop")
+            same = work / "same_work_out"
+            results["s"].append(
+                run_same_work(source, same, first, last, TOLERANCE_DAYS, logs / "s.log", say)
+            )
+            if not keep:
+                shutil.rmtree(same, ignore_errors=True)
         if "d" in parts:
             say("(d) DuckDB scan floor")
             results["d"].append(run_duckdb(floor_sql(source, work), logs / "d.log", say))
