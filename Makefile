@@ -44,12 +44,6 @@ DG := VIRTUAL_ENV=$(call q,$(CURDIR)/$(VENV)) $(BIN)/dg
 # exported in the shell is not used here, so `make clean` only removes this checkout's.
 DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_HOME
-# A range run announces each asset once with its partitions, not once per partition: on the
-# local SQLite instance each event costs a connection and a commit, and a 104-week backfill
-# stores ~300 fewer of them (seconds). The price: when such a run fails, its weeks show as
-# missing, not failed; the run itself shows as failed (docs/decisions.md). `make serve` and
-# deploy/, on PostgreSQL, leave it off.
-export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := 1
 INSTANCE := $(DAGSTER_HOME)/dagster.yaml
 LOG := $(DAGSTER_HOME)/make.log
 # On failure: the log's errors and checks that did not pass, then its end, each line
@@ -159,11 +153,9 @@ ui: venv-run instance
 
 # deploy/serve.py: its own instance (deploy/dagster.yaml in .dagster_serve/), settings from
 # the environment (docs/operations.md).
-# The production profile marks a failed range run's weeks as failed (see the export above).
 # GRPC_PORT=... picks the code server's port (default: one of its own per checkout).
 serve: venv-serve instance
-	env -u DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS \
-	  $(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT) \
+	$(BIN)/python deploy/serve.py --workers $(WORKERS) --host $(HOST) --port $(PORT) \
 	  $(if $(GRPC_PORT),--grpc-port $(GRPC_PORT)) $(if $(LOG_LEVEL),--log-level $(LOG_LEVEL))
 
 bench: venv-serve instance

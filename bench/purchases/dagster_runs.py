@@ -1,8 +1,9 @@
 """Running the purchase assets through the Dagster CLI, each in a fresh instance.
 
-``DagsterSetup.fresh`` makes an empty warehouse and ``DAGSTER_HOME`` (telemetry off) and the
-environment pointing the definitions at them and at the bench's source. ``materialize`` runs
-one ``dagster asset materialize`` command under ``measure`` and then reads the new run's
+``DagsterSetup.fresh`` makes an empty warehouse and ``DAGSTER_HOME`` (with the project's
+instance settings, instance/dagster.yaml, as `make run` has them) and the environment
+pointing the definitions at them and at the bench's source. ``materialize`` runs one
+``dagster asset materialize`` command under ``measure`` and then reads the new run's
 instance: the compute time of each step from Dagster's own ``STEP_SUCCESS`` events
 (``duration_ms``) and any ``STEP_FAILURE``. ``backfill`` is the single-run backfill of every
 purchase asset over a week range, its compute split into the catalog's steps and the weekly
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.purchases import ROOT
 from bench.purchases.dataset import START, TOLERANCE_DAYS
 from bench.purchases.measure import Measurement, measure
 
@@ -25,6 +28,7 @@ DEFINITIONS_MODULE = "assets_pkg.definitions"
 WEEKLY_ASSETS = ("exploded_transactions", "weekly_purchase_counts", "transaction_quarantine")
 CATALOG_ASSETS = ("raw_customers", "products")
 CATALOG_STEPS = set(CATALOG_ASSETS)
+INSTANCE_TEMPLATE = ROOT / "instance" / "dagster.yaml"
 
 
 def dagster_available(module: str) -> str | None:
@@ -55,7 +59,7 @@ class DagsterSetup:
         home, warehouse = work / name / "dagster_home", work / name / "warehouse"
         home.mkdir(parents=True)
         warehouse.mkdir(parents=True)
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        shutil.copy(INSTANCE_TEMPLATE, home / "dagster.yaml")
         env = dict(os.environ)
         env.update(
             DAGSTER_HOME=str(home),

@@ -41,7 +41,8 @@ def machine(now: dt.datetime | None = None) -> list[str]:
         f"- total memory: {memory}",
         f"- {platform.platform()}, Python {platform.python_version()}",
         f"- dagster {version('dagster')}, duckdb {duckdb.__version__}, polars {pl.__version__}",
-        "- Dagster settings from the environment (the Makefile's for `make bench`): "
+        "- Dagster instance: a fresh DAGSTER_HOME for each part, with the project's "
+        "instance/dagster.yaml; Dagster settings from the environment: "
         + (
             ", ".join(f"{name}={os.environ[name]}" for name in _DAGSTER_ENV if name in os.environ)
             or "none"
@@ -50,7 +51,6 @@ def machine(now: dt.datetime | None = None) -> list[str]:
 
 
 _DAGSTER_ENV = (
-    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS",
     "DAGSTER_EXECUTOR",
     "PURCHASES_WEEKS_PER_RUN",
     "PYTHONDONTWRITEBYTECODE",
