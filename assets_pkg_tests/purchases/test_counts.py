@@ -177,7 +177,8 @@ def test_counting_on_codes_gives_the_group_by_on_ids_row_for_row(
 ) -> None:
     """`count_week` counts on integer codes; `weekly_counts` groups by the ids themselves.
     Any items, any catalogs (ids bought and absent from them, customers who bought
-    nothing): the same rows in the same order, and the ids the catalogs lack."""
+    nothing): the same rows in the same order, what the web UI shows of them, and the ids
+    the catalogs lack."""
     catalog = pl.DataFrame(
         {"customer_id": customers, "loyalty_score": [len(c) or None for c in customers]},
         schema=schemas.CUSTOMERS,
@@ -193,6 +194,7 @@ def test_counting_on_codes_gives_the_group_by_on_ids_row_for_row(
     exploded = _exploded(rows)
     week = count_week(exploded, catalog, listed, W)
     assert_frame_equal(week.counts, weekly_counts(exploded, catalog, listed, W).collect())
+    assert week.metadata == week_metadata(week.counts)
     assert week.unknown == {
         "customer_id": sorted({c for c, _ in rows} - set(customers)),
         "product_id": sorted({p for _, p in rows} - set(products)),
