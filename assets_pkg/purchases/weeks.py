@@ -13,10 +13,14 @@ whatever order.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 import threading
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -210,9 +214,15 @@ class WeekReader:
         self.slice_bytes = slice_bytes
         self.ahead_bytes = ahead_bytes
         self._plan = sorted(weeks)
-        # The worker thread owns its DuckDB connection: it lives and dies with the thread.
+        # The worker thread owns its DuckDB connection: it lives and dies with the thread,
+        # and spills (if ever) to a folder of its own, which DuckDB makes when it first
+        # spills; `close` removes it.
+        self._spill = str(Path(tempfile.gettempdir()) / f"week-reader-{uuid.uuid4().hex}")
         self._worker = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="parse-days", initializer=_open_connection
+            max_workers=1,
+            thread_name_prefix="parse-days",
+            initializer=_open_connection,
+            initargs=(self._spill,),
         )
         self._day_listings: dict[dt.date, DayListing] = {}
         self._stamps: dict[str, str] = {}
@@ -230,6 +240,7 @@ class WeekReader:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def read(self, week: dt.date) -> WeekRead:
         days = days_read_for_week(week, self.tolerance_days)
@@ -383,11 +394,17 @@ def _size(file: DayFile) -> int:
         return 0
 
 
+DUCKDB_MEMORY_LIMIT = "256MB"
+"""What the parse's DuckDB connection may hold before it spills to its temporary folder (a
+slice takes a few MB of it; this bounds a pathological file instead of growing)."""
+
 _worker_state = threading.local()
 
 
-def _open_connection() -> None:
-    _worker_state.connection = duckdb.connect()
+def _open_connection(temp_directory: str) -> None:
+    _worker_state.connection = duckdb.connect(
+        config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": temp_directory}
+    )
 
 
 def _parse_unit(

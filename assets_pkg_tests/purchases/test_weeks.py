@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -413,3 +414,31 @@ def test_weeks_read_out_of_order_are_each_what_they_are_alone(feed: Feed) -> Non
     for a, b in zip(together, alone, strict=True):
         assert_frame_equal(a.exploded, b.exploded)
         assert_frame_equal(a.quarantine, b.quarantine)
+
+
+def test_the_parse_stays_under_its_duckdb_memory_limit_and_leaves_no_spill_folder(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a limit too small for a slice, DuckDB refuses the clean files and the rule book
+    parses them: the same week. The folder DuckDB may spill to goes with the reader."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    for folder in ["2024-01-08", "2024-01-09", "2024-01-14"]:
+        feed.write_day(folder, purchase("C1", f"{folder} 10:00:00", "P1", "P2"))
+    expected = WeekReader(feed.source, 1).read(W)
+    rule_book = parse.parse_reference
+    referred: list[str] = []
+
+    def counted(data: bytes, file: DayFile, first_line: int = 1) -> Parsed:
+        referred.append(file.source_file)
+        return rule_book(data, file, first_line)
+
+    monkeypatch.setattr(parse, "parse_reference", counted)
+    monkeypatch.setattr(weeks, "DUCKDB_MEMORY_LIMIT", "1KB")
+    with WeekReader(feed.source, 1) as reader:
+        read = reader.read(W)
+        spill = Path(reader._spill)
+        assert spill.parent == Path(tempfile.gettempdir())
+    assert_frame_equal(read.exploded, expected.exploded)
+    assert_frame_equal(read.quarantine, expected.quarantine)
+    assert referred == [source_file(str(d)) for d in days_read_for_week(W, 1)]  # all of them
+    assert not spill.exists()
