@@ -167,8 +167,9 @@ longer file in pieces of this size (`parse.parse_day_files`). Parsing takes abou
 times the bytes parsed; docs/performance.md has the measurements behind the value."""
 
 AHEAD_BYTES = 16 * 2**20
-"""How many bytes of the next week a reader parses while the caller writes the week just
-read: the whole next week of a small feed, the start of a large one."""
+"""A reader parses the next week while the caller writes the week just read when the next
+week's day files hold at most this many bytes (a week of the sample feed at its density holds
+about 14 MB); a larger week is parsed when it is asked for (docs/performance.md)."""
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,8 @@ class WeekReader:
 
     Neighbouring weeks share the tolerance folders: their items for the next week are
     carried, not parsed again. A worker thread parses the units, one ahead of the unit being
-    split; after a week, it parses up to `ahead_bytes` of the next week of `weeks` while the
-    caller writes the week (DuckDB and polars release the GIL, so the two cores both work).
+    split; after a week, it parses the next week of `weeks` while the caller writes the week
+    when that next week holds at most `ahead_bytes` (DuckDB and polars release the GIL).
     """
 
     def __init__(
@@ -321,19 +322,18 @@ class WeekReader:
         return next((w for w in self._plan if w > week), None)
 
     def _parse_ahead(self, week: dt.date) -> None:
-        """Start parsing the next week of the plan, up to `ahead_bytes` of it."""
+        """Start parsing the next week of the plan when all of it is at most `ahead_bytes`:
+        a small week is ready when the caller asks for it; a large one would only add its
+        parse to the memory of the week being written."""
         upcoming = self._upcoming(week)
         if upcoming is None:
             return
         listing = self._list(days_read_for_week(upcoming, self.tolerance_days))
         units = self._units([f for f in listing.files if f.day not in self._carry.days])
         self._next = (upcoming, units)
-        ahead = 0
-        for unit in units:
-            ahead += sum(_size(f) for f in unit)
-            if ahead > self.ahead_bytes:
-                break
-            self._submit(unit)
+        if sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes:
+            for unit in units:
+                self._submit(unit)
 
     def _units(self, files: Sequence[DayFile]) -> list[list[DayFile]]:
         """`files` in order, in groups of about `slice_bytes` (a longer file alone)."""

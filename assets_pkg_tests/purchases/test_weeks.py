@@ -442,3 +442,27 @@ def test_the_parse_stays_under_its_duckdb_memory_limit_and_leaves_no_spill_folde
     assert_frame_equal(read.quarantine, expected.quarantine)
     assert referred == [source_file(str(d)) for d in days_read_for_week(W, 1)]  # all of them
     assert not spill.exists()
+
+
+@pytest.mark.parametrize("ahead_bytes", [0, 10**9], ids=["large next week", "small next week"])
+def test_the_next_week_is_parsed_ahead_only_when_it_is_small(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch, ahead_bytes: int
+) -> None:
+    """While the caller writes a week, the worker parses the next one if it holds at most
+    `ahead_bytes`; a larger one waits until it is asked for."""
+    _busy_feed(feed)
+    reads: list[str] = []
+    read = parse.read_day_file
+
+    def counted_read(file: DayFile, max_line_bytes: int) -> DayBytes:
+        reads.append(file.source_file)
+        return read(file, max_line_bytes)
+
+    monkeypatch.setattr(parse, "read_day_file", counted_read)
+    with WeekReader(feed.source, 1, [W, NEXT], ahead_bytes=ahead_bytes) as reader:
+        reader.read(W)
+        reader._worker.submit(lambda: None).result()  # the worker is done with what it had
+        ahead = [name for name in reads if name >= source_file("2024-01-16")]
+        assert len(ahead) == (0 if ahead_bytes == 0 else 2 * 7)  # 01-16 to 01-22, two parts
+        reader.read(NEXT)
+    assert sorted(reads) == sorted(set(reads))
