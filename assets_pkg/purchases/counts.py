@@ -278,7 +278,68 @@ def reconcile_week(
 ) -> Reconciliation:
     """Whether a week's counts are what its basket items and the catalog make: each pair's
     count equals its items, so the counts sum to the items, and every customer of the
-    catalog has a row (idle customers their row with count 0)."""
+    catalog has a row (idle customers their row with count 0).
+
+    On integer codes, as `count_week`: each item adds 1 to the key of its pair and each
+    stored count takes its count off it; the pairs left with something are those that
+    differ, a quarter of the customers at a time. A group-by on the two text columns of both
+    sides held about 330 MB at 10x."""
+    stored = weekly.filter(pl.col("product_id").is_not_null()).select(
+        "customer_id", "product_id", n=-pl.col("purchase_count")
+    )
+    both = pl.concat([exploded.select("customer_id", "product_id", n=pl.lit(1, pl.Int64)), stored])
+    catalog = customers.get_column("customer_id").unique(maintain_order=True).drop_nulls()
+    customer_ids = _dictionary(both, catalog)
+    product_ids = (
+        both.select("product_id").unique().collect(engine="streaming").get_column("product_id")
+    )
+    if customer_ids.has_nulls() or product_ids.has_nulls():  # a null id: not a code
+        return _reconcile_by_ids(weekly, exploded, customers)
+    coded = both.join(_codes(customer_ids, "c"), on="customer_id", how="left").join(
+        _codes(product_ids, "p"), on="product_id", how="left"
+    )
+    differing = pl.concat(
+        coded.filter(pl.col("c") % _RECONCILE_PARTS == part)
+        .group_by(key=pl.col("c").cast(pl.UInt64) * _SHIFT + pl.col("p"))
+        .agg(pl.col("n").sum())
+        .filter(pl.col("n") != 0)
+        .collect(engine="streaming")
+        .get_column("key")
+        for part in range(_RECONCILE_PARTS)
+    )
+    mismatched = pl.format(
+        "{}/{}",
+        customer_ids.gather((differing // _SHIFT).cast(pl.UInt32)),
+        product_ids.gather((differing % _SHIFT).cast(pl.UInt32)),
+    )
+    seen = (
+        weekly.select("customer_id")
+        .join(_codes(customers.get_column("customer_id"), "c"), on="customer_id")
+        .select("c")
+        .collect(engine="streaming")
+        .get_column("c")
+    )
+    present = pl.repeat(False, customers.height, dtype=pl.Boolean, eager=True).scatter(seen, True)
+    missing = customers.get_column("customer_id").filter(~present)
+    items = exploded.select(pl.len()).collect().item()
+    counted = weekly.select(pl.col("purchase_count").sum()).collect().item()
+    return Reconciliation(
+        int(items),
+        int(counted or 0),
+        pl.select(mismatched).to_series().sort().to_list(),
+        missing.sort().to_list(),
+    )
+
+
+_RECONCILE_PARTS = 4
+"""`reconcile_week` sums the pairs of a quarter of the customers at a time: at 10x its peak
+went from about +210 MB to +155 MB, for 0.2 s more (each quarter reads the week again)."""
+
+
+def _reconcile_by_ids(
+    weekly: pl.LazyFrame, exploded: pl.LazyFrame, customers: pl.DataFrame
+) -> Reconciliation:
+    """`reconcile_week` by group-bys on the ids themselves (any ids, null ones too)."""
     keys = ["customer_id", "product_id"]
     bought = exploded.group_by(keys).agg(items=pl.len().cast(pl.Int64))
     stored = (

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases import schemas
+from assets_pkg.purchases import counts, schemas
 from assets_pkg.purchases.counts import (
     count_week,
     period_counts,
@@ -209,3 +209,37 @@ def test_a_null_id_is_counted_like_any_unknown_id() -> None:
     week = count_week(exploded, CUSTOMERS, PRODUCTS, W)
     assert_frame_equal(week.counts, weekly_counts(exploded, CUSTOMERS, PRODUCTS, W).collect())
     assert week.unknown == {"customer_id": [None], "product_id": []}
+
+
+@fuzz_settings(200)
+@given(
+    rows=st.lists(st.tuples(_IDS, _PRODUCTS), max_size=30),
+    changes=st.lists(
+        st.tuples(_IDS, st.one_of(st.none(), _PRODUCTS), st.one_of(st.none(), st.integers(-1, 3))),
+        max_size=4,
+    ),
+    drop=st.integers(0, 3),
+    customers=st.lists(_IDS, max_size=6),
+)
+def test_reconciling_on_codes_finds_what_the_group_by_on_ids_finds(
+    rows: list[tuple[str, str]],
+    changes: list[tuple[str, str | None, int | None]],
+    drop: int,
+    customers: list[str],
+) -> None:
+    """The week's true counts with some rows dropped and some added (wrong counts, null
+    counts, unknown pairs, idle rows): the same pairs that differ, the same customers
+    missing, the same sums, whatever the catalog (repeated ids too)."""
+    catalog = pl.DataFrame(
+        {"customer_id": customers, "loyalty_score": [1] * len(customers)},
+        schema=schemas.CUSTOMERS,
+    )
+    exploded = _exploded(rows)
+    true = weekly_counts(exploded, catalog.unique("customer_id", keep="first"), PRODUCTS, W)
+    extra = pl.LazyFrame(
+        [(W, c, None, p, None, n) for c, p, n in changes], schema=schemas.COUNTS, orient="row"
+    )
+    weekly = pl.concat([true.collect().slice(drop).lazy(), extra])
+    assert counts.reconcile_week(weekly, exploded, catalog) == counts._reconcile_by_ids(
+        weekly, exploded, catalog
+    )
