@@ -276,7 +276,9 @@ class WeekReader:
             if parsed.items.is_empty() and parsed.rejects.is_empty():
                 return
             items, rejects = split_week(parsed, week, self.tolerance_days, self.partitions)
-            exploded.append(items)
+            # One chunk per column: a frame whose columns are cut in different places is
+            # copied whole by the first operation that needs them aligned (a `drop`).
+            exploded.append(items.rechunk())
             quarantine.append(rejects)
             later.append(_for_later(parsed, week, self.tolerance_days))
 
