@@ -172,6 +172,12 @@ week's day files hold at most this many bytes (a week of the sample feed at its 
 about 14 MB); a larger week is parsed when it is asked for (docs/performance.md)."""
 
 
+PARSE_WORKERS = 1
+"""Units parsed at once, each by a thread with its own DuckDB connection. Two read a 10x week
+about a fifth faster on two cores and hold a second slice: 60 to 80 MB more at the peak
+(docs/performance.md); memory comes first here."""
+
+
 @dataclass(frozen=True)
 class _Carry:
     """What the day folders parsed so far hold for the weeks after `week`: their items dated
@@ -193,7 +199,7 @@ class WeekReader:
     tolerance folders that belong to the next week (`_Carry`), however dense the week.
 
     Neighbouring weeks share the tolerance folders: their items for the next week are
-    carried, not parsed again. A worker thread parses the units, one ahead of the unit being
+    carried, not parsed again. `workers` threads parse the units, ahead of the unit being
     split; after a week, it parses the next week of `weeks` while the caller writes the week
     when that next week holds at most `ahead_bytes` (DuckDB and polars release the GIL).
     """
@@ -207,6 +213,7 @@ class WeekReader:
         max_line_bytes: int = MAX_LINE_BYTES,
         slice_bytes: int = SLICE_BYTES,
         ahead_bytes: int = AHEAD_BYTES,
+        workers: int = PARSE_WORKERS,
     ) -> None:
         self.source_dir = source_dir
         self.tolerance_days = tolerance_days
@@ -214,13 +221,14 @@ class WeekReader:
         self.max_line_bytes = max_line_bytes
         self.slice_bytes = slice_bytes
         self.ahead_bytes = ahead_bytes
+        self.workers = workers
         self._plan = sorted(weeks)
         # The worker thread owns its DuckDB connection: it lives and dies with the thread,
         # and spills (if ever) to a folder of its own, which DuckDB makes when it first
         # spills; `close` removes it.
         self._spill = str(Path(tempfile.gettempdir()) / f"week-reader-{uuid.uuid4().hex}")
         self._worker = ThreadPoolExecutor(
-            max_workers=1,
+            max_workers=workers,
             thread_name_prefix="parse-days",
             initializer=_open_connection,
             initargs=(self._spill,),
@@ -284,8 +292,8 @@ class WeekReader:
 
         split(carry.parsed)
         for index, unit in enumerate(units):
-            if index + 1 < len(units):
-                self._submit(units[index + 1])
+            for upcoming in units[index + 1 : index + 1 + self.workers]:
+                self._submit(upcoming)
             parsed = self._submit(unit).result()
             del self._pending[tuple(unit)]
             self._stamps.update(parsed.read)

@@ -352,7 +352,8 @@ def _busy_feed(feed: Feed) -> None:
 
 
 @pytest.mark.parametrize(
-    ("slice_bytes", "ahead_bytes"), [(1, 0), (300, 10**9), (weeks.SLICE_BYTES, weeks.AHEAD_BYTES)]
+    ("slice_bytes", "ahead_bytes", "workers"),
+    [(1, 0, 1), (300, 10**9, 1), (300, 10**9, 3), (weeks.SLICE_BYTES, weeks.AHEAD_BYTES, 1)],
 )
 @pytest.mark.parametrize("last", [None, NEXT], ids=["open", "last week"])
 def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_once(
@@ -360,6 +361,7 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
     monkeypatch: pytest.MonkeyPatch,
     slice_bytes: int,
     ahead_bytes: int,
+    workers: int,
     last: dt.date | None,
 ) -> None:
     """The items a week's slices hold for the next week are carried, not parsed again; the
@@ -387,7 +389,13 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
     monkeypatch.setattr(parse, "read_day_file", counted_read)
     monkeypatch.setattr(weeks, "parse_day_files", spied_parse)
     with WeekReader(
-        feed.source, 1, run, partitions, slice_bytes=slice_bytes, ahead_bytes=ahead_bytes
+        feed.source,
+        1,
+        run,
+        partitions,
+        slice_bytes=slice_bytes,
+        ahead_bytes=ahead_bytes,
+        workers=workers,
     ) as reader:
         together = [reader.read(w) for w in run]
     for a, b in zip(together, alone, strict=True):
