@@ -4,8 +4,9 @@ Hypothesis writes day files of JSON lines, mostly well formed and then bent in e
 feed can be (odd strings and escapes, lone surrogates, odd dates and times, huge or odd
 numbers, nesting, duplicate keys, whitespace, byte-order marks, line endings, bytes that
 are not UTF-8), and checks that `parse_day_files` gives exactly what the rule book gives
-on each whole file, whether a file is parsed whole or in pieces. Under HYPOTHESIS_PROFILE=long it tries many more files from a fresh
-seed (profiles are registered in conftest.py).
+on each whole file, whether a file is parsed whole or in pieces. Under
+HYPOTHESIS_PROFILE=long it tries many more files from a fresh seed (profiles are registered in
+conftest.py).
 """
 
 from __future__ import annotations

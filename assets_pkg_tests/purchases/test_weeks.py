@@ -19,10 +19,11 @@ from assets_pkg.purchases.feed import (
     days_read_for_week,
     find_day_files,
     fingerprint,
+    read_day_file,
     week_days,
     weeks_with_data,
 )
-from assets_pkg.purchases.parse import Parsed
+from assets_pkg.purchases.parse import Parsed, parse_day_files
 from assets_pkg.purchases.weeks import NoDataError, WeekReader
 from assets_pkg.shared.dates import WeekRange, monday_of
 from assets_pkg.shared.location import Location
@@ -373,7 +374,7 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
     alone = [WeekReader(feed.source, 1, partitions=partitions).read(w) for w in run]
     reads: list[str] = []
     units: list[list[str]] = []
-    read, parse_files = parse.read_day_file, weeks.parse_day_files
+    read, parse_files = read_day_file, parse_day_files
 
     def counted_read(file: DayFile, max_line_bytes: int) -> DayBytes:
         reads.append(file.source_file)
@@ -460,7 +461,7 @@ def test_the_next_week_is_parsed_ahead_only_when_it_is_small(
     `ahead_bytes`; a larger one waits until it is asked for."""
     _busy_feed(feed)
     reads: list[str] = []
-    read = parse.read_day_file
+    read = read_day_file
 
     def counted_read(file: DayFile, max_line_bytes: int) -> DayBytes:
         reads.append(file.source_file)
