@@ -27,7 +27,8 @@ import json
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from assets_pkg.purchases.feed import (
     DayBytes,
     DayFile,
     FeedReadError,
+    LongLine,
     RefusedEntry,
     file_stamp,
     read_day_file,
@@ -111,12 +113,13 @@ def parse_purchase_time(value: Any) -> dt.datetime | None:
     return moment
 
 
-def parse_reference(data: bytes, file: DayFile) -> Parsed:
-    """Parse one day file line by line; see the module docstring."""
+def parse_reference(data: bytes, file: DayFile, first_line: int = 1) -> Parsed:
+    """Parse one day file line by line; see the module docstring. `data` may also be whole
+    lines of the file from its line `first_line` on (a piece of it)."""
     items: list[tuple[Any, ...]] = []
     rejects: list[tuple[Any, ...]] = []
     lines = data.split(b"\n")
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=first_line):
         raw = _line_text(raw, number)
         if not raw.strip():
             continue  # blank lines, and the empty remainder after a final newline
@@ -288,6 +291,7 @@ def parse_day_files(
     connection: duckdb.DuckDBPyConnection,
     keep_text: pl.Expr | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    slice_bytes: int | None = None,
 ) -> Parsed:
     """Parse many day files at once: DuckDB for plainly valid files, the rule book for the
     rest. The result is in the order of `files`.
@@ -296,30 +300,36 @@ def parse_day_files(
     lines of the items it selects (`Parsed.texts`), taken from the very bytes parsed. A line
     longer than `max_line_bytes` goes to the rejects with the start of its text. A file that
     vanished, changed into something else than a regular file, or cannot be read since it was
-    listed goes to the rejects as a whole, with the reason."""
+    listed goes to the rejects as a whole, with the reason.
+
+    `slice_bytes` bounds what is parsed at once (None: everything together). Parsing takes
+    about twelve times the bytes parsed (docs/performance.md), so a day file longer than
+    `slice_bytes` is parsed in pieces of whole lines of at most `slice_bytes` (one line may
+    be longer), each on its own: DuckDB reads a piece from a private copy, the rule book
+    takes a doubtful piece, and line numbers stay those of the file. The result is the same
+    whatever the slices."""
     if not files:
         return Parsed.concat([])
     # Two day files may be one file on disk (symlinks): it is read, and handed to DuckDB, once.
     paths = {str(f.path): f for f in files}
     contents, unreadable = _read_files(paths, max_line_bytes)
-    data = {key: read.data for key, read in contents.items()}
-    bounded = {key for key, read in contents.items() if read.long_lines}
-    if all(f.is_local for f in paths.values()):
-        facts = _file_facts(data)
-        plain = facts.filter(~pl.col("doubtful") & ~pl.col("filename").is_in(bounded))
-        fast = _fast_parse(plain.drop("doubtful"), connection)
-        # DuckDB read the file again: if it changed since our read, only our bytes count.
-        fast = {key: items for key, items in fast.items() if _unchanged(paths[key], contents[key])}
-    else:
-        fast = _fast_parse_copies(data, bounded, connection)
-    parts = [
-        _with_provenance(fast[key], f)
-        if (key := str(f.path)) in fast
-        else refused_rejects([RefusedEntry(f.day, f.source_file, unreadable[key][0])])
-        if key in unreadable
-        else _reference_with_long_lines(contents[key], f, max_line_bytes)
-        for f in files
-    ]
+    pieces = {key: _cut(read, slice_bytes) for key, read in contents.items()}
+    fast: dict[tuple[str, int], pl.DataFrame] = {}
+    for batch in _slices(pieces, slice_bytes):
+        fast.update(_fast_slice(batch, pieces, contents, paths, connection))
+    parts = []
+    for f in files:
+        key = str(f.path)
+        if key in unreadable:
+            parts.append(refused_rejects([RefusedEntry(f.day, f.source_file, unreadable[key][0])]))
+            continue
+        for index, piece in enumerate(pieces[key]):
+            items = fast.get((key, index))
+            parts.append(
+                _with_provenance(items, f)
+                if items is not None
+                else _reference_with_long_lines(contents[key], piece, f, max_line_bytes)
+            )
     parsed = Parsed.concat(parts)
     read = {
         f.source_file: unreadable[key][1] if key in unreadable else contents[key].stamp
@@ -328,8 +338,122 @@ def parse_day_files(
     }
     texts = TEXTS.to_frame()
     if keep_text is not None:
+        data = {key: read.data for key, read in contents.items()}
         texts = _texts(parsed.items.filter(keep_text), {f.source_file: f for f in files}, data)
     return Parsed(parsed.items, parsed.rejects, texts, read)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Whole lines of a file's bytes as read (`DayBytes.data`), parsed on their own."""
+
+    start: int
+    end: int
+    """Its bytes are `data[start:end]`."""
+    first_line: int
+    """The number, in the file, of its first line."""
+    long_lines: tuple[LongLine, ...]
+    """The lines over the limit among its lines (emptied in `data`)."""
+    whole: bool
+    """Whether it is the whole file."""
+
+
+def _cut(read: DayBytes, slice_bytes: int | None) -> list[_Piece]:
+    """A file's bytes in pieces of whole lines, each at most `slice_bytes` long unless a
+    single line is longer; one piece when the file is that short (or no limit is given)."""
+    data = read.data
+    if slice_bytes is None or len(data) <= slice_bytes:
+        return [_Piece(0, len(data), 1, read.long_lines, whole=True)]
+    pieces = []
+    start, line = 0, 1
+    while start < len(data):
+        if len(data) - start <= slice_bytes:
+            end = len(data)
+        else:
+            end = data.rfind(b"\n", start, start + slice_bytes) + 1
+            if end <= start:  # a line longer than the slice: the piece ends with it
+                newline = data.find(b"\n", start + slice_bytes)
+                end = len(data) if newline < 0 else newline + 1
+        newlines = data.count(b"\n", start, end)
+        lines = newlines + (data[end - 1 : end] != b"\n")
+        long_lines = tuple(x for x in read.long_lines if line <= x.line_number < line + lines)
+        pieces.append(_Piece(start, end, line, long_lines, whole=False))
+        start, line = end, line + newlines
+    return pieces
+
+
+def _slices(
+    pieces: dict[str, list[_Piece]], slice_bytes: int | None
+) -> list[list[tuple[str, int]]]:
+    """The pieces, in order, in groups of at most `slice_bytes` (a longer piece alone)."""
+    slices: list[list[tuple[str, int]]] = [[]]
+    size = 0
+    for key, cut in pieces.items():
+        for index, piece in enumerate(cut):
+            length = piece.end - piece.start
+            if slice_bytes is not None and slices[-1] and size + length > slice_bytes:
+                slices.append([])
+                size = 0
+            slices[-1].append((key, index))
+            size += length
+    return [batch for batch in slices if batch]
+
+
+def _fast_slice(
+    batch: list[tuple[str, int]],
+    pieces: dict[str, list[_Piece]],
+    contents: dict[str, DayBytes],
+    paths: dict[str, DayFile],
+    connection: duckdb.DuckDBPyConnection,
+) -> dict[tuple[str, int], pl.DataFrame]:
+    """The fast path over one slice: the items of each plainly valid piece, by (path, piece),
+    with the line numbers of its file.
+
+    DuckDB reads a whole local file itself, which is then checked unchanged since our read
+    (only our bytes count). It reads a piece of a file, and an object of an object store,
+    from a copy of the bytes read, written to a private temporary folder (the local disk
+    costs far less than a second request per object; docs/storage.md has the measurements).
+    A piece holding a line over the limit goes to the rule book."""
+    plain = [(key, index) for key, index in batch if not pieces[key][index].long_lines]
+    direct = {
+        key: (key, index)
+        for key, index in plain
+        if pieces[key][index].whole and paths[key].is_local
+    }
+    copied = [entry for entry in plain if entry[0] not in direct]
+    with tempfile.TemporaryDirectory(prefix="day-files-") if copied else _no_folder() as folder:
+        names: dict[str, tuple[str, int]] = dict(direct.items())
+        data: dict[str, bytes] = {key: contents[key].data for key in direct}
+        not_at_start = set()
+        for number, (key, index) in enumerate(copied):
+            piece = pieces[key][index]
+            copy = str(Path(folder) / f"{number}.json")
+            data[copy] = contents[key].data[piece.start : piece.end]
+            Path(copy).write_bytes(data[copy])
+            names[copy] = (key, index)
+            if piece.start > 0:
+                not_at_start.add(copy)
+        facts = _file_facts(data, not_at_start)
+        del data
+        fast = _fast_parse(facts.filter(~pl.col("doubtful")).drop("doubtful"), connection)
+    # DuckDB read a local file again: if it changed since our read, only our bytes count.
+    return {
+        names[name]: _from_line(items, pieces[names[name][0]][names[name][1]].first_line)
+        for name, items in fast.items()
+        if name not in direct or _unchanged(paths[name], contents[name])
+    }
+
+
+@contextmanager
+def _no_folder() -> Iterator[str]:
+    yield ""
+
+
+def _from_line(items: pl.DataFrame, first_line: int) -> pl.DataFrame:
+    """Items of a piece numbered from its own first line, numbered as in its file."""
+    if first_line == 1:
+        return items
+    return items.with_columns(pl.col("line_number") + (first_line - 1))
 
 
 def _unchanged(file: DayFile, read: DayBytes) -> bool:
@@ -340,10 +464,17 @@ def _unchanged(file: DayFile, read: DayBytes) -> bool:
     return info is not None and file_stamp(info) == read.stamp
 
 
-def _reference_with_long_lines(read: DayBytes, file: DayFile, max_line_bytes: int) -> Parsed:
-    """The rule book over what was read, and each line over the limit as a reject."""
-    parsed = parse_reference(read.data, file)
-    if not read.long_lines:
+def _reference_with_long_lines(
+    read: DayBytes, piece: _Piece, file: DayFile, max_line_bytes: int
+) -> Parsed:
+    """The rule book over a piece of what was read, and each line over the limit as a
+    reject."""
+    if piece.whole:
+        parsed = parse_reference(read.data, file)
+    else:
+        data = read.data[piece.start : piece.end]
+        parsed = parse_reference(data, file, first_line=piece.first_line)
+    if not piece.long_lines:
         return parsed
     long_rejects = pl.DataFrame(
         [
@@ -356,7 +487,7 @@ def _reference_with_long_lines(read: DayBytes, file: DayFile, max_line_bytes: in
                 "kept here",
                 file.day,
             )
-            for line in read.long_lines
+            for line in piece.long_lines
         ],
         schema=schemas.REJECTS,
         orient="row",
@@ -429,26 +560,6 @@ def refused_rejects(refused: Sequence[RefusedEntry]) -> Parsed:
     return Parsed(items=schemas.ITEMS.to_frame(), rejects=rejects)
 
 
-def _fast_parse_copies(
-    contents: dict[str, bytes], bounded: set[str], connection: duckdb.DuckDBPyConnection
-) -> dict[str, pl.DataFrame]:
-    """The fast path for objects of an object store: their bytes, already read once, are
-    written to a private temporary folder and DuckDB reads those copies (the local disk
-    costs far less than a second request per object; docs/storage.md has the measurements).
-    The result is keyed by the objects' own keys, as for local files."""
-    with tempfile.TemporaryDirectory(prefix="day-files-") as folder:
-        copies = {}
-        for number, (key, data) in enumerate(contents.items()):
-            copy = Path(folder) / f"{number}.json"
-            copy.write_bytes(data)
-            copies[str(copy)] = key
-        facts = _file_facts({copy: contents[key] for copy, key in copies.items()})
-        plain = [copy for copy, key in copies.items() if key not in bounded]
-        facts = facts.filter(~pl.col("doubtful") & pl.col("filename").is_in(plain))
-        fast = _fast_parse(facts.drop("doubtful"), connection)
-    return {copies[copy]: frame for copy, frame in fast.items()}
-
-
 def _with_provenance(items: pl.DataFrame, file: DayFile) -> Parsed:
     """Items of the fast path, with the file and folder day they come from."""
     return Parsed(
@@ -495,7 +606,7 @@ _EXTRA_BRACKETS = 64
 path. It bounds how deep any line nests, far below Python's recursion limit."""
 
 
-def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
+def _file_facts(contents: dict[str, bytes], not_at_start: set[str] | None = None) -> pl.DataFrame:
     """One row per file (`filename`): its line count, its opening brackets, and whether it
     is doubtful before DuckDB even sees it, in which case it goes to the rule book.
 
@@ -505,7 +616,8 @@ def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
     in fields the fast path does not look at too:
 
     - bytes that are not UTF-8, and a byte-order mark anywhere but at the very start of the
-      file (there it is no part of the first line, for both paths);
+      file (there it is no part of the first line, for both paths); the bytes of a name in
+      `not_at_start` are a piece of a file after its start, so a mark anywhere is doubtful;
     - a trailing comma before `]` or `}`;
     - `nan`, `inf`, `infinity` in any case (Python takes only `NaN`, `Infinity` and
       `-Infinity`);
@@ -521,31 +633,43 @@ def _file_facts(contents: dict[str, bytes]) -> pl.DataFrame:
     has counted the records and items (`_EXTRA_BRACKETS`). Polars computes all of it in
     native code, over all files in parallel.
     """
-    data = pl.col("data")
-    text = data.cast(pl.String)
-    utf8 = {path: _is_utf8(bytes_) for path, bytes_ in contents.items()}
+    text = pl.col("text")
+    texts = {path: _utf8_text(bytes_) for path, bytes_ in contents.items()}
+    # A byte-order mark after the start of the file (of a piece: anywhere): memchr-fast here.
+    marked = {
+        path
+        for path, bytes_ in contents.items()
+        if bytes_.find(
+            BOM, 0 if path in (not_at_start or ()) else len(BOM) * bytes_.startswith(BOM)
+        )
+        >= 0
+    }
     facts = pl.DataFrame(
         {
             "filename": list(contents),
-            "data": [bytes_ if utf8[path] else b"" for path, bytes_ in contents.items()],
-            "utf8": list(utf8.values()),
+            "text": [value or "" for value in texts.values()],
+            "utf8": [value is not None for value in texts.values()],
+            "marked": [path in marked for path in contents],
         },
-        schema={"filename": pl.String, "data": pl.Binary, "utf8": pl.Boolean},
+        schema={"filename": pl.String, "text": pl.String, "utf8": pl.Boolean, "marked": pl.Boolean},
     ).select(
         "filename",
         expected_lines=text.str.count_matches("\n", literal=True).cast(pl.Int64)
-        + (~data.bin.ends_with(b"\n") & (data.bin.size() > 0)).cast(pl.Int64),
+        + (~text.str.ends_with("\n") & (text.str.len_bytes() > 0)).cast(pl.Int64),
         brackets=text.str.count_matches(r"[\[{]").cast(pl.Int64),
         doubtful=~pl.col("utf8")
-        | text.str.strip_prefix("\ufeff").str.contains("\ufeff", literal=True)
+        | pl.col("marked")
         | pl.col("filename").str.contains(r"[*?\[]")
         | text.str.contains(r"(?i)nan|inf")
         | text.str.contains("\\u", literal=True),
         # Each key the fast path reads, at most once per record or item (more: repeated).
         record_keys=pl.max_horizontal(_key_count(text, key) for key in RECORD_KEYS),
         item_keys=pl.max_horizontal(_key_count(text, key) for key in ITEM_KEYS),
-        before_a_closer=pl.any_horizontal(data.bin.contains(pair) for pair in _BEFORE_A_CLOSER),
+        before_a_closer=pl.any_horizontal(
+            text.str.contains(pair.decode(), literal=True) for pair in _BEFORE_A_CLOSER
+        ),
     )
+    del texts
     suspects = facts.filter(pl.col("before_a_closer") & ~pl.col("doubtful"))
     trailing_comma = [
         path
@@ -561,14 +685,12 @@ def _key_count(text: pl.Expr, key: str) -> pl.Expr:
     return text.str.count_matches(f'"{key}"', literal=True).cast(pl.Int64)
 
 
-def _is_utf8(data: bytes) -> bool:
-    if data.isascii():  # most files: a quick test
-        return True
+def _utf8_text(data: bytes) -> str | None:
+    """`data` as text, None when it is not UTF-8."""
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 _DUCKDB_REFUSALS = (

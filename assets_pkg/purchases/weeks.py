@@ -13,10 +13,14 @@ whatever order.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 import threading
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -24,6 +28,7 @@ import polars as pl
 from assets_pkg.purchases import schemas
 from assets_pkg.purchases.feed import (
     MAX_LINE_BYTES,
+    ONE_DAY,
     DayFile,
     DayListing,
     Fingerprint,
@@ -36,6 +41,7 @@ from assets_pkg.purchases.feed import (
 from assets_pkg.purchases.parse import Parsed, parse_day_files, refused_rejects
 from assets_pkg.shared.dates import WeekRange, key_of
 from assets_pkg.shared.location import Location
+from assets_pkg.shared.storage import local_path
 
 
 class NoDataError(LookupError):
@@ -155,14 +161,47 @@ class WeekRead:
     """Entries of the folders read that are not `*.json` parts (`DayListing.ignored`)."""
 
 
-class WeekReader:
-    """Reads weeks in ascending order, parsing each day file once.
+SLICE_BYTES = 4 * 2**20
+"""How many bytes of the feed a reader parses at once: day files together up to this size, a
+longer file in pieces of this size (`parse.parse_day_files`). Parsing takes about twelve
+times the bytes parsed; docs/performance.md has the measurements behind the value."""
 
-    Neighbouring weeks share the tolerance folders: days already parsed and still needed by
-    a later week are kept, older ones dropped, so memory holds about two weeks of data
-    however long the range. While the caller splits and writes one week, a worker thread
-    parses the next week of `weeks` (DuckDB and polars release the GIL, so the two cores
-    both work).
+AHEAD_BYTES = 16 * 2**20
+"""A reader parses the next week while the caller writes the week just read when the next
+week's day files hold at most this many bytes (a week of the sample feed at its density holds
+about 14 MB); a larger week is parsed when it is asked for (docs/performance.md)."""
+
+
+PARSE_WORKERS = 1
+"""Units parsed at once, each by a thread with its own DuckDB connection. Two read a 10x week
+about a fifth faster on two cores and hold a second slice: 60 to 80 MB more at the peak
+(docs/performance.md); memory comes first here."""
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """What the day folders parsed so far hold for the weeks after `week`: their items dated
+    in those weeks, and everything of their folders in those weeks (rejects, far items and
+    their text), so that the next week parses none of `days` again."""
+
+    week: dt.date | None = None
+    parsed: Parsed = field(default_factory=lambda: Parsed.concat([]))
+    days: frozenset[dt.date] = frozenset()
+
+
+class WeekReader:
+    """Reads weeks in ascending order, parsing each day file once, a slice at a time.
+
+    A week's day files are parsed in units of about `slice_bytes` (a longer file in pieces),
+    and each unit is split at once into the week's items, its quarantine and what later
+    weeks need of it: the raw bytes of a unit are released before the next unit is read, so
+    memory holds the week's items, one slice being parsed, and the few items of the
+    tolerance folders that belong to the next week (`_Carry`), however dense the week.
+
+    Neighbouring weeks share the tolerance folders: their items for the next week are
+    carried, not parsed again. `workers` threads parse the units, ahead of the unit being
+    split; after a week, it parses the next week of `weeks` while the caller writes the week
+    when that next week holds at most `ahead_bytes` (DuckDB and polars release the GIL).
     """
 
     def __init__(
@@ -172,18 +211,35 @@ class WeekReader:
         weeks: Sequence[dt.date] = (),
         partitions: WeekRange | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
+        slice_bytes: int = SLICE_BYTES,
+        ahead_bytes: int = AHEAD_BYTES,
+        workers: int = PARSE_WORKERS,
     ) -> None:
         self.source_dir = source_dir
         self.tolerance_days = tolerance_days
         self.partitions = partitions
         self.max_line_bytes = max_line_bytes
-        self._next_week = dict(zip(sorted(weeks), sorted(weeks)[1:], strict=False))
-        # The worker thread owns its DuckDB connection: it lives and dies with the thread.
+        self.slice_bytes = slice_bytes
+        self.ahead_bytes = ahead_bytes
+        self.workers = workers
+        self._plan = sorted(weeks)
+        # The worker thread owns its DuckDB connection: it lives and dies with the thread,
+        # and spills (if ever) to a folder of its own, which DuckDB makes when it first
+        # spills; `close` removes it.
+        self._spill = str(Path(tempfile.gettempdir()) / f"week-reader-{uuid.uuid4().hex}")
         self._worker = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="parse-days", initializer=_open_connection
+            max_workers=workers,
+            thread_name_prefix="parse-days",
+            initializer=_open_connection,
+            initargs=(self._spill,),
         )
-        self._days: dict[dt.date, Future[dict[dt.date, Parsed]]] = {}
         self._day_listings: dict[dt.date, DayListing] = {}
+        self._stamps: dict[str, str] = {}
+        """The stamp of what was read of each file parsed, by `source_file`."""
+        self._carry = _Carry()
+        self._pending: dict[tuple[DayFile, ...], Future[Parsed]] = {}
+        self._next: tuple[dt.date, list[list[DayFile]]] | None = None
+        """The next week's units, planned when its parse began ahead."""
 
     def __enter__(self) -> WeekReader:
         return self
@@ -193,11 +249,11 @@ class WeekReader:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def read(self, week: dt.date) -> WeekRead:
         days = days_read_for_week(week, self.tolerance_days)
         listing = self._list(days)
-        files = listing.files
         if not has_data(listing, week):
             raise NoDataError(
                 f"No transactions for the week of {week}: none of its day folders exist ("
@@ -206,26 +262,110 @@ class WeekReader:
                 "PURCHASES_SOURCE_DIR points at the wrong folder."
             )
         for day in [d for d in self._day_listings if d < days[0]]:
-            del self._day_listings[day]
-            self._days.pop(day, None)
-        self._parse_soon(files)
-        upcoming = self._next_week.get(week)
-        if upcoming is not None:
-            self._parse_soon(self._list(days_read_for_week(upcoming, self.tolerance_days)).files)
-        parsed = Parsed.concat(
-            [self._days[day].result()[day] for day in sorted({f.day for f in files})]
-            + [refused_rejects(listing.refused)]
-        )
-        exploded, quarantine = split_week(parsed, week, self.tolerance_days, self.partitions)
+            for file in self._day_listings.pop(day).files:
+                self._stamps.pop(file.source_file, None)
+        carry = self._carry
+        if carry.week is None or week <= carry.week:  # not ascending: nothing carried applies
+            carry = _Carry()
+        planned = self._next
+        if planned is not None and planned[0] == week and carry is self._carry:
+            units = planned[1]
+        else:
+            units = self._units([f for f in listing.files if f.day not in carry.days])
+        self._next = None
+        wanted = {tuple(unit) for unit in units}
+        for key in [key for key in self._pending if key not in wanted]:  # planned ahead, moot
+            self._pending.pop(key).cancel()
+        exploded: list[pl.DataFrame] = []
+        quarantine: list[pl.DataFrame] = []
+        later: list[Parsed] = []
+
+        def split(parsed: Parsed) -> None:
+            if parsed.items.is_empty() and parsed.rejects.is_empty():
+                return
+            items, rejects = split_week(parsed, week, self.tolerance_days, self.partitions)
+            # One chunk per column: a frame whose columns are cut in different places is
+            # copied whole by the first operation that needs them aligned (a `drop`).
+            exploded.append(items.rechunk())
+            quarantine.append(rejects)
+            later.append(_for_later(parsed, week, self.tolerance_days))
+
+        split(carry.parsed)
+        for index, unit in enumerate(units):
+            for upcoming in units[index + 1 : index + 1 + self.workers]:
+                self._submit(upcoming)
+            parsed = self._submit(unit).result()
+            del self._pending[tuple(unit)]
+            self._stamps.update(parsed.read)
+            split(parsed)
+        split(refused_rejects(listing.refused))
+        parsed_days = carry.days | {f.day for unit in units for f in unit}
+        self._carry = self._next_carry(week, later, parsed_days)
+        self._parse_ahead(week)
         return WeekRead(
             week,
-            exploded,
-            quarantine,
+            pl.concat(exploded, rechunk=False) if exploded else schemas.EXPLODED.to_frame(),
+            pl.concat(quarantine).sort(["source_file", "line_number"], maintain_order=True)
+            if quarantine
+            else schemas.QUARANTINE.to_frame(),
             listing.missing,
-            len(files),
-            fingerprint(listing, parsed.read),
+            len(listing.files),
+            fingerprint(
+                listing, {f.source_file: self._stamps[f.source_file] for f in listing.files}
+            ),
             listing.ignored,
         )
+
+    def _next_carry(self, week: dt.date, later: list[Parsed], days: frozenset[dt.date]) -> _Carry:
+        """What weeks after `week` need of the days parsed: nothing when the plan holds no
+        later week reading them."""
+        first_later = week + 7 * ONE_DAY - self.tolerance_days * ONE_DAY
+        kept = frozenset(day for day in days if day >= first_later)
+        upcoming = self._upcoming(week)
+        if self._plan and (
+            upcoming is None or not kept & set(days_read_for_week(upcoming, self.tolerance_days))
+        ):
+            return _Carry(week)
+        return _Carry(week, Parsed.concat(later), kept)
+
+    def _upcoming(self, week: dt.date) -> dt.date | None:
+        return next((w for w in self._plan if w > week), None)
+
+    def _parse_ahead(self, week: dt.date) -> None:
+        """Start parsing the next week of the plan when all of it is at most `ahead_bytes`:
+        a small week is ready when the caller asks for it; a large one would only add its
+        parse to the memory of the week being written."""
+        upcoming = self._upcoming(week)
+        if upcoming is None:
+            return
+        listing = self._list(days_read_for_week(upcoming, self.tolerance_days))
+        units = self._units([f for f in listing.files if f.day not in self._carry.days])
+        self._next = (upcoming, units)
+        if sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes:
+            for unit in units:
+                self._submit(unit)
+
+    def _units(self, files: Sequence[DayFile]) -> list[list[DayFile]]:
+        """`files` in order, in groups of about `slice_bytes` (a longer file alone)."""
+        units: list[list[DayFile]] = []
+        size = 0
+        for file in files:
+            length = _size(file)
+            if not units or size + length > self.slice_bytes:
+                units.append([])
+                size = 0
+            units[-1].append(file)
+            size += length
+        return units
+
+    def _submit(self, unit: list[DayFile]) -> Future[Parsed]:
+        key = tuple(unit)
+        if key not in self._pending:
+            keep_text = is_stray(self.tolerance_days, self.partitions)
+            self._pending[key] = self._worker.submit(
+                _parse_unit, unit, keep_text, self.max_line_bytes, self.slice_bytes
+            )
+        return self._pending[key]
 
     def _list(self, days: Sequence[dt.date]) -> DayListing:
         """The listing of `days`. A day listed before keeps the entries it was listed, and
@@ -239,32 +379,47 @@ class WeekReader:
                 self._day_listings[day] = fresh.of_day(day)
         return DayListing.joined(self._day_listings[day] for day in days)
 
-    def _parse_soon(self, files: Sequence[DayFile]) -> None:
-        new = [f for f in files if f.day not in self._days]
-        if new:
-            keep_text = is_stray(self.tolerance_days, self.partitions)
-            batch = self._worker.submit(_parse_by_day, new, keep_text, self.max_line_bytes)
-            for f in new:
-                self._days[f.day] = batch
 
+def _for_later(parsed: Parsed, week: dt.date, tolerance_days: int) -> Parsed:
+    """What weeks after `week` need of `parsed`: the items dated in them (within the
+    tolerance), and everything of the folders after `week`."""
+    after = week + 7 * ONE_DAY
+    later_folder = pl.col("folder_day") >= after
+    dated_later = (week_start("date_of_purchase") >= after) & (_distance().abs() <= tolerance_days)
+    return Parsed(
+        items=parsed.items.filter(later_folder | dated_later),
+        rejects=parsed.rejects.filter(later_folder),
+        texts=parsed.texts.filter(later_folder),
+    )
+
+
+def _size(file: DayFile) -> int:
+    """A day file's size for planning units: from the listing for an object, else from
+    `stat` (nothing opened); 0 when it cannot be looked at (its read says why)."""
+    if file.size is not None or not file.is_local:
+        return file.size or 0
+    try:
+        return local_path(file.path).stat().st_size
+    except OSError:
+        return 0
+
+
+DUCKDB_MEMORY_LIMIT = "256MB"
+"""What the parse's DuckDB connection may hold before it spills to its temporary folder (a
+slice takes a few MB of it; this bounds a pathological file instead of growing)."""
 
 _worker_state = threading.local()
 
 
-def _open_connection() -> None:
-    _worker_state.connection = duckdb.connect()
+def _open_connection(temp_directory: str) -> None:
+    _worker_state.connection = duckdb.connect(
+        config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": temp_directory}
+    )
 
 
-def _parse_by_day(
-    files: Sequence[DayFile], keep_text: pl.Expr, max_line_bytes: int
-) -> dict[dt.date, Parsed]:
-    parsed = parse_day_files(files, _worker_state.connection, keep_text, max_line_bytes)
-    return {
-        day: Parsed(
-            items=parsed.items.filter(pl.col("folder_day") == day),
-            rejects=parsed.rejects.filter(pl.col("folder_day") == day),
-            texts=parsed.texts.filter(pl.col("folder_day") == day),
-            read={f.source_file: parsed.read[f.source_file] for f in files if f.day == day},
-        )
-        for day in {f.day for f in files}
-    }
+def _parse_unit(
+    files: Sequence[DayFile], keep_text: pl.Expr, max_line_bytes: int, slice_bytes: int
+) -> Parsed:
+    return parse_day_files(
+        files, _worker_state.connection, keep_text, max_line_bytes, slice_bytes=slice_bytes
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases import schemas
+from assets_pkg.purchases import counts, schemas
 from assets_pkg.purchases.counts import (
     count_week,
     period_counts,
@@ -15,6 +17,7 @@ from assets_pkg.purchases.counts import (
     weekly_counts,
 )
 
+from ..fuzzing import fuzz_settings
 from .feed_builder import day, moment
 
 W = day("2024-01-08")
@@ -157,3 +160,86 @@ def test_a_counted_week_carries_its_counts_metadata_and_unknown_ids() -> None:
     assert_frame_equal(week.counts, weekly_counts(exploded, CUSTOMERS, PRODUCTS, W).collect())
     assert week.metadata == week_metadata(week.counts)
     assert week.unknown == {"customer_id": ["C7", "C99"], "product_id": ["P9"]}
+
+
+_IDS = st.sampled_from(["C1", "C2", "C3", "C4", "C5", "C9", "", " C1", "é"])
+_PRODUCTS = st.sampled_from(["P1", "P2", "P3", "P9", "p1"])
+
+
+@fuzz_settings(200)
+@given(
+    rows=st.lists(st.tuples(_IDS, _PRODUCTS), max_size=40),
+    customers=st.lists(_IDS, unique=True, max_size=6),
+    products=st.lists(_PRODUCTS, unique=True, max_size=4),
+)
+def test_counting_on_codes_gives_the_group_by_on_ids_row_for_row(
+    rows: list[tuple[str, str]], customers: list[str], products: list[str]
+) -> None:
+    """`count_week` counts on integer codes; `weekly_counts` groups by the ids themselves.
+    Any items, any catalogs (ids bought and absent from them, customers who bought
+    nothing): the same rows in the same order, what the web UI shows of them, and the ids
+    the catalogs lack."""
+    catalog = pl.DataFrame(
+        {"customer_id": customers, "loyalty_score": [len(c) or None for c in customers]},
+        schema=schemas.CUSTOMERS,
+    )
+    listed = pl.DataFrame(
+        {
+            "product_id": products,
+            "product_description": products,
+            "product_category": [f"k{p}" for p in products],
+        },
+        schema=schemas.PRODUCTS,
+    )
+    exploded = _exploded(rows)
+    week = count_week(exploded, catalog, listed, W)
+    assert_frame_equal(week.counts, weekly_counts(exploded, catalog, listed, W).collect())
+    assert week.metadata == week_metadata(week.counts)
+    assert week.unknown == {
+        "customer_id": sorted({c for c, _ in rows} - set(customers)),
+        "product_id": sorted({p for _, p in rows} - set(products)),
+    }
+
+
+def test_a_null_id_is_counted_like_any_unknown_id() -> None:
+    """The parse never gives one; counted all the same, as the group-by on ids counts it."""
+    exploded = _exploded([("C1", "P1"), ("C1", "P1")]).with_columns(
+        customer_id=pl.when(pl.col("line_number") == 0).then(None).otherwise("customer_id")
+    )
+    week = count_week(exploded, CUSTOMERS, PRODUCTS, W)
+    assert_frame_equal(week.counts, weekly_counts(exploded, CUSTOMERS, PRODUCTS, W).collect())
+    assert week.unknown == {"customer_id": [None], "product_id": []}
+
+
+@fuzz_settings(200)
+@given(
+    rows=st.lists(st.tuples(_IDS, _PRODUCTS), max_size=30),
+    changes=st.lists(
+        st.tuples(_IDS, st.one_of(st.none(), _PRODUCTS), st.one_of(st.none(), st.integers(-1, 3))),
+        max_size=4,
+    ),
+    drop=st.integers(0, 3),
+    customers=st.lists(_IDS, max_size=6),
+)
+def test_reconciling_on_codes_finds_what_the_group_by_on_ids_finds(
+    rows: list[tuple[str, str]],
+    changes: list[tuple[str, str | None, int | None]],
+    drop: int,
+    customers: list[str],
+) -> None:
+    """The week's true counts with some rows dropped and some added (wrong counts, null
+    counts, unknown pairs, idle rows): the same pairs that differ, the same customers
+    missing, the same sums, whatever the catalog (repeated ids too)."""
+    catalog = pl.DataFrame(
+        {"customer_id": customers, "loyalty_score": [1] * len(customers)},
+        schema=schemas.CUSTOMERS,
+    )
+    exploded = _exploded(rows)
+    true = weekly_counts(exploded, catalog.unique("customer_id", keep="first"), PRODUCTS, W)
+    extra = pl.LazyFrame(
+        [(W, c, None, p, None, n) for c, p, n in changes], schema=schemas.COUNTS, orient="row"
+    )
+    weekly = pl.concat([true.collect().slice(drop).lazy(), extra])
+    assert counts.reconcile_week(weekly, exploded, catalog) == counts._reconcile_by_ids(
+        weekly, exploded, catalog
+    )

@@ -573,3 +573,58 @@ def test_no_files_give_empty_frames_of_the_schemas() -> None:
         parse_day_files([], duckdb.connect()),
         Parsed(schemas.ITEMS.to_frame(), schemas.REJECTS.to_frame()),
     )
+
+
+@pytest.mark.parametrize("slice_bytes", [1, 100, 1000, 100_000])
+def test_files_parsed_in_slices_give_what_they_give_whole(
+    tmp_path: Path, slice_bytes: int, connection: duckdb.DuckDBPyConnection
+) -> None:
+    """A file longer than a slice is parsed in pieces of whole lines: the line numbers, the
+    byte-order mark that starts the file (and only that one), the lines over the limit and
+    the text kept of the far lines are those of the whole file."""
+    huge = _line(basket="[" + ", ".join(['{"product_id": "P3", "price": 5}'] * 300) + "]")
+    far = purchase("C5", "2023-06-01 10:00:00", "P1")
+    contents = [
+        BOM + (G + b"\n") * 20 + BOM + G + b"\n" + (G + b"\n") * 5,
+        (G + b"\r\n") * 3 + huge + b"\n" + far.encode() + b"\n" + G,
+        EVERY_RULE,
+        *CASES.values(),
+    ]
+    files = [_day_file(tmp_path, f"f{i:02}", data) for i, data in enumerate(contents)]
+    keep = pl.col("date_of_purchase") < moment("2024-01-01 00:00:00")
+    whole = parse_day_files(files, connection, keep, max_line_bytes=5000)
+    sliced = parse_day_files(files, connection, keep, max_line_bytes=5000, slice_bytes=slice_bytes)
+    _assert_same(sliced, whole)
+    assert_frame_equal(sliced.texts, whole.texts)
+    assert sliced.texts.get_column("raw_text").to_list() == [far]
+    assert sliced.read == whole.read
+    assert whole.rejects.filter(pl.col("source_file") == "f00/transactions.json").rows() == [
+        (
+            "f00/transactions.json",
+            21,
+            (BOM + G).decode(),
+            "line is not valid JSON "
+            "(JSONDecodeError: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 "
+            "(char 0))",
+            FOLDER_DAY,
+        )
+    ]
+
+
+def test_a_file_in_pieces_goes_through_duckdb_piece_by_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clean pieces are read by DuckDB, from private copies: none goes to the rule book."""
+    data = (G + b"\n" + GOOD_2.encode() + b"\n") * 50
+    file = _day_file(tmp_path, "big", data)
+    expected = _reference(file.path, file)
+
+    def refuse(*args: object, **kwargs: object) -> Parsed:
+        raise AssertionError("a piece was sent to the rule book")
+
+    monkeypatch.setattr(parse, "parse_reference", refuse)
+    spy = _Spy()
+    sliced = parse_day_files([file], cast("duckdb.DuckDBPyConnection", spy), slice_bytes=1000)
+    _assert_same(sliced, expected)
+    assert len(spy.files) >= len(data) // 1000  # copies of pieces, never the file itself
+    assert str(file.path) not in spy.files

@@ -4,8 +4,9 @@ Hypothesis writes day files of JSON lines, mostly well formed and then bent in e
 feed can be (odd strings and escapes, lone surrogates, odd dates and times, huge or odd
 numbers, nesting, duplicate keys, whitespace, byte-order marks, line endings, bytes that
 are not UTF-8), and checks that `parse_day_files` gives exactly what the rule book gives
-on each whole file. Under HYPOTHESIS_PROFILE=long it tries many more files from a fresh
-seed (profiles are registered in conftest.py).
+on each whole file, whether a file is parsed whole or in pieces. Under
+HYPOTHESIS_PROFILE=long it tries many more files from a fresh seed (profiles are registered in
+conftest.py).
 """
 
 from __future__ import annotations
@@ -240,10 +241,18 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @fuzz_settings(EXAMPLES)
-@given(contents=st.lists(_day_file(), min_size=1, max_size=3))
+@given(
+    contents=st.lists(_day_file(), min_size=1, max_size=3),
+    slice_bytes=st.one_of(st.none(), st.integers(1, 300)),
+)
 def test_differential_fast_path_equals_rule_book(
-    contents: list[bytes], folder: Path, connection: duckdb.DuckDBPyConnection
+    contents: list[bytes],
+    slice_bytes: int | None,
+    folder: Path,
+    connection: duckdb.DuckDBPyConnection,
 ) -> None:
+    """Also when the files are parsed in slices: a file longer than a slice in pieces of
+    whole lines, each piece on its own path."""
     files = []
     for number, data in enumerate(contents):
         path = folder / f"part-{number}.json"
@@ -252,6 +261,6 @@ def test_differential_fast_path_equals_rule_book(
     expected = Parsed.concat(
         [parse_reference(data, f) for data, f in zip(contents, files, strict=True)]
     )
-    actual = parse_day_files(files, connection)
+    actual = parse_day_files(files, connection, slice_bytes=slice_bytes)
     assert_frame_equal(actual.items, expected.items)
     assert_frame_equal(actual.rejects, expected.rejects)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,19 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases import schemas, weeks
+from assets_pkg.purchases import parse, schemas, weeks
 from assets_pkg.purchases.feed import (
+    DayBytes,
+    DayFile,
     DayListing,
     days_read_for_week,
     find_day_files,
     fingerprint,
+    read_day_file,
     week_days,
     weeks_with_data,
 )
+from assets_pkg.purchases.parse import Parsed, parse_day_files
 from assets_pkg.purchases.weeks import NoDataError, WeekReader
 from assets_pkg.shared.dates import WeekRange, monday_of
 from assets_pkg.shared.location import Location
@@ -324,3 +329,163 @@ def test_a_week_without_any_of_its_own_folders_has_not_arrived(feed: Feed) -> No
     folders = ", ".join(f"transactions/d=2024-01-{d:02}" for d in range(8, 15))
     assert f"none of its day folders exist ({folders} under {feed.root})" in message
     assert "PURCHASES_SOURCE_DIR" in message
+
+
+def _busy_feed(feed: Feed) -> None:
+    """Three weeks and their neighbours; every day holds its own purchases, some dated the
+    day before and after (within the tolerance), a far one, a broken line, and a second
+    part."""
+    feed.fill_days("2023-12-30", "2024-01-23")
+    first = day("2024-01-01")
+    for offset in range(-2, 23):
+        folder = first + dt.timedelta(days=offset)
+        before, after = folder - dt.timedelta(days=1), folder + dt.timedelta(days=1)
+        feed.write_day(
+            str(folder),
+            purchase(f"C{offset % 4 + 1}", f"{folder} 10:00:00", "P1", "P2"),
+            purchase("C2", f"{before} 23:30:00", "P1"),
+            "{broken",
+            purchase("C3", f"{after} 00:30:00", "P2"),
+            purchase("C4", f"{folder + dt.timedelta(days=10)} 10:00:00", "P1"),
+        )
+        part = feed.root / "transactions" / f"d={folder}" / "z-part.json"
+        part.write_text(purchase("C1", f"{folder} 12:00:00", "P2") + "\n")
+
+
+@pytest.mark.parametrize(
+    ("slice_bytes", "ahead_bytes", "workers"),
+    [(1, 0, 1), (300, 10**9, 1), (300, 10**9, 3), (weeks.SLICE_BYTES, weeks.AHEAD_BYTES, 1)],
+)
+@pytest.mark.parametrize("last", [None, NEXT], ids=["open", "last week"])
+def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_once(
+    feed: Feed,
+    monkeypatch: pytest.MonkeyPatch,
+    slice_bytes: int,
+    ahead_bytes: int,
+    workers: int,
+    last: dt.date | None,
+) -> None:
+    """The items a week's slices hold for the next week are carried, not parsed again; the
+    next week is parsed ahead, and every unit parsed at once is at most a slice (or a single
+    file). Each week is what it is read alone, row for row."""
+    _busy_feed(feed)
+    partitions = WeekRange(day("2024-01-01"), last)
+    run = [day("2024-01-01"), W, NEXT]
+    alone = [WeekReader(feed.source, 1, partitions=partitions).read(w) for w in run]
+    reads: list[str] = []
+    units: list[list[str]] = []
+    read, parse_files = read_day_file, parse_day_files
+
+    def counted_read(file: DayFile, max_line_bytes: int) -> DayBytes:
+        reads.append(file.source_file)
+        return read(file, max_line_bytes)
+
+    def spied_parse(files: list[DayFile], *args: Any, **kwargs: Any) -> Parsed:
+        units.append([f.source_file for f in files])
+        assert len(files) == 1 or sum(Path(str(f.path)).stat().st_size for f in files) <= (
+            slice_bytes
+        )
+        return parse_files(files, *args, **kwargs)
+
+    monkeypatch.setattr(parse, "read_day_file", counted_read)
+    monkeypatch.setattr(weeks, "parse_day_files", spied_parse)
+    with WeekReader(
+        feed.source,
+        1,
+        run,
+        partitions,
+        slice_bytes=slice_bytes,
+        ahead_bytes=ahead_bytes,
+        workers=workers,
+    ) as reader:
+        together = [reader.read(w) for w in run]
+    for a, b in zip(together, alone, strict=True):
+        assert_frame_equal(a.exploded, b.exploded)
+        assert_frame_equal(a.quarantine, b.quarantine)
+        assert (a.fingerprint, a.files_read, a.missing_days) == (
+            b.fingerprint,
+            b.files_read,
+            b.missing_days,
+        )
+    assert sorted(reads) == sorted(set(reads))  # each file once
+    assert len(reads) == 2 * 23  # two parts in each folder of 2023-12-31 to 2024-01-22
+    assert together[1].exploded.height == 7 * 5  # each day: 3 of its folder, 2 of neighbours
+    if slice_bytes == 1:
+        assert len(units) == len(reads)
+
+
+def test_weeks_read_out_of_order_are_each_what_they_are_alone(feed: Feed) -> None:
+    _busy_feed(feed)
+    run = [NEXT, day("2024-01-01"), W, W]
+    alone = [WeekReader(feed.source, 1).read(w) for w in run]
+    with WeekReader(feed.source, 1, sorted(set(run)), slice_bytes=1) as reader:
+        together = [reader.read(w) for w in run]
+    for a, b in zip(together, alone, strict=True):
+        assert_frame_equal(a.exploded, b.exploded)
+        assert_frame_equal(a.quarantine, b.quarantine)
+
+
+def test_the_parse_stays_under_its_duckdb_memory_limit_and_leaves_no_spill_folder(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a limit too small for a slice, DuckDB refuses the clean files and the rule book
+    parses them: the same week. The folder DuckDB may spill to goes with the reader."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    for folder in ["2024-01-08", "2024-01-09", "2024-01-14"]:
+        feed.write_day(folder, purchase("C1", f"{folder} 10:00:00", "P1", "P2"))
+    expected = WeekReader(feed.source, 1).read(W)
+    rule_book = parse.parse_reference
+    referred: list[str] = []
+
+    def counted(data: bytes, file: DayFile, first_line: int = 1) -> Parsed:
+        referred.append(file.source_file)
+        return rule_book(data, file, first_line)
+
+    monkeypatch.setattr(parse, "parse_reference", counted)
+    monkeypatch.setattr(weeks, "DUCKDB_MEMORY_LIMIT", "1KB")
+    with WeekReader(feed.source, 1) as reader:
+        read = reader.read(W)
+        spill = Path(reader._spill)
+        assert spill.parent == Path(tempfile.gettempdir())
+    assert_frame_equal(read.exploded, expected.exploded)
+    assert_frame_equal(read.quarantine, expected.quarantine)
+    assert referred == [source_file(str(d)) for d in days_read_for_week(W, 1)]  # all of them
+    assert not spill.exists()
+
+
+@pytest.mark.parametrize("ahead_bytes", [0, 10**9], ids=["large next week", "small next week"])
+def test_the_next_week_is_parsed_ahead_only_when_it_is_small(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch, ahead_bytes: int
+) -> None:
+    """While the caller writes a week, the worker parses the next one if it holds at most
+    `ahead_bytes`; a larger one waits until it is asked for."""
+    _busy_feed(feed)
+    reads: list[str] = []
+    read = read_day_file
+
+    def counted_read(file: DayFile, max_line_bytes: int) -> DayBytes:
+        reads.append(file.source_file)
+        return read(file, max_line_bytes)
+
+    monkeypatch.setattr(parse, "read_day_file", counted_read)
+    with WeekReader(feed.source, 1, [W, NEXT], ahead_bytes=ahead_bytes) as reader:
+        reader.read(W)
+        reader._worker.submit(lambda: None).result()  # the worker is done with what it had
+        ahead = [name for name in reads if name >= source_file("2024-01-16")]
+        assert len(ahead) == (0 if ahead_bytes == 0 else 2 * 7)  # 01-16 to 01-22, two parts
+        reader.read(NEXT)
+    assert sorted(reads) == sorted(set(reads))
+
+
+def test_every_column_of_a_week_is_cut_in_the_same_chunks(feed: Feed) -> None:
+    """A frame whose columns are cut in different places is copied whole by the first
+    operation that needs them aligned: the IO manager's `drop` of the week column copied a
+    whole week (96 MB at 10x). A file parsed in pieces gives its provenance as constants
+    and its items in chunks; each slice's items are made one chunk."""
+    feed.fill_days("2024-01-07", "2024-01-15")
+    lines = [purchase(f"C{n}", "2024-01-09 10:00:00", "P1", "P2") for n in range(5000)]
+    feed.write_day("2024-01-09", *lines)
+    with WeekReader(feed.source, 1, slice_bytes=50_000) as reader:
+        exploded = reader.read(W).exploded
+    columns = [c for c in exploded.columns if c != "week"]  # `week` is one constant
+    assert len({tuple(exploded.get_column(c).chunk_lengths()) for c in columns}) == 1
