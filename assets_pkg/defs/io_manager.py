@@ -167,6 +167,7 @@ class HiveParquetIOManager(dg.UPathIOManager):
                 )
             else:
                 context.add_output_metadata(table_metadata(written))
+            del frame, written  # not held while the next week is computed
         context.add_output_metadata({"path": _path_value(folder)})
 
     def _store(self, context: dg.OutputContext, obj: Any, path: UPath) -> pl.DataFrame:

@@ -172,10 +172,12 @@ week's day files hold at most this many bytes (a week of the sample feed at its 
 about 14 MB); a larger week is parsed when it is asked for (docs/performance.md)."""
 
 
-PARSE_WORKERS = 1
-"""Units parsed at once, each by a thread with its own DuckDB connection. Two read a 10x week
-about a fifth faster on two cores and hold a second slice: 60 to 80 MB more at the peak
-(docs/performance.md); memory comes first here."""
+PARSE_WORKERS = 2
+"""Units parsed at once, each by a thread with its own DuckDB connection, for a week of at most
+`AHEAD_BYTES` (one unit ahead for a larger week). Two read 26 weeks of the bench's large feed
+in 4.7-4.9 s against 6.0-6.3 s for one, for 28 MiB more at its peak; a 10x week they read a
+fifth faster but hold a second slice, 60 to 80 MB more, so a large week keeps to one unit
+ahead (docs/performance.md)."""
 
 
 @dataclass(frozen=True)
@@ -291,8 +293,12 @@ class WeekReader:
             later.append(_for_later(parsed, week, self.tolerance_days))
 
         split(carry.parsed)
+        # A week of the sample's density is parsed by every worker at once; a larger one a
+        # unit ahead only, so that memory holds two slices of it at most.
+        small = sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes
+        depth = self.workers if small else 1
         for index, unit in enumerate(units):
-            for upcoming in units[index + 1 : index + 1 + self.workers]:
+            for upcoming in units[index + 1 : index + 1 + depth]:
                 self._submit(upcoming)
             parsed = self._submit(unit).result()
             del self._pending[tuple(unit)]

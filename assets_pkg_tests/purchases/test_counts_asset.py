@@ -4,12 +4,15 @@ its check is computed from the data, and every week of a range has its own metad
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from assets_pkg.defs.io_manager import ParquetIOManager
+from assets_pkg.defs.purchases import count_assets
+from assets_pkg.shared.ahead import Ahead
 
 from .feed_builder import (
     ASSETS,
@@ -21,6 +24,7 @@ from .feed_builder import (
 )
 
 W, NEXT = "2024-01-08", "2024-01-15"
+T = TypeVar("T")
 
 
 def _two_weeks(feed: Feed) -> None:
@@ -104,3 +108,24 @@ def test_each_week_of_a_range_has_its_own_counts_metadata(feed: Feed, warehouse:
         W: dg.IntMetadataValue(3),
         NEXT: dg.IntMetadataValue(1),
     }
+
+
+@pytest.mark.parametrize(("ahead_items", "ahead"), [(3, 1), (2, 0)])
+def test_a_large_week_is_counted_only_when_it_is_written(
+    feed: Feed, warehouse: Path, monkeypatch: pytest.MonkeyPatch, ahead_items: int, ahead: int
+) -> None:
+    """The next week is counted while a week is written only when no week of the run holds
+    more than AHEAD_ITEMS basket items (here the largest holds 3), so that memory never
+    holds two large weeks' counting."""
+    _two_weeks(feed)
+    asked: list[int] = []
+
+    class Spy(Ahead[T]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            asked.append(self.ahead)
+
+    monkeypatch.setattr(count_assets, "Ahead", Spy)
+    monkeypatch.setattr(count_assets, "AHEAD_ITEMS", ahead_items)
+    assert materialize(feed, warehouse, (W, NEXT)).success
+    assert asked == [ahead]

@@ -35,7 +35,8 @@ def test_counts_made_from_the_items_reconcile() -> None:
     found = counts.reconcile_week(_counted(ITEMS), ITEMS, CUSTOMERS)
     assert found.passed
     assert (found.items, found.counted) == (4, 4)
-    assert found.mismatched_pairs == [] and found.missing_customers == []
+    assert found.mismatched_pairs == []
+    assert found.missing_customers == []
 
 
 def _with_counts(stored: pl.LazyFrame, changes: dict[tuple[str, str], int]) -> pl.LazyFrame:

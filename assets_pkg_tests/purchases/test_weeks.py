@@ -489,3 +489,27 @@ def test_every_column_of_a_week_is_cut_in_the_same_chunks(feed: Feed) -> None:
         exploded = reader.read(W).exploded
     columns = [c for c in exploded.columns if c != "week"]  # `week` is one constant
     assert len({tuple(exploded.get_column(c).chunk_lengths()) for c in columns}) == 1
+
+
+@pytest.mark.parametrize(("ahead_bytes", "most_ahead"), [(10**9, 2), (0, 1)])
+def test_a_small_week_is_parsed_by_every_worker_a_large_one_a_unit_ahead(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch, ahead_bytes: int, most_ahead: int
+) -> None:
+    """With two workers, a week of at most `ahead_bytes` has two units parsed ahead of the one
+    being split; a larger week one, so that memory holds two of its slices at most."""
+    _busy_feed(feed)
+    most = 0
+    submit = WeekReader._submit
+
+    def counting(self: WeekReader, unit: list[DayFile]) -> Any:
+        nonlocal most
+        future = submit(self, unit)
+        most = max(most, len(self._pending) - 1)  # besides the unit asked for
+        return future
+
+    monkeypatch.setattr(WeekReader, "_submit", counting)
+    with WeekReader(
+        feed.source, 1, [W], slice_bytes=1, ahead_bytes=ahead_bytes, workers=2
+    ) as reader:
+        reader.read(W)
+    assert most == most_ahead

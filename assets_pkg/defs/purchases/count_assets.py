@@ -67,9 +67,15 @@ def counts_asset(
             return week.counts
 
         keys = sorted(exploded_transactions)
-        with Ahead(count_week, keys, name="count-weeks") as ahead:
-            # The IO manager asks for one week at a time and writes it while the next one
-            # is counted.
+        # The IO manager asks for one week at a time and writes it while the next one is
+        # counted; a week larger than AHEAD_ITEMS is counted only when asked for, so that
+        # memory never holds two large weeks' counting (the row counts are in the footers).
+        largest = max(
+            (exploded_transactions[key].select(pl.len()).collect().item() for key in keys),
+            default=0,
+        )
+        ahead_weeks = 1 if largest <= AHEAD_ITEMS else 0
+        with Ahead(count_week, keys, ahead=ahead_weeks, name="count-weeks") as ahead:
             yield dg.Output(FramesOnDemand(keys, functools.partial(counted, ahead)))
             for key in keys:
                 if key not in unknown:  # an IO manager that stored nothing: the
@@ -81,6 +87,11 @@ def counts_asset(
 
     return weekly_purchase_counts
 
+
+AHEAD_ITEMS = 500_000
+"""The largest week (basket items) counted ahead of the one being written: a week of the bench's
+large feed holds about 140,000 items; at ten times its customers, 1.4 million, counting one
+holds about 190 MB (docs/performance.md)."""
 
 DUE_CRON = "0 12 * * 2"
 """Tuesdays 12:00 UTC: a week's counts are due six hours after the schedule's tick
