@@ -12,31 +12,27 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import dagster as dg
 import polars as pl
-import psycopg
 import pytest
 from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus
 from dagster_shared.yaml_utils import load_yaml_from_path
-from kombu.connection import Connection
-from psycopg import sql
 
 from assets_pkg.definitions import build_definitions
 from assets_pkg.shared.settings import PROJECT_ROOT, Settings
+from deploy import client
 from deploy.serve import INSTANCE_TEMPLATE, Topology, prepare_instance, production_env
 
 pytestmark = pytest.mark.deployment
@@ -60,21 +56,6 @@ each step on a worker, the name Celery gives that worker (`worker-1.QUEUE@host`)
 T = TypeVar("T")
 
 
-def _answers(address: tuple[str, int]) -> bool:
-    try:
-        with socket.create_connection(address, timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _poll(what: str, check: Callable[[], T | None], timeout: float, every: float = 0.5) -> T:
     """`check()`'s first result that is not None, or a failure naming `what` after
     `timeout` seconds."""
@@ -88,55 +69,16 @@ def _poll(what: str, check: Callable[[], T | None], timeout: float, every: float
         time.sleep(every)
 
 
-@contextlib.contextmanager
-def _database() -> Iterator[str]:
+def _database() -> contextlib.AbstractContextManager[str]:
     """A new PostgreSQL database for the instance, dropped afterwards."""
-    name = f"dagster_deploy_test_{uuid.uuid4().hex[:12]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-
-
-def _delete_queue(broker: str, queue: str) -> None:
-    with contextlib.suppress(Exception), Connection(broker, connect_timeout=5) as connection:  # type: ignore[no-untyped-call]
-        connection.default_channel.queue_delete(queue)
-
-
-def _graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer: dict[str, Any] = json.load(response)
-    return answer
-
-
-LAUNCH_BACKFILL = """
-mutation ($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on PartitionKeysNotFoundError { message }
-  }
-}
-"""
+    return client.scratch_database(f"dagster_deploy_test_{uuid.uuid4().hex[:12]}")
 
 
 def _launch_backfill(url: str, assets: list[str], weeks: list[str]) -> str | None:
     """The new backfill's id, or None while the webserver cannot take it yet."""
     params = {"assetSelection": [{"path": [a]} for a in assets], "partitionNames": weeks}
     try:
-        answer = _graphql(url, LAUNCH_BACKFILL, {"params": params})
+        answer = client.graphql(url, client.LAUNCH_BACKFILL, {"params": params})
     except (urllib.error.URLError, OSError):
         return None
     result = (answer.get("data") or {}).get("launchPartitionBackfill") or {}
@@ -275,14 +217,14 @@ def _start_with_a_backfill(topology: Topology) -> str:
 def services() -> str:
     """The result backend's URL; skips unless PostgreSQL and RabbitMQ answer."""
     missing = [
-        name for name, at in (("PostgreSQL", PG), ("RabbitMQ", RABBITMQ)) if not _answers(at)
+        name for name, at in (("PostgreSQL", PG), ("RabbitMQ", RABBITMQ)) if not client.answers(*at)
     ]
     if missing:
         pytest.skip(
             f"{' and '.join(missing)} does not answer on 127.0.0.1 "
             "(the deployment test needs PostgreSQL at :5432 and RabbitMQ at :5672)"
         )
-    return "redis://127.0.0.1:6379/0" if _answers(REDIS) else "rpc://"
+    return "redis://127.0.0.1:6379/0" if client.answers(*REDIS) else "rpc://"
 
 
 def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
@@ -298,7 +240,7 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
     prepare_instance(home)
     queue = f"deploy_test_{uuid.uuid4().hex[:12]}"
     broker = "pyamqp://guest@127.0.0.1//"
-    grpc_port, port = _free_port(), _free_port()
+    grpc_port, port = client.free_port(), client.free_port()
     log_path = tmp_path / "topology.log"
     log = log_path.open("w")
     with _database() as pg_url:
@@ -323,7 +265,7 @@ def test_a_backfill_fans_out_to_celery_workers_and_survives_killed_processes(
         finally:
             topology.stop(grace=10)
             log.close()
-            _delete_queue(broker, queue)
+            client.delete_queue(broker, queue)
     print(f"deployment test: {time.monotonic() - started:.0f} s; log: {log_path}")
     killed_step, killed_run = chaos.killed_step, chaos.killed_run
     assert killed_step is not None, "no worker was caught in the middle of a step"
@@ -465,7 +407,7 @@ def test_runs_orphaned_by_a_stop_are_failed_and_retried_after_a_restart(
     prepare_instance(home)
     queue = f"deploy_test_{uuid.uuid4().hex[:12]}"
     broker = "pyamqp://guest@127.0.0.1//"
-    grpc_port, port = _free_port(), _free_port()
+    grpc_port, port = client.free_port(), client.free_port()
     log_path = tmp_path / "topology.log"
     log = log_path.open("w")
     topologies: list[Topology] = []
@@ -536,7 +478,7 @@ def test_runs_orphaned_by_a_stop_are_failed_and_retried_after_a_restart(
             for each in topologies:
                 each.stop(grace=10)
             log.close()
-            _delete_queue(broker, queue)
+            client.delete_queue(broker, queue)
 
     final = instance_backfill_status
     assert final == BulkActionStatus.COMPLETED_SUCCESS, final

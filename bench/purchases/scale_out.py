@@ -20,14 +20,11 @@ made-up answers.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import shutil
-import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,15 +38,15 @@ from bench.purchases.dagster_runs import (
 )
 from bench.purchases.dataset import week
 from bench.purchases.measure import TreeSampler
+from deploy import client
 
 if TYPE_CHECKING:  # deploy.serve needs the production profile: imported when the part runs
     from deploy.serve import Topology
 
 WORKER_COUNTS = (1, 2)
-HOST = "127.0.0.1"
+HOST = client.HOST
 SERVICES = (("PostgreSQL", 5432), ("RabbitMQ", 5672), ("Redis", 6379))
 """What the topology needs, where `make serve` finds it by default."""
-ADMIN_URL = f"postgresql://postgres@{HOST}:5432/postgres"
 TIMEOUT_S = 1800.0
 """A backfill not finished after this long is a failure of the part."""
 POLL_S = 2.0
@@ -203,15 +200,7 @@ def outcome(
     return result
 
 
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def services_problem(answers: Callable[[str, int], bool] = _answers) -> str | None:
+def services_problem(answers: Callable[[str, int], bool] = client.answers) -> str | None:
     """Why the topology cannot start here, in one sentence; None when it can."""
     down = [f"{name} (:{port})" for name, port in SERVICES if not answers(HOST, port)]
     if down:
@@ -228,35 +217,6 @@ def services_problem(answers: Callable[[str, int], bool] = _answers) -> str | No
         return f"the production profile is not installed ({error}): `make serve` installs it"
     return None
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _graphql(url: str, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer: dict[str, Any] = json.load(response)
-    return answer
-
-
-LAUNCH = """
-mutation ($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on PartitionKeysNotFoundError { message }
-  }
-}
-"""
 
 RUNS = """
 query ($id: String!, $filter: RunsFilter) {
@@ -287,7 +247,7 @@ def _launch(url: str, weeks: Sequence[str], timeout: float) -> tuple[float, str]
     while time.monotonic() < deadline:
         launched_at = time.time()
         try:
-            answer = _graphql(url, LAUNCH, {"params": params})
+            answer = client.graphql(url, client.LAUNCH_BACKFILL, {"params": params})
         except (urllib.error.URLError, OSError) as error:
             last = str(error)
         else:
@@ -301,41 +261,13 @@ def _launch(url: str, weeks: Sequence[str], timeout: float) -> tuple[float, str]
 
 def _runs(url: str, backfill: str, steps: bool = False) -> tuple[str | None, list[RunInfo]]:
     variables = {"id": backfill, "filter": {"tags": [{"key": BACKFILL_TAG, "value": backfill}]}}
-    answer = _graphql(url, RUNS % (STEPS if steps else ""), variables)
+    answer = client.graphql(url, RUNS % (STEPS if steps else ""), variables)
     data = answer.get("data") or {}
     runs = data.get("runsOrError") or {}
     if runs.get("__typename") != "Runs":
         raise RuntimeError(f"the web UI did not list the runs: {runs or answer}"[:300])
     status = (data.get("partitionBackfillOrError") or {}).get("status")
     return status, [RunInfo.from_graphql(run) for run in runs["results"]]
-
-
-@contextlib.contextmanager
-def _database(name: str) -> Iterator[str]:
-    """A new PostgreSQL database `name` (one left by an earlier bench is dropped first),
-    dropped afterwards; its URL for the instance."""
-    import psycopg
-    from psycopg import sql
-
-    def drop(connection: psycopg.Connection[Any]) -> None:
-        query = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-        connection.execute(query)
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        drop(connection)
-        connection.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield f"postgresql+psycopg2://postgres@{HOST}:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-            drop(connection)
-
-
-def _delete_queue(broker: str, queue: str) -> None:
-    from kombu.connection import Connection
-
-    with contextlib.suppress(Exception), Connection(broker, connect_timeout=5) as connection:  # type: ignore[no-untyped-call]
-        connection.default_channel.queue_delete(queue)
 
 
 def backfill_on_topology(
@@ -366,9 +298,12 @@ def backfill_on_topology(
     prepare_instance(home)
     defaults = checkout_defaults(ROOT)
     broker, queue = defaults["DAGSTER_CELERY_BROKER_URL"], f"bench_{checkout_id(ROOT)}"
-    _delete_queue(broker, queue)  # what a bench stopped half-way left in it
+    client.delete_queue(broker, queue)  # what a bench stopped half-way left in it
     log_path = logs / f"{name}.log"
-    with _database(f"dagster_bench_{checkout_id(ROOT)}") as pg_url, log_path.open("w") as log:
+    with (
+        client.scratch_database(f"dagster_bench_{checkout_id(ROOT)}") as pg_url,
+        log_path.open("w") as log,
+    ):
         settings = {
             **setup.env,
             "DAGSTER_PG_URL": pg_url,
@@ -378,9 +313,11 @@ def backfill_on_topology(
             "DAGSTER_CELERY_QUEUE": queue,
             "PURCHASES_WEEKS_PER_RUN": str(plan.weeks_per_run),
         }
-        grpc_port = _free_port()
+        grpc_port = client.free_port()
         env = production_env(settings, home, HOST, grpc_port, ROOT)
-        topology = Topology(env, workers=workers, port=_free_port(), grpc_port=grpc_port, log=log)
+        topology = Topology(
+            env, workers=workers, port=client.free_port(), grpc_port=grpc_port, log=log
+        )
         samplers: list[TreeSampler] = []
         try:
             say(f"  starting the topology with {workers} worker(s); its log: {log_path}")
@@ -402,7 +339,7 @@ def backfill_on_topology(
             for sampler in samplers:
                 sampler.stop()
             topology.stop(grace=10)
-            _delete_queue(broker, queue)
+            client.delete_queue(broker, queue)
     if samplers:
         result.worker_peak_mib = max(sampler.peak_kib for sampler in samplers) / 1024
     say(
