@@ -9,6 +9,8 @@ so a damaged file is named the same way wherever it is read.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 from upath import UPath
 
@@ -17,6 +19,9 @@ from assets_pkg.shared import storage
 HIVE_KEY = "week"
 """The folder name of a weekly partition, `week=YYYY-MM-DD`, and the column Hive readers add."""
 FILE_NAME = "data.parquet"
+COMPRESSION: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "statistics": True}
+"""How every stored file is written: zstd at level 1 writes a quarter faster than polars'
+default level for files a few percent larger, and every Parquet reader decodes it."""
 
 
 def stored_file(asset_folder: UPath, partition: str | None, hive_key: str = HIVE_KEY) -> UPath:

@@ -7,7 +7,7 @@ same parse, rule book, event-time split and quarantine, the next week parsed ahe
 worker thread), counts the week (`counts.count_week`) in a second worker thread while the
 main thread writes, reconciles the counts with the items and the catalog
 (`counts.reconcile_week`, on the frames in memory) and writes the week's three tables in the
-warehouse's layout, with the IO manager's Parquet options, one file each, atomically.
+warehouse's layout with its Parquet options (`shared.layout`), one file each, atomically.
 
 What it leaves out is what Dagster adds: the run and its events (materialisations, checks,
 observations), the definitions, the IO manager's per-week metadata and previews, reading
@@ -30,31 +30,30 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
+from upath import UPath
 
 from assets_pkg.purchases import catalog, counts
 from assets_pkg.purchases.weeks import WeekReader
 from assets_pkg.shared.atomic import atomic_path
 from assets_pkg.shared.dates import WEEK, WeekRange, key_of
+from assets_pkg.shared.layout import COMPRESSION, stored_file
 from assets_pkg.shared.location import Location
+from assets_pkg.shared.storage import local_path
 from bench.purchases.measure import Measurement, measure
-
-COMPRESSION = {"compression": "zstd", "compression_level": 1, "statistics": True}
-"""The IO manager's options (`assets_pkg.defs.io_manager.COMPRESSION`), spelt here so that
-the script imports nothing of the Dagster layer."""
 
 
 def write(frame: pl.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as part:
-        frame.write_parquet(part, **COMPRESSION)  # type: ignore[arg-type]
+        frame.write_parquet(part, **COMPRESSION)
 
 
 def run_weeks(source: Path, out: Path, first: dt.date, last: dt.date, tolerance: int) -> int:
     """Every week from `first` to `last` (Mondays) of `source` into `out`; the week count."""
     customers = catalog.read_customers(source / "customers.csv")
     products = catalog.read_products(source / "products.csv")
-    write(customers, out / "raw_customers" / "data.parquet")
-    write(products, out / "products" / "data.parquet")
+    write(customers, _file(out, "raw_customers"))
+    write(products, _file(out, "products"))
     weeks = [first + n * WEEK for n in range((last - first) // WEEK + 1)]
     partitions = WeekRange(first)  # open, as (a)'s partitions without PURCHASES_END_DATE
     failed: list[str] = []
@@ -100,8 +99,9 @@ def _finish(
         failed.append(key)
 
 
-def _file(out: Path, asset: str, key: str) -> Path:
-    return out / asset / f"week={key}" / "data.parquet"
+def _file(out: Path, asset: str, key: str | None = None) -> Path:
+    """Where the IO manager would store `asset` (of the week `key`) under `out`."""
+    return local_path(stored_file(UPath(out) / asset, key))
 
 
 def run_same_work(
