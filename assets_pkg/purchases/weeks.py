@@ -239,7 +239,7 @@ class WeekReader:
         self._stamps: dict[str, str] = {}
         """The stamp of what was read of each file parsed, by `source_file`."""
         self._carry = _Carry()
-        self._pending: dict[tuple[DayFile, ...], Future[Parsed]] = {}
+        self._pending: dict[tuple[dt.date, tuple[DayFile, ...]], Future[_Split]] = {}
         self._next: tuple[dt.date, list[list[DayFile]]] | None = None
         """The next week's units, planned when its parse began ahead."""
 
@@ -275,36 +275,27 @@ class WeekReader:
         else:
             units = self._units([f for f in listing.files if f.day not in carry.days])
         self._next = None
-        wanted = {tuple(unit) for unit in units}
+        wanted = {(week, tuple(unit)) for unit in units}
         for key in [key for key in self._pending if key not in wanted]:  # planned ahead, moot
             self._pending.pop(key).cancel()
-        exploded: list[pl.DataFrame] = []
-        quarantine: list[pl.DataFrame] = []
-        later: list[Parsed] = []
-
-        def split(parsed: Parsed) -> None:
-            if parsed.items.is_empty() and parsed.rejects.is_empty():
-                return
-            items, rejects = split_week(parsed, week, self.tolerance_days, self.partitions)
-            # One chunk per column: a frame whose columns are cut in different places is
-            # copied whole by the first operation that needs them aligned (a `drop`).
-            exploded.append(items.rechunk())
-            quarantine.append(rejects)
-            later.append(_for_later(parsed, week, self.tolerance_days))
-
-        split(carry.parsed)
+        parts = [
+            self._split(carry.parsed, week),
+            self._split(refused_rejects(listing.refused), week),
+        ]
         # A week of the sample's density is parsed by every worker at once; a larger one a
         # unit ahead only, so that memory holds two slices of it at most.
         small = sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes
         depth = self.workers if small else 1
         for index, unit in enumerate(units):
             for upcoming in units[index + 1 : index + 1 + depth]:
-                self._submit(upcoming)
-            parsed = self._submit(unit).result()
-            del self._pending[tuple(unit)]
-            self._stamps.update(parsed.read)
-            split(parsed)
-        split(refused_rejects(listing.refused))
+                self._submit(week, upcoming)
+            part = self._submit(week, unit).result()
+            del self._pending[(week, tuple(unit))]
+            self._stamps.update(part.read)
+            parts.insert(-1, part)
+        exploded = [part.exploded for part in parts if part.exploded is not None]
+        quarantine = [part.quarantine for part in parts if part.quarantine is not None]
+        later = [part.later for part in parts if part.later is not None]
         parsed_days = carry.days | {f.day for unit in units for f in unit}
         self._carry = self._next_carry(week, later, parsed_days)
         self._parse_ahead(week)
@@ -349,7 +340,7 @@ class WeekReader:
         self._next = (upcoming, units)
         if sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes:
             for unit in units:
-                self._submit(unit)
+                self._submit(upcoming, unit)
 
     def _units(self, files: Sequence[DayFile]) -> list[list[DayFile]]:
         """`files` in order, in groups of about `slice_bytes` (a longer file alone)."""
@@ -364,14 +355,31 @@ class WeekReader:
             size += length
         return units
 
-    def _submit(self, unit: list[DayFile]) -> Future[Parsed]:
-        key = tuple(unit)
+    def _submit(self, week: dt.date, unit: list[DayFile]) -> Future[_Split]:
+        """Parse `unit` for `week` in a worker, and split it there too (`_split`)."""
+        key = (week, tuple(unit))
         if key not in self._pending:
-            keep_text = is_stray(self.tolerance_days, self.partitions)
-            self._pending[key] = self._worker.submit(
-                _parse_unit, unit, keep_text, self.max_line_bytes, self.slice_bytes
-            )
+            self._pending[key] = self._worker.submit(self._parse_and_split, unit, week)
         return self._pending[key]
+
+    def _parse_and_split(self, unit: list[DayFile], week: dt.date) -> _Split:
+        keep_text = is_stray(self.tolerance_days, self.partitions)
+        parsed = _parse_unit(unit, keep_text, self.max_line_bytes, self.slice_bytes)
+        return self._split(parsed, week)
+
+    def _split(self, parsed: Parsed, week: dt.date) -> _Split:
+        """`parsed` split into what `week` keeps, its quarantine and what later weeks need."""
+        if parsed.items.is_empty() and parsed.rejects.is_empty():
+            return _Split(read=parsed.read)
+        items, rejects = split_week(parsed, week, self.tolerance_days, self.partitions)
+        return _Split(
+            # One chunk per column: a frame whose columns are cut in different places is
+            # copied whole by the first operation that needs them aligned (a `drop`).
+            items.rechunk(),
+            rejects,
+            _for_later(parsed, week, self.tolerance_days),
+            parsed.read,
+        )
 
     def _list(self, days: Sequence[dt.date]) -> DayListing:
         """The listing of `days`. A day listed before keeps the entries it was listed, and
@@ -384,6 +392,17 @@ class WeekReader:
             for day in new:
                 self._day_listings[day] = fresh.of_day(day)
         return DayListing.joined(self._day_listings[day] for day in days)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A unit of day files parsed and split for a week (`WeekReader._split`): in a worker, so
+    that the caller's thread only gathers and writes."""
+
+    exploded: pl.DataFrame | None = None
+    quarantine: pl.DataFrame | None = None
+    later: Parsed | None = None
+    read: dict[str, str] = field(default_factory=dict)
 
 
 def _for_later(parsed: Parsed, week: dt.date, tolerance_days: int) -> Parsed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -501,9 +502,9 @@ def test_a_small_week_is_parsed_by_every_worker_a_large_one_a_unit_ahead(
     most = 0
     submit = WeekReader._submit
 
-    def counting(self: WeekReader, unit: list[DayFile]) -> Any:
+    def counting(self: WeekReader, week: dt.date, unit: list[DayFile]) -> Any:
         nonlocal most
-        future = submit(self, unit)
+        future = submit(self, week, unit)
         most = max(most, len(self._pending) - 1)  # besides the unit asked for
         return future
 
@@ -513,3 +514,23 @@ def test_a_small_week_is_parsed_by_every_worker_a_large_one_a_unit_ahead(
     ) as reader:
         reader.read(W)
     assert most == most_ahead
+
+
+def test_a_unit_is_split_into_its_week_in_the_worker_that_parsed_it(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller's thread only gathers the week's parts and writes them: splitting each unit
+    into the week's items, its quarantine and what later weeks need runs beside the parse."""
+    _busy_feed(feed)
+    threads: list[str] = []
+    split = weeks.split_week
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return split(*args, **kwargs)
+
+    monkeypatch.setattr(weeks, "split_week", recording)
+    with WeekReader(feed.source, 1, [W], slice_bytes=1, workers=2) as reader:
+        reader.read(W)
+    assert threads
+    assert all(name.startswith("parse-days") for name in threads)
