@@ -240,8 +240,9 @@ class WeekReader:
         """The stamp of what was read of each file parsed, by `source_file`."""
         self._carry = _Carry()
         self._pending: dict[tuple[dt.date, tuple[DayFile, ...]], Future[_Split]] = {}
-        self._next: tuple[dt.date, list[list[DayFile]]] | None = None
-        """The next week's units, planned when its parse began ahead."""
+        self._next: tuple[dt.date, list[list[DayFile]], Future[_Split]] | None = None
+        """The next week's units, planned when its parse began ahead, and the carry split for
+        it in a worker."""
 
     def __enter__(self) -> WeekReader:
         return self
@@ -271,17 +272,17 @@ class WeekReader:
             carry = _Carry()
         planned = self._next
         if planned is not None and planned[0] == week and carry is self._carry:
-            units = planned[1]
+            units, carried = planned[1], planned[2].result()
         else:
+            if planned is not None:
+                planned[2].cancel()
             units = self._units([f for f in listing.files if f.day not in carry.days])
+            carried = self._split(carry.parsed, week)
         self._next = None
         wanted = {(week, tuple(unit)) for unit in units}
         for key in [key for key in self._pending if key not in wanted]:  # planned ahead, moot
             self._pending.pop(key).cancel()
-        parts = [
-            self._split(carry.parsed, week),
-            self._split(refused_rejects(listing.refused), week),
-        ]
+        parts = [carried, self._split(refused_rejects(listing.refused), week)]
         # A week of the sample's density is parsed by every worker at once; a larger one a
         # unit ahead only, so that memory holds two slices of it at most.
         small = sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes
@@ -337,7 +338,9 @@ class WeekReader:
             return
         listing = self._list(days_read_for_week(upcoming, self.tolerance_days))
         units = self._units([f for f in listing.files if f.day not in self._carry.days])
-        self._next = (upcoming, units)
+        # What this week carries over is split for the next in a worker too, first.
+        carried = self._worker.submit(self._split, self._carry.parsed, upcoming)
+        self._next = (upcoming, units, carried)
         if sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes:
             for unit in units:
                 self._submit(upcoming, unit)

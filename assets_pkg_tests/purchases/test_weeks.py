@@ -520,7 +520,8 @@ def test_a_unit_is_split_into_its_week_in_the_worker_that_parsed_it(
     feed: Feed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The caller's thread only gathers the week's parts and writes them: splitting each unit
-    into the week's items, its quarantine and what later weeks need runs beside the parse."""
+    into the week's items, its quarantine and what later weeks need runs beside the parse, and
+    so does splitting what a week carries over for the next."""
     _busy_feed(feed)
     threads: list[str] = []
     split = weeks.split_week
@@ -530,7 +531,9 @@ def test_a_unit_is_split_into_its_week_in_the_worker_that_parsed_it(
         return split(*args, **kwargs)
 
     monkeypatch.setattr(weeks, "split_week", recording)
-    with WeekReader(feed.source, 1, [W], slice_bytes=1, workers=2) as reader:
+    with WeekReader(feed.source, 1, [W, NEXT], slice_bytes=1, workers=2) as reader:
         reader.read(W)
-    assert threads
+        carried = len(threads)
+        reader.read(NEXT)
+    assert carried < len(threads)
     assert all(name.startswith("parse-days") for name in threads)
