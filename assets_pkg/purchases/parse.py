@@ -911,7 +911,9 @@ def _fast_parse(
         line_number=pl.col("line_number"),
         file=pl.col("file"),
     )
-    checked, good_items_frame = pl.collect_all([per_file, good_items])
+    # The in-memory engine: on a slice already in memory it is a quarter faster than polars
+    # 2's default streaming engine (5.4-6.2 against 7.1-8.3 s/GB, docs/performance.md).
+    checked, good_items_frame = pl.collect_all([per_file, good_items], engine="in-memory")
     good = checked.filter(pl.col("good"))
     # A plain file whose counts were not exact holds something more: looked at carefully.
     again = checked.filter(~pl.col("good") & pl.col("filename").is_in(_plain_names(facts)))
