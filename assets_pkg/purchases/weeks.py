@@ -195,16 +195,17 @@ class WeekReader:
     """Reads weeks in ascending order, parsing each day file once, a slice at a time.
 
     A week's day files are parsed in units of about `slice_bytes` (a longer file in pieces),
-    and each unit is split at once into the week's items, its quarantine and what later
-    weeks need of it: the raw bytes of a unit are released before the next unit is read, so
+    and each unit is split at once, by the worker that parsed it, into the week's items, its
+    quarantine and what later weeks need of it (`_split`; the caller's thread only gathers
+    the parts): the raw bytes of a unit are released before the next unit is read, so
     memory holds the week's items, one slice being parsed, and the few items of the
     tolerance folders that belong to the next week (`_Carry`), however dense the week.
 
     Neighbouring weeks share the tolerance folders: their items for the next week are
-    carried, not parsed again. `workers` threads parse the units, ahead of the unit being
-    split; after a week, it parses the next week of `weeks` while the caller writes the week
-    when that next week holds at most `ahead_bytes` (DuckDB and polars release the GIL).
-    """
+    carried, not parsed again. `workers` threads parse and split the units, ahead of the unit
+    being gathered; after a week, they split what it carries over for the next week of `weeks`
+    and parse that week while the caller writes the week when it holds at most `ahead_bytes`
+    (DuckDB and polars release the GIL)."""
 
     def __init__(
         self,
