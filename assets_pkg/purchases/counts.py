@@ -132,8 +132,7 @@ def count_week(
     keys are sorted once. A group-by on two text columns held about 230 bytes per item at
     its peak (320 MB for the 1.4 million items of a week at ten times the sample's
     customers); this holds a few integers per item (docs/performance.md)."""
-    # The week's ids read once (a few MB even at 10x), then coded from memory.
-    ids = exploded.select("customer_id", "product_id").collect().lazy()
+    ids = exploded.select("customer_id", "product_id")
     customer_ids = _dictionary(ids, customers.get_column("customer_id"))
     product_ids = _dictionary(ids, products.get_column("product_id"))
     keys = (
