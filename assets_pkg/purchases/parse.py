@@ -670,7 +670,7 @@ def _plain_facts(data: bytes) -> tuple[int, int, int, int] | None:
     mark, a byte that is not UTF-8 or Unicode white space.
 
     Each count is one vectorised pass over the bytes (numpy, which lets go of the GIL for the
-    other parse worker): about 0.6 s/GB in all, against 5 to 7 s/GB for the careful facts."""
+    other parse worker): about 1 s/GB in all, against 5 to 7 s/GB for the careful facts."""
     import numpy as np  # here: numpy is only needed once a feed is parsed
 
     if not data.isascii() or data.find(b"\\") >= 0:
@@ -911,8 +911,8 @@ def _fast_parse(
         line_number=pl.col("line_number"),
         file=pl.col("file"),
     )
-    # The in-memory engine: on a slice already in memory it is a quarter faster than polars
-    # 2's default streaming engine (5.4-6.2 against 7.1-8.3 s/GB, docs/performance.md).
+    # The in-memory engine: on a slice already in memory it is an eighth faster than polars
+    # 2's default streaming engine (a median of 6.5 against 7.3 s/GB, docs/performance.md).
     checked, good_items_frame = pl.collect_all([per_file, good_items], engine="in-memory")
     good = checked.filter(pl.col("good"))
     # A plain file whose counts were not exact holds something more: looked at carefully.
