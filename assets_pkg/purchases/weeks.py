@@ -283,7 +283,7 @@ class WeekReader:
         wanted = {(week, tuple(unit)) for unit in units}
         for key in [key for key in self._pending if key not in wanted]:  # planned ahead, moot
             self._pending.pop(key).cancel()
-        parts = [carried, self._split(refused_rejects(listing.refused), week)]
+        parts = [carried]
         # A week of the sample's density is parsed by every worker at once; a larger one a
         # unit ahead only, so that memory holds two slices of it at most.
         small = sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes
@@ -294,7 +294,8 @@ class WeekReader:
             part = self._submit(week, unit).result()
             del self._pending[(week, tuple(unit))]
             self._stamps.update(part.read)
-            parts.insert(-1, part)
+            parts.append(part)
+        parts.append(self._split(refused_rejects(listing.refused), week))
         exploded = [part.exploded for part in parts if part.exploded is not None]
         quarantine = [part.quarantine for part in parts if part.quarantine is not None]
         later = [part.later for part in parts if part.later is not None]
