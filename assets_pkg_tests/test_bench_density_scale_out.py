@@ -31,6 +31,8 @@ from bench.purchases.scale_out import (
 )
 from bench.purchases.summary import summarise
 
+from .test_bench import target
+
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 MB = 1_000_000
 
@@ -53,12 +55,6 @@ def render(
         scale_out,
         now=NOW,
     )
-
-
-def target(page: str, name: str) -> str:
-    found = [line for line in page.splitlines() if line.startswith("- **") and name in line]
-    assert len(found) == 1, found
-    return found[0]
 
 
 def point(
