@@ -898,12 +898,13 @@ def _fast_parse(
             "filename",
             "rows",
             "items",
+            "plain",
             good=pl.when(pl.col("plain"))
             .then(_exactly_records_and_items())
             .otherwise(_careful_counts()),
         )
     )
-    good_items = items.filter(pl.col("item_ok")).select(
+    good_items = items.select(  # the items of files that are not good are dropped below
         date_of_purchase=pl.col("moment"),
         customer_id=pl.col("customer_id"),
         product_id=pl.col("product_id").str.strip_chars('"'),
@@ -916,14 +917,14 @@ def _fast_parse(
     checked, good_items_frame = pl.collect_all([per_file, good_items], engine="in-memory")
     good = checked.filter(pl.col("good"))
     # A plain file whose counts were not exact holds something more: looked at carefully.
-    again = checked.filter(~pl.col("good") & pl.col("filename").is_in(_plain_names(facts)))
+    again = checked.filter(~pl.col("good") & pl.col("plain"))
     if not again.is_empty():
         rechecked = (
-            again.drop("good")
+            again.drop("good", "plain")
             .join(careful_facts(again.get_column("filename").to_list()), on="filename")
             .filter(~pl.col("doubtful") & _careful_counts())
         )
-        good = pl.concat([good.drop("good"), rechecked.select("file", "filename", "rows", "items")])
+        good = pl.concat([good.select("file", "filename"), rechecked.select("file", "filename")])
     names = dict(zip(good.get_column("file"), good.get_column("filename"), strict=True))
     parts = good_items_frame.filter(pl.col("file").is_in(list(names))).partition_by(
         "file", as_dict=True
@@ -932,7 +933,3 @@ def _fast_parse(
     for path in set(names.values()) - set(result):  # plainly valid files without a single item
         result[path] = good_items_frame.clear().drop("file")
     return result
-
-
-def _plain_names(facts: pl.DataFrame) -> list[str]:
-    return facts.filter(pl.col("plain")).get_column("filename").to_list()
