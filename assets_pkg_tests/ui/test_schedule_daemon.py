@@ -1,9 +1,13 @@
 """The weekly schedule run by Dagster's real daemon (`dagster-daemon run`), not called directly.
 
 Each Tuesday 06:00 UTC the schedule asks for the week that ended the day before. To see the
-daemon take such a tick within seconds, the test records in a fresh instance that the
-schedule was switched on a minute before the most recent Tuesday 06:00 UTC: the daemon's
-first iteration then finds that tick due and evaluates it, as it would have done on time.
+daemon take such a tick within seconds, the test switches the schedule on in a fresh instance
+with `dagster schedule start` (now, on the real clock), then runs `dagster-daemon run` on a
+clock moved forward to a second after the next Tuesday 06:00 UTC: its first iteration finds
+that tick due and evaluates it. The shifted clock is `time-machine`, started in the daemon's
+process by a `sitecustomize` module; the code server and the runs it starts keep the real
+clock, and the test's instance has run monitoring off, which would otherwise judge a run
+started on the real clock by the daemon's (days apart).
 The feed is generated for the weeks around that tick, so the outcome does not depend on the
 day the test runs. Two instances, each with its own daemon, run side by side:
 
@@ -18,6 +22,8 @@ assets_pkg_tests/test_definitions.py.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,19 +32,6 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.remote_origin import (
-    RegisteredCodeLocationOrigin,
-    RemoteInstigatorOrigin,
-    RemoteRepositoryOrigin,
-)
-from dagster._core.scheduler.instigation import (
-    InstigatorState,
-    InstigatorStatus,
-    InstigatorTick,
-    ScheduleInstigatorData,
-    TickStatus,
-)
 
 from assets_pkg.defs.purchases.build import SCHEDULE
 from assets_pkg.shared.settings import PROJECT_ROOT
@@ -54,29 +47,62 @@ dozen seconds when idle, more on a busy 2-core machine."""
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
-def last_tuesday_tick(now: dt.datetime) -> dt.datetime:
-    """The most recent Tuesday 06:00 UTC at or before `now`."""
+def next_tuesday_tick(after: dt.datetime) -> dt.datetime:
+    """The first Tuesday 06:00 UTC after `after`."""
     assert SCHEDULE == "0 6 * * 2", "this test knows the schedule as Tuesdays 06:00 UTC"
-    tick = dt.datetime.combine(now.date(), dt.time(6), tzinfo=dt.UTC)
-    tick -= dt.timedelta(days=(tick.weekday() - 1) % 7)
-    return tick if tick <= now else tick - dt.timedelta(weeks=1)
+    tick = dt.datetime.combine(after.date(), dt.time(6), tzinfo=dt.UTC)
+    tick += dt.timedelta(days=(1 - tick.weekday()) % 7)
+    return tick if tick > after else tick + dt.timedelta(weeks=1)
+
+
+SHIFTED_CLOCK = """\
+import os
+import time
+
+import time_machine
+
+time_machine.travel(time.time() + float(os.environ.pop("TEST_CLOCK_SHIFT_S")), tick=True).start()
+"""
+"""A `sitecustomize` module: a Python process started with its folder on PYTHONPATH runs on
+a clock TEST_CLOCK_SHIFT_S seconds off the real one, from its first line on. The processes it
+starts (the code server of `dagster schedule start`) keep the real clock."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What the instance recorded of one evaluation of the schedule."""
+
+    status: str
+    timestamp: float
+    run_ids: list[str]
+    skip_reason: str | None
+    error: str | None
 
 
 @dataclass(frozen=True)
 class Daemon:
     instance: dg.DagsterInstance
-    state: InstigatorState
     warehouse: Path
     process: Process
 
-    def ticks(self) -> list[InstigatorTick]:
-        return list(
-            self.instance.get_ticks(self.state.instigator_origin_id, self.state.selector_id)
+    def ticks(self) -> list[Tick]:
+        (state,) = (
+            s for s in self.instance.all_instigator_state() if s.instigator_name == SCHEDULE_NAME
         )
+        return [
+            Tick(
+                t.status.value,
+                t.timestamp,
+                list(t.run_ids),
+                t.skip_reason,
+                t.error.to_string() if t.error else None,
+            )
+            for t in self.instance.get_ticks(state.instigator_origin_id, state.selector_id)
+        ]
 
-    def finished_tick(self) -> InstigatorTick:
+    def finished_tick(self) -> Tick:
         self.process.wait_until(
-            lambda: any(t.status != TickStatus.STARTED for t in self.ticks()),
+            lambda: any(t.status != "STARTED" for t in self.ticks()),
             f"{SCHEDULE_NAME} tick",
             DAEMON_S,
         )
@@ -84,31 +110,19 @@ class Daemon:
         return tick
 
 
-def switched_on_before(tick: dt.datetime) -> InstigatorState:
-    """The schedule as `dagster schedule start` records it, had it been run a minute before
-    `tick`. The daemon finds a state by its location, repository and schedule names.
-
-    Dagster has no public call that records a schedule as started at an instant in the past,
-    so this builds the record from Dagster's internal classes (`dagster._core`); the Dagster
-    release is pinned in pyproject.toml, and a change to them fails this test at once."""
-    origin = RemoteInstigatorOrigin(
-        RemoteRepositoryOrigin(RegisteredCodeLocationOrigin(LOCATION), "__repository__"),
-        SCHEDULE_NAME,
-    )
-    started = (tick - dt.timedelta(minutes=1)).timestamp()
-    return InstigatorState(
-        origin,
-        InstigatorType.SCHEDULE,
-        InstigatorStatus.RUNNING,
-        ScheduleInstigatorData(SCHEDULE, start_timestamp=started),
-    )
+def shifted_clock(root: Path, to: dt.datetime) -> dict[str, str]:
+    """The environment that starts a Python process on a clock that reads `to` now."""
+    clock = root / "shifted_clock"
+    clock.mkdir()
+    (clock / "sitecustomize.py").write_text(SHIFTED_CLOCK)
+    return {"PYTHONPATH": str(clock), "TEST_CLOCK_SHIFT_S": repr(to.timestamp() - time.time())}
 
 
 def start_daemon(
     stack: ExitStack, root: Path, tick: dt.datetime, feed: Path, first_week: dt.date
 ) -> Daemon:
-    """`dagster-daemon run` on a new instance in `root`, reading `feed`, whose schedule was
-    switched on just before `tick`."""
+    """`dagster-daemon run` on a new instance in `root`, reading `feed`, on a clock a second
+    past `tick`, with the schedule switched on now."""
     home = new_instance(root / "dagster_home")
     workspace = root / "workspace.yaml"
     workspace.write_text(
@@ -118,8 +132,10 @@ def start_daemon(
         f"      location_name: {LOCATION}\n"
         f"      working_directory: {PROJECT_ROOT}\n"
     )
-    instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
-    state = instance.add_instigator_state(switched_on_before(tick))
+    config = home / "dagster.yaml"
+    monitoring = "run_monitoring:\n  enabled: true"
+    assert monitoring in config.read_text(), f"{config}: run monitoring not where expected"
+    config.write_text(config.read_text().replace(monitoring, "run_monitoring:\n  enabled: false"))
     warehouse = root / "warehouse"
     env = project_env(
         home,
@@ -127,9 +143,14 @@ def start_daemon(
         PURCHASES_SOURCE_DIR=str(feed),
         PURCHASES_START_DATE=first_week.isoformat(),
     )
+    start = [str(BIN / "dagster"), "schedule", "start", SCHEDULE_NAME, "-w", str(workspace)]
+    done = subprocess.run(start, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(start)} failed:\n{done.stdout}{done.stderr}"
+    instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
+    daemon_env = {**env, **shifted_clock(root, tick + dt.timedelta(seconds=1))}
     command = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
-    process = stack.enter_context(running(command, env, root / "daemon.log"))
-    return Daemon(instance, state, warehouse, process)
+    process = stack.enter_context(running(command, daemon_env, root / "daemon.log"))
+    return Daemon(instance, warehouse, process)
 
 
 def now() -> dt.datetime:
@@ -138,11 +159,9 @@ def now() -> dt.datetime:
 
 @pytest.fixture(scope="module")
 def tick() -> dt.datetime:
-    current = now()
-    if last_tuesday_tick(current + dt.timedelta(seconds=DAEMON_S)) > current:
-        # The daemon would see two ticks due, and evaluate only the newer one.
-        pytest.skip("a Tuesday 06:00 UTC tick falls due within the test: run it again then")
-    return last_tuesday_tick(current)
+    """The tick the daemons find due: the next one, unless it falls within the test, when the
+    schedule could be switched on after it."""
+    return next_tuesday_tick(now() + dt.timedelta(seconds=DAEMON_S))
 
 
 @pytest.fixture(scope="module")
@@ -170,13 +189,13 @@ def daemons(
         )
 
 
-@pytest.mark.slow  # the real daemons: 38 s together
+@pytest.mark.slow  # the real daemons: 20 s together
 def test_the_daemon_runs_the_week_that_ended_when_its_day_folders_have_arrived(
     daemons: tuple[Daemon, Daemon], tick: dt.datetime, week: dt.date
 ) -> None:
     daemon = daemons[0]
     done = daemon.finished_tick()
-    assert done.status == TickStatus.SUCCESS, done.error or done.skip_reason
+    assert done.status == "SUCCESS", done.error or done.skip_reason
     assert dt.datetime.fromtimestamp(done.timestamp, dt.UTC) == tick
     (run_id,) = done.run_ids
     run = daemon.instance.get_run_by_id(run_id)
@@ -197,13 +216,13 @@ def test_the_daemon_runs_the_week_that_ended_when_its_day_folders_have_arrived(
     assert pl.read_parquet(counts).height > 0
 
 
-@pytest.mark.slow  # the real daemons: 38 s together
+@pytest.mark.slow  # the real daemons: 20 s together
 def test_the_daemon_skips_the_tick_saying_why_when_the_week_has_not_arrived(
     daemons: tuple[Daemon, Daemon], tick: dt.datetime, week: dt.date
 ) -> None:
     daemon = daemons[1]
     done = daemon.finished_tick()
-    assert done.status == TickStatus.SKIPPED, done.error
+    assert done.status == "SKIPPED", done.error
     assert dt.datetime.fromtimestamp(done.timestamp, dt.UTC) == tick
     assert done.run_ids == []
     sunday = week + dt.timedelta(days=6)
@@ -216,17 +235,17 @@ def test_the_daemon_skips_the_tick_saying_why_when_the_week_has_not_arrived(
 
 
 @pytest.mark.parametrize(
-    ("at", "expected"),
+    ("after", "expected"),
     [
-        ("2026-11-24 06:00", "2026-11-24 06:00"),
-        ("2026-11-24 05:59", "2026-11-17 06:00"),
-        ("2026-11-29 08:00", "2026-11-24 06:00"),
-        ("2026-11-30 23:59", "2026-11-24 06:00"),
-        ("2026-12-01 06:01", "2026-12-01 06:00"),
+        ("2026-11-24 05:59", "2026-11-24 06:00"),
+        ("2026-11-24 06:00", "2026-12-01 06:00"),
+        ("2026-11-29 08:00", "2026-12-01 06:00"),
+        ("2026-11-30 23:59", "2026-12-01 06:00"),
+        ("2026-12-01 06:01", "2026-12-08 06:00"),
     ],
 )
-def test_the_tick_the_daemon_finds_due_is_the_last_tuesday_6_utc(at: str, expected: str) -> None:
+def test_the_tick_the_daemon_finds_due_is_the_next_tuesday_6_utc(after: str, expected: str) -> None:
     def utc(text: str) -> dt.datetime:
         return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
-    assert last_tuesday_tick(utc(at)) == utc(expected)
+    assert next_tuesday_tick(utc(after)) == utc(expected)
