@@ -119,8 +119,11 @@ LAUNCH = { status=$$( { { $(DG) launch $(1) 2>&1 3>&- 4>&-; echo $$? >&3; } | \
 # The range step prints its own one-sentence error: no log exists yet to show.
 run: venv-run instance
 	@range=$$($(BIN)/python -m assets_pkg.purchases.feed) || exit 1; \
-	  echo "Building every purchase asset for the weeks $$range in one run; log: "$(call q,$(LOG)) && \
-	  $(call LAUNCH,--assets 'raw_customers$(comma)products$(comma)$(WEEKLY)' --partition-range "$$range",new)
+	  echo "Observing purchase_feed first, so that a file that arrives after its week is built" \
+	    "shows the week as changed upstream; log: "$(call q,$(LOG)) && \
+	  $(call LAUNCH,--assets purchase_feed --partition "$${range%%...*}",new) && \
+	  echo "Building every purchase asset for the weeks $$range in one run" && \
+	  $(call LAUNCH,--assets 'raw_customers$(comma)products$(comma)$(WEEKLY)' --partition-range "$$range",add)
 	@echo "Registering the signatures and publishing their dataset and trials ($(SIGNATURES))"
 	@$(call LAUNCH,--assets '$(SIGNATURES)',add)
 	@$(BIN)/python -m assets_pkg.summary

@@ -2,11 +2,12 @@
 week was built is observed as a new version of that week of `purchase_feed`, and the week
 alone is built again, once.
 
-Two weeks are built in this process into a fresh instance, as `make run` does; then a late
-file lands in the first week's folders, and the daemon starts. `late_purchases_sensor` is on
-by default, so the daemon evaluates it at once: it records the feed's new version of that
-week (the UI shows the week changed upstream) and requests its run, which the daemon's run
-queue launches. The sensor's rules at each step, without a daemon, are tested in
+As `make run` does, the feed is observed, then two weeks are built in this process into a
+fresh instance; then a late file lands in the first week's folders, and the daemon starts.
+`late_purchases_sensor` is on by default, so the daemon evaluates it at once: it records the
+feed's new version of that week (the UI shows the week changed upstream, since its build
+read the version observed before it) and requests its run, which the daemon's run queue
+launches. The sensor's rules at each step, without a daemon, are tested in
 assets_pkg_tests/purchases/test_late_data.py.
 """
 
@@ -70,21 +71,24 @@ def test_a_late_file_marks_its_week_changed_and_the_daemon_rebuilds_it_once(
         signatures_db_url=f"sqlite:///{tmp_path / 'signatures.db'}",
         purchases_start_date=W1.isoformat(),
     )
+    definitions = build_definitions(settings)
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        built = (
-            build_definitions(settings)
-            .resolve_job_def("weekly_purchases")
-            .execute_in_process(
-                instance=instance,
-                tags={
-                    "dagster/asset_partition_range_start": W1.isoformat(),
-                    "dagster/asset_partition_range_end": W2.isoformat(),
-                },
-            )
+        observed_first = definitions.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=[FEED], partition_key=W1.isoformat()
+        )
+        assert observed_first.success
+        built = definitions.resolve_job_def("weekly_purchases").execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": W1.isoformat(),
+                "dagster/asset_partition_range_end": W2.isoformat(),
+            },
         )
         assert built.success
         before = versions(instance.fetch_observations(FEED, limit=100).records)
-        assert sorted(week for week, _ in before) == [W1.isoformat(), W2.isoformat()]
+        # The first observation (each week of the feed, 2024-01-15 too: its Monday folder is
+        # there), then each built week's, logged by its build.
+        assert [week for week, _ in before][-2:] == [W1.isoformat(), W2.isoformat()]
         runs_before = {run.run_id for run in instance.get_runs()}
 
         day = feed / "transactions" / f"d={W1 + dt.timedelta(days=2)}"
