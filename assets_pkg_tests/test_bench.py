@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from bench.purchases.__main__ import parse
 from bench.purchases.compare import compare
 from bench.purchases.dagster_runs import WEEKLY_ASSETS
 from bench.purchases.dataset import SCALES
-from bench.purchases.measure import Measurement
+from bench.purchases.measure import Measurement, measure
 from bench.purchases.report import CurvePoint, report
 from bench.purchases.scale_out import Backfill, ScaleOut, ScaleOutPlan
 from bench.purchases.summary import Summary, summarise
@@ -136,6 +138,7 @@ def render(
     curve: Sequence[CurvePoint] = (),
     scale_name: str = "small",
     agreement: tuple[str, bool | None] = ("OK: 6 rows", True),
+    cores: int | None = None,
 ) -> str:
     data = {"transaction_bytes": 500_000, "transactions": 3068, "basket_items": 6108}
     text, ok = agreement
@@ -151,6 +154,7 @@ def render(
         ["- a note."],
         curve,
         now=NOW,
+        cores=cores,
     )
 
 
@@ -163,7 +167,7 @@ def target(page: str, name: str) -> str:
 
 @pytest.fixture
 def page() -> str:
-    full = Measurement(wall_s=12.0, peak_mib=400, max_process_mib=300, compute_s=8.0)
+    full = Measurement(wall_s=12.0, peak_mib=400, max_process_mib=300, compute_s=8.0, cpu_s=20)
     full.steps = {"weekly_purchase_counts": 3.0, "exploded_transactions": 5.0}
     summaries = {
         "a": summarise([full]),
@@ -171,12 +175,14 @@ def page() -> str:
         "b": summarise([Measurement(wall_s=4.0, peak_mib=320, compute_s=0.1)]),
         "f": summarise([Measurement(wall_s=3.6, peak_mib=200, max_process_mib=150)]),
         "f_frozen": summarise([Measurement(wall_s=3.0, peak_mib=200, max_process_mib=150)]),
-        "c": summarise([Measurement(wall_s=24.0, peak_mib=900, max_process_mib=900)]),
+        "c": summarise([Measurement(wall_s=24.0, peak_mib=900, max_process_mib=900, cpu_s=40)]),
         "e": summarise([Measurement(wall_s=6.0, peak_mib=300, max_process_mib=300)]),
-        "s": summarise([Measurement(wall_s=9.0, peak_mib=350, max_process_mib=350)]),
+        "s": summarise([Measurement(wall_s=9.0, peak_mib=350, max_process_mib=350, cpu_s=16)]),
+        "s_week": summarise([Measurement(wall_s=1.2, peak_mib=100, max_process_mib=100)]),
+        "p": summarise([Measurement(wall_s=0.05, peak_mib=8, max_process_mib=8)]),
         "d": summarise([Measurement(error="exit status 2, log d.log")]),
     }
-    return render(summaries)
+    return render(summaries, cores=2)
 
 
 def test_report_renders_the_table(page: str) -> None:
@@ -186,16 +192,20 @@ def test_report_renders_the_table(page: str) -> None:
     assert lines[4].startswith("| implementation | wall s | peak MiB | compute s |")
     rows = [line for line in lines if line.startswith("| (") or line.startswith("|   (")]
     assert rows == [
-        "| (a) Dagster full backfill | 12.0 | 400 | 8.00 | 4.0 | 300 | 1 |",
-        "|   (a2) of which the weekly assets' steps | | | 8.00 | | | 1 |",
-        "| (b) Dagster one incremental week, 4 weeks history | 4.0 | 320 | 0.10 | 3.9 | 0 | 1 |",
-        "| (f) Dagster floor: a trivial asset, same CLI | 3.6 | 200 | — | — | 150 | 1 |",
-        "| (f*) the same floor, frozen as the project is | 3.0 | 200 | — | — | 150 | 1 |",
-        "| (c) DuckDB whole job | 24.0 | 900 | — | — | 900 | 1 |",
-        "| (e) DuckDB per week, unchecked: exploded table + counts | 6.0 | 300 | — | — | 300 | 1 |",
+        "| (a) Dagster full backfill | 12.0 | 400 | 8.00 | 4.0 | 300 | 20.0 | 1 |",
+        "|   (a2) of which the weekly assets' steps | | | 8.00 | | | | 1 |",
+        "| (b) Dagster one incremental week, 4 weeks history | 4.0 | 320 | 0.10 | 3.9 | 0 | — "
+        "| 1 |",
+        "| (f) Dagster floor: a trivial asset, same CLI | 3.6 | 200 | — | — | 150 | — | 1 |",
+        "| (f*) the same floor, frozen as the project is | 3.0 | 200 | — | — | 150 | — | 1 |",
+        "| (c) DuckDB whole job | 24.0 | 900 | — | — | 900 | 40.0 | 1 |",
+        "| (e) DuckDB per week, unchecked: exploded table + counts | 6.0 | 300 | — | — | 300 "
+        "| — | 1 |",
         "| (s) the project's core in a plain loop, no Dagster: the same three tables "
-        "| 9.0 | 350 | — | — | 350 | 1 |",
-        "| (d) DuckDB scan floor | FAILED | | | | | 0 |",
+        "| 9.0 | 350 | — | — | 350 | 16.0 | 1 |",
+        "| (s1) the same for (b)'s week alone, no Dagster | 1.2 | 100 | — | — | 100 | — | 1 |",
+        "| (p) the bare Python interpreter: `python -c pass` | 0.1 | 8 | — | — | 8 | — | 1 |",
+        "| (d) DuckDB scan floor | FAILED | | | | | | 0 |",
     ]
     assert "(f) is the same CLI materialising one asset" in page
 
@@ -206,6 +216,11 @@ def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     assert "- e/c (wall): 0.25" in page
     assert "the best a/c any orchestration of the project's core could reach here): 0.38" in page
     assert "- a - s (wall; what Dagster and the project's Dagster layer cost): 3.00 s" in page
+    assert "- CPU s (user + system): a 20.0, s 16.0, c 40.0" in page
+    # (s)'s 16 CPU seconds on 2 cores take at least 8 s: 8 / 24
+    assert "- the same work's CPU floor, (s's CPU / 2 cores) / c: 0.33 (what (s)" in page
+    assert "over the bare interpreter: what the week itself costs, which (b) adds to" in page
+    assert "Dagster's floor): 1.15 s" in page
     # (e) in place of (a)'s weekly steps: (6.0 + 12.0 - 8.0) / 24.0
     assert "(wall; a - a2 is (a)'s start-up, orchestration and catalog): 0.42" in page
     assert (
@@ -219,7 +234,8 @@ def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     assert "| scale |" not in page  # no curve table without a curve
     assert "The targets are set for the large scale (104 weeks); here they only smoke-test." in page
     assert target(page, "full backfill wall") == (
-        "- **PASS** full backfill wall <= 1.5 x DuckDB whole job: a/c = 0.50 (12.0 s vs 24.0 s)"
+        "- **PASS** full backfill wall <= 1.5 x DuckDB whole job: a/c = 0.50 (12.0 s vs 24.0 s); "
+        "the same work's CPU floor 0.33"
     )
     assert target(page, "peak memory <=") == (
         "- **PASS** full backfill peak memory <= 512 MiB: 400 MiB"
@@ -229,7 +245,7 @@ def test_report_renders_ratios_targets_and_problems(page: str) -> None:
     )
     assert target(page, "Dagster's floor") == (
         "- **PASS** one incremental week within 0.5 s of Dagster's floor: "
-        "b - f = 0.40 s (4.00 s vs 3.60 s)"
+        "b - f = 0.40 s (4.00 s vs 3.60 s); the week without Dagster s1 - p = 1.15 s"
     )
     assert target(page, "floor frozen") == (
         "- **FAIL** one incremental week within 0.5 s of the floor frozen as the project is: "
@@ -312,7 +328,7 @@ def test_incremental_week_target_is_na_without_the_floor() -> None:
     assert target(page, "Dagster's floor").startswith("- **n/a ** ")
     assert target(page, "floor frozen").startswith("- **n/a ** ")
     assert "- b - f (wall): — s" in page
-    assert "| (f) Dagster floor: a trivial asset, same CLI | FAILED | | | | | 0 |" in page
+    assert "| (f) Dagster floor: a trivial asset, same CLI | FAILED | | | | | | 0 |" in page
     assert "- (f) Dagster floor: a trivial asset, same CLI: warm-up: boom" in page
 
 
@@ -523,6 +539,10 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
         events.append(("same_work", out.name, first, last, str(tolerance)))
         return Measurement(wall_s=2.8)
 
+    def interpreter(log: Path, say: Callable[[str], None]) -> Measurement:
+        events.append(("interpreter",))
+        return Measurement(wall_s=0.05)
+
     def job(source: Path, out: Path, first: str, last: str, work: Path) -> Path:
         return work / f"job-{last}.sql"
 
@@ -541,6 +561,7 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
     monkeypatch.setattr(runner, "run_duckdb", run_duckdb)
     monkeypatch.setattr(runner, "run_per_week", per_week)
     monkeypatch.setattr(runner, "run_same_work", same_work)
+    monkeypatch.setattr(runner, "run_bare_interpreter", interpreter)
     monkeypatch.setattr(runner, "compare_in_child", lambda ours, theirs: (True, "OK: 1 rows"))
     monkeypatch.setattr(runner, "short_history", lambda source, weeks, work: source)
     monkeypatch.setattr(runner, "run_scale_out", scale_out)
@@ -553,6 +574,8 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
         ("duckdb", "repeat-1", "job-2024-01-22.sql"),  # (c)
         ("per_week", "per_week_out", "2024-01-01", "2024-01-22"),  # (e)
         ("same_work", "same_work_out", "2024-01-01", "2024-01-22", "1"),  # (s)
+        ("same_work", "same_week_out", "2024-01-22", "2024-01-22", "1"),  # (s1): (b)'s week
+        ("interpreter",),  # (p)
         ("duckdb", "repeat-1", "floor.sql"),  # (d)
         ("materialize", "floor-defs", f"{FLOOR_MODULE}:defs", FLOOR_ASSET),  # (f)'s warm-up
         ("materialize", "floor-defs", f"{FLOOR_MODULE}:defs", FLOOR_ASSET),  # (f)
@@ -651,3 +674,15 @@ def test_the_read_entry_times_one_signees_signatures_at_a_small_size(tmp_path: P
     assert (timing.signatures, timing.signees) == (60, 60 // SAMPLES_PER_SIGNEE)
     assert 0 < timing.median_ms <= timing.max_ms
     assert f"target ≤ {READ_TARGET_MS:.0f} ms" in timing.line()
+
+
+def test_measure_counts_the_cpu_of_the_processes_the_command_waits_for(tmp_path: Path) -> None:
+    # The work is done by a grandchild: (a)'s CLI and (c)'s runner do theirs in their own
+    # process, but a command's CPU must not depend on which of its processes did the work.
+    busy = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'sum(range(3 * 10**7))'])"
+
+    measured = measure([sys.executable, "-c", busy], os.environ, tmp_path / "log", print)
+
+    assert measured.error is None
+    # The sum alone takes about half a second of CPU; both interpreters' start-up, a tenth.
+    assert measured.cpu_s > 0.25

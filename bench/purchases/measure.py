@@ -1,11 +1,13 @@
-"""Running one command to its end and measuring it: wall time and peak memory.
+"""Running one command to its end and measuring it: wall time, peak memory and CPU time.
 
 ``measure`` starts the command as a child process in the repository, under GNU
 ``/usr/bin/time`` when present, and while it runs a ``TreeSampler`` thread sums the
 proportional set size (PSS, from ``/proc/<pid>/smaps_rollup``) over the child and all its
 descendants every 0.05 s. The result is a ``Measurement``: wall time from start to exit, the
 largest sampled sum (never below the largest single process's max RSS, which sampling can
-miss), that max RSS, and, when the command fails, the exception lines of its log.
+miss), that max RSS, the CPU seconds (user plus system, from ``wait4``'s resource usage, which
+counts every process the command waited for), and, when the command fails, the exception
+lines of its log.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Measurement:
     peak_mib: float = 0.0
     max_process_mib: float = 0.0
     compute_s: float | None = None
+    cpu_s: float = 0.0
+    """User plus system CPU seconds of the command and every process it waited for."""
     steps: dict[str, float] = field(default_factory=dict)
     error: str | None = None
 
@@ -41,6 +45,7 @@ class Measurement:
         self.wall_s += other.wall_s
         self.peak_mib = max(self.peak_mib, other.peak_mib)
         self.max_process_mib = max(self.max_process_mib, other.max_process_mib)
+        self.cpu_s += other.cpu_s
         if other.compute_s is not None:
             self.compute_s = (self.compute_s or 0.0) + other.compute_s
         self.steps.update(other.steps)
@@ -138,6 +143,7 @@ def measure(
         wall_s=wall,
         peak_mib=max(sampler.peak_kib, max_rss_kib) / 1024,
         max_process_mib=max_rss_kib / 1024,
+        cpu_s=usage.ru_utime + usage.ru_stime,
     )
     if process.returncode != 0:
         result.error = f"exit status {process.returncode}, log {log}:\n    " + "\n    ".join(

@@ -2,9 +2,11 @@
 
 ``PARTS`` names the rows of the table in their order; (a1) and (a2) are parts of (a)'s one
 run, so only their compute is shown. ``report`` renders the heading with the data's size, the
-table (wall, peak memory, compute, wall - compute, largest process, successful runs), the
-ratios a/c, a/d, e/c, the best a/c an unchecked DuckDB pass per week could give ((e) plus
-(a)'s start-up and orchestration, over (c)), b/a, b - f and b/f and the cost curve (a and c
+table (wall, peak memory, compute, wall - compute, largest process, CPU seconds, successful
+runs), the ratios a/c, a/d, e/c, s/c, the same work's CPU floor (what (s) would take with
+every core busy throughout, over (c)), what (b)'s week costs outside Dagster (s1 - p), the
+best a/c an unchecked DuckDB pass per week could give ((e) plus (a)'s start-up and
+orchestration, over (c)), b/a, b - f and b/f and the cost curve (a and c
 at the smaller scales, one ``CurvePoint`` each, and the main scale), memory by density (the
 three weeks' backfill at 1x, 3x and 10x the customers, one ``DensityPoint`` each), the
 scale-out part (``scale_out.ScaleOut``: both walls, the speed-up, the runs), the targets as
@@ -16,6 +18,7 @@ same summaries give the same text.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -44,6 +47,8 @@ PARTS = (
     Part("c", "(c) DuckDB whole job"),
     Part("e", "(e) DuckDB per week, unchecked: exploded table + counts"),
     Part("s", "(s) the project's core in a plain loop, no Dagster: the same three tables"),
+    Part("s_week", "(s1) the same for (b)'s week alone, no Dagster"),
+    Part("p", "(p) the bare Python interpreter: `python -c pass`"),
     Part("d", "(d) DuckDB scan floor"),
 )
 STEP_PARTS = {"a_setup", "a_weeks"}
@@ -143,8 +148,8 @@ def _check(name: str, ok: bool | None, detail: str) -> str:
 def _table(scale: Scale, half_weeks: int, summaries: Mapping[str, Summary]) -> list[str]:
     lines = [
         "| implementation | wall s | peak MiB | compute s | wall - compute s "
-        "| largest process MiB | runs |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| largest process MiB | CPU s | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for part in PARTS:
         summary = summaries.get(part.key)
@@ -153,16 +158,17 @@ def _table(scale: Scale, half_weeks: int, summaries: Mapping[str, Summary]) -> l
         label = part.label.replace("first half of the weeks", f"first {half_weeks} weeks")
         label = label.replace("full history", f"{scale.weeks} weeks history")
         if summary.runs == 0:
-            lines.append(f"| {label} | FAILED | | | | | 0 |")
+            lines.append(f"| {label} | FAILED | | | | | | 0 |")
             continue
         if part.key in STEP_PARTS:  # parts of (a)'s one run: only their compute is their own
-            lines.append(f"| {label} | | | {_cell(summary.compute_s, 2)} | | | {summary.runs} |")
+            lines.append(f"| {label} | | | {_cell(summary.compute_s, 2)} | | | | {summary.runs} |")
             continue
         lines.append(
             f"| {label} | {_cell(summary.wall_s)} | {_cell(summary.peak_mib, 0)} | "
             f"{_cell(summary.compute_s, 2)} | "
             f"{_cell(_difference(summary.wall_s, summary.compute_s))} | "
             f"{_cell(summary.max_process_mib, 0)} | "
+            f"{_cell(summary.cpu_s)} | "
             f"{summary.runs} |"
         )
     return lines
@@ -388,6 +394,7 @@ def _ratios_and_targets(
     points: Sequence[CurvePoint],
     density: Sequence[DensityPoint],
     scale_out: ScaleOut | None,
+    cores: int,
 ) -> list[str]:
     def get(key: str, attribute: str) -> float | None:
         summary = summaries.get(key)
@@ -402,6 +409,10 @@ def _ratios_and_targets(
     e_c = _ratio(e_wall, c_wall)
     s_wall = get("s", "wall_s")
     s_c, a_minus_s = _ratio(s_wall, c_wall), _difference(a_wall, s_wall)
+    a_cpu, s_cpu, c_cpu = get("a", "cpu_s"), get("s", "cpu_s"), get("c", "cpu_s")
+    # The least wall any schedule of (s)'s work could take: every core busy throughout.
+    s_floor_c = _ratio(None if s_cpu is None else s_cpu / cores, c_wall)
+    week_outside = _difference(get("s_week", "wall_s"), get("p", "wall_s"))
     # Lever 1 at its best: (e)'s pass in place of the weekly steps, the rest of (a) as it is.
     a_rest = _difference(a_wall, a_weeks)  # start-up, orchestration and the catalog
     best_a_c = _ratio(None if e_wall is None or a_rest is None else e_wall + a_rest, c_wall)
@@ -430,6 +441,12 @@ def _ratios_and_targets(
         f"project's core could reach here): {_cell(s_c, 2)}",
         f"- a - s (wall; what Dagster and the project's Dagster layer cost): "
         f"{_cell(a_minus_s, 2)} s",
+        f"- CPU s (user + system): a {_cell(a_cpu)}, s {_cell(s_cpu)}, c {_cell(c_cpu)}",
+        f"- the same work's CPU floor, (s's CPU / {cores} cores) / c: {_cell(s_floor_c, 2)} "
+        f"(what (s) would take with all {cores} cores busy from its start to its end, over "
+        "(c): no orchestration of the project's core gives a lower a/c on this machine)",
+        "- s1 - p (wall; (b)'s week done without Dagster, over the bare interpreter: what the "
+        f"week itself costs, which (b) adds to Dagster's floor): {_cell(week_outside, 2)} s",
         "- the best a/c with one DuckDB pass per week, (e + a - a2)/c (wall; a - a2 is (a)'s "
         f"start-up, orchestration and catalog): {_cell(best_a_c, 2)}",
         f"- b/a (compute of the weekly assets, for information): {_cell(b_a, 4)}"
@@ -450,7 +467,8 @@ def _ratios_and_targets(
         _check(
             f"full backfill wall <= {MAX_A_OVER_C} x DuckDB whole job",
             None if a_c is None else a_c <= MAX_A_OVER_C,
-            f"a/c = {_cell(a_c, 2)} ({_cell(a_wall)} s vs {_cell(c_wall)} s)",
+            f"a/c = {_cell(a_c, 2)} ({_cell(a_wall)} s vs {_cell(c_wall)} s)"
+            + ("" if s_floor_c is None else f"; the same work's CPU floor {s_floor_c:.2f}"),
         ),
         _check(
             f"full backfill peak memory <= {MAX_PEAK_MIB} MiB",
@@ -466,7 +484,12 @@ def _ratios_and_targets(
         _check(
             f"one incremental week within {MAX_B_OVER_FLOOR_S} s of Dagster's floor",
             None if b_minus_f is None else b_minus_f <= MAX_B_OVER_FLOOR_S,
-            f"b - f = {_cell(b_minus_f, 2)} s ({_cell(b_wall, 2)} s vs {_cell(f_wall, 2)} s)",
+            f"b - f = {_cell(b_minus_f, 2)} s ({_cell(b_wall, 2)} s vs {_cell(f_wall, 2)} s)"
+            + (
+                ""
+                if week_outside is None
+                else f"; the week without Dagster s1 - p = {week_outside:.2f} s"
+            ),
         ),
         _check(
             f"one incremental week within {MAX_B_OVER_FLOOR_S} s of the floor frozen as the "
@@ -553,10 +576,12 @@ def report(
     density: Sequence[DensityPoint] = (),
     scale_out: ScaleOut | None = None,
     now: dt.datetime | None = None,
+    cores: int | None = None,
 ) -> str:
     """The whole markdown page; `data` is the generator's summary of the dataset; `now` the
-    date the page gives (default: the current time). `density` holds the memory-by-density
-    backfills (any order), `scale_out` the scale-out part (None: not run).
+    date the page gives (default: the current time); `cores` the CPUs the bench could use
+    (default: this process's), which sizes the same work's CPU floor. `density` holds the
+    memory-by-density backfills (any order), `scale_out` the scale-out part (None: not run).
 
     `curve` holds (a) and (c) at the other scales of the cost curve; the main scale's point
     comes from `summaries`, and the points are ordered by weeks, then size (the main scale
@@ -594,6 +619,7 @@ def report(
             points,
             densities,
             scale_out,
+            len(os.sched_getaffinity(0)) if cores is None else cores,
         ),
         *_details(summaries, agreement, agreement_ok, notes, curve, densities, scale_out),
         "## Machine",

@@ -42,7 +42,7 @@ from bench.purchases.duckdb_per_week import run_per_week
 from bench.purchases.duckdb_runs import duckdb_job, floor_sql, run_duckdb
 from bench.purchases.measure import Measurement
 from bench.purchases.report import PARTS, CurvePoint, DensityPoint, report
-from bench.purchases.same_work import run_same_work
+from bench.purchases.same_work import run_bare_interpreter, run_same_work
 from bench.purchases.scale_out import PLANS, ScaleOut, run_scale_out
 from bench.purchases.summary import summarise
 
@@ -160,6 +160,13 @@ def run(
             )
             if not keep:
                 shutil.rmtree(same, ignore_errors=True)
+            say(f"(s1) the same work for (b)'s week {last} alone, and (p) the bare interpreter")
+            same_week = work / "same_week_out"
+            results["s_week"].append(
+                run_same_work(source, same_week, last, last, TOLERANCE_DAYS, logs / "s1.log", say)
+            )
+            shutil.rmtree(same_week, ignore_errors=True)
+            results["p"].append(run_bare_interpreter(logs / "p.log", say))
         if "d" in parts:
             say("(d) DuckDB scan floor")
             results["d"].append(run_duckdb(floor_sql(source, work), logs / "d.log", say))

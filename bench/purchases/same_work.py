@@ -118,6 +118,12 @@ def run_same_work(
     return measure(command, os.environ, log, say)
 
 
+def run_bare_interpreter(log: Path, say: Callable[[str], None]) -> Measurement:
+    """(p), the floor of (s) for one week: the same interpreter started and stopped with
+    nothing to do, so that (s1) - (p) is what the week itself costs outside Dagster."""
+    return measure([sys.executable, "-c", "pass"], os.environ, log, say)
+
+
 def main(argv: list[str]) -> None:
     source, out, first, last, tolerance = argv
     weeks = run_weeks(

@@ -1,9 +1,10 @@
 """The medians over the repeats of one part of the bench.
 
 ``summarise`` turns one part's measurements (one per repeat) into a ``Summary``: the median
-wall time, peak memory, largest process, compute and per-step compute over the repeats that
-succeeded (a value missing from some repeats is the median of the others, ``None`` if missing
-from all), how many succeeded, and the errors of those that did not. Pure code: no I/O.
+wall time, peak memory, largest process, compute, CPU time and per-step compute over the
+repeats that succeeded (a value missing from some repeats is the median of the others,
+``None`` if missing from all), how many succeeded, and the errors of those that did not. Pure
+code: no I/O.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Summary:
     peak_mib: float | None
     max_process_mib: float | None
     compute_s: float | None
+    cpu_s: float | None
     steps: dict[str, float]
     runs: int
     errors: list[str]
@@ -39,6 +41,7 @@ def summarise(results: Sequence[Measurement]) -> Summary:
         peak_mib=_median([r.peak_mib for r in good]),
         max_process_mib=_median([r.max_process_mib for r in good]),
         compute_s=_median([r.compute_s for r in good]),
+        cpu_s=_median([r.cpu_s or None for r in good]),
         steps={name: _median([r.steps.get(name) for r in good]) or 0.0 for name in step_names},
         runs=len(good),
         errors=[r.error for r in results if r.error is not None],
