@@ -535,8 +535,10 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
         tolerance: int,
         log: Path,
         say: Callable[[str], None],
+        one_at_a_time: bool = False,
     ) -> Measurement:
-        events.append(("same_work", out.name, first, last, str(tolerance)))
+        mode = ("one at a time",) if one_at_a_time else ()
+        events.append(("same_work", out.name, first, last, str(tolerance), *mode))
         return Measurement(wall_s=2.8)
 
     def interpreter(log: Path, say: Callable[[str], None]) -> Measurement:
@@ -586,8 +588,18 @@ def test_runner_runs_the_parts_in_order_and_the_scale_out_once_after_the_repeats
         ("backfill", "short", "2024-01-01", "2024-01-22"),  # (b')'s history
         ("materialize", "short", "stand.in", weekly, "2024-01-22"),  # (b')
         ("backfill", "density-1x", "2024-01-01", "2024-01-15"),  # 3 weeks, each density
+        (
+            "same_work",
+            "same-work-1x",
+            "2024-01-01",
+            "2024-01-15",
+            "1",
+            "one at a time",
+        ),  # and without Dagster
         ("backfill", "density-3x", "2024-01-01", "2024-01-15"),
+        ("same_work", "same-work-3x", "2024-01-01", "2024-01-15", "1", "one at a time"),
         ("backfill", "density-10x", "2024-01-01", "2024-01-15"),
+        ("same_work", "same-work-10x", "2024-01-01", "2024-01-15", "1", "one at a time"),
         ("backfill", "curve-medium", "2024-01-01", "2024-06-24"),  # (a) at medium
         ("duckdb", "curve-medium", "job-2024-06-24.sql"),  # (c) at medium
     ]

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from bench.purchases.same_work import run_weeks
@@ -16,8 +17,9 @@ from .feed_builder import Feed, materialize, purchase
 TABLES = ("exploded_transactions", "transaction_quarantine", "weekly_purchase_counts")
 
 
+@pytest.mark.parametrize("one_at_a_time", [False, True], ids=["overlapped", "one-at-a-time"])
 def test_the_same_work_writes_what_the_assets_write(
-    feed: Feed, warehouse: Path, tmp_path: Path
+    feed: Feed, warehouse: Path, tmp_path: Path, one_at_a_time: bool
 ) -> None:
     feed.fill_days("2023-12-31", "2024-01-22")
     feed.write_day(
@@ -31,7 +33,8 @@ def test_the_same_work_writes_what_the_assets_write(
     assert materialize(feed, warehouse, ("2024-01-01", "2024-01-15")).success
 
     out = tmp_path / "same_work"
-    assert run_weeks(feed.root, out, dt.date(2024, 1, 1), dt.date(2024, 1, 15), 1) == 3
+    first, last = dt.date(2024, 1, 1), dt.date(2024, 1, 15)
+    assert run_weeks(feed.root, out, first, last, 1, one_at_a_time) == 3
 
     for table in TABLES:
         ours = pl.read_parquet(out / table / "**" / "*.parquet", hive_partitioning=True)

@@ -113,6 +113,7 @@ def run(
         for factor in (DENSITIES if "density" in parts else ())
     }
     density_results: dict[int, list[Measurement]] = {factor: [] for factor in density_data}
+    density_same_work: dict[int, list[Measurement]] = {factor: [] for factor in density_data}
     first, last = week(0), week(scale.weeks - 1)
     half_weeks = max(1, scale.weeks // 2)
     short_weeks = min(SHORT_HISTORY_WEEKS, scale.weeks)
@@ -228,6 +229,21 @@ def run(
             density_results[factor].append(total)
             if not keep:
                 shutil.rmtree(work / f"density-{factor}x", ignore_errors=True)
+            say(f"density {factor}x: the same work without Dagster")
+            same_density = work / f"same-work-{factor}x"
+            density_same_work[factor].append(
+                run_same_work(
+                    density_source,
+                    same_density,
+                    first,
+                    week(DENSITY_WEEKS - 1),
+                    TOLERANCE_DAYS,
+                    logs / f"density-{factor}x-s.log",
+                    say,
+                    one_at_a_time=True,
+                )
+            )
+            shutil.rmtree(same_density, ignore_errors=True)
         for name, (curve_source, _) in curve_data.items():
             curve_point(work, name, SCALES[name], curve_source, module, parts, curve_results[name])
             if not keep:
@@ -277,6 +293,7 @@ def run(
                 density(scale, factor).customers,
                 week_bytes(density_data[factor], DENSITY_WEEKS),
                 summarise(measured),
+                summarise(density_same_work[factor]) if density_same_work[factor] else None,
             )
             for factor, measured in density_results.items()
             if measured

@@ -17,7 +17,8 @@ a/c any orchestration of the project's core could reach on this machine.
 
 Run in a fresh Python process, as (c) and (e) are::
 
-    python -m bench.purchases.same_work SOURCE OUT FIRST_WEEK LAST_WEEK TOLERANCE_DAYS
+    python -m bench.purchases.same_work SOURCE OUT FIRST_WEEK LAST_WEEK TOLERANCE_DAYS \
+        [--one-at-a-time]
 """
 
 from __future__ import annotations
@@ -48,8 +49,14 @@ def write(frame: pl.DataFrame, path: Path) -> None:
         frame.write_parquet(part, **COMPRESSION)
 
 
-def run_weeks(source: Path, out: Path, first: dt.date, last: dt.date, tolerance: int) -> int:
-    """Every week from `first` to `last` (Mondays) of `source` into `out`; the week count."""
+def run_weeks(
+    source: Path, out: Path, first: dt.date, last: dt.date, tolerance: int, one_at_a_time: bool
+) -> int:
+    """Every week from `first` to `last` (Mondays) of `source` into `out`; the week count.
+
+    `one_at_a_time`: each week counted only after it is written and before the next one is
+    read, never beside another week: the memory the core needs for one week, for the
+    density part's comparison (the reader still parses ahead of a small week, as in (a))."""
     customers = catalog.read_customers(source / "customers.csv")
     products = catalog.read_products(source / "products.csv")
     write(customers, _file(out, "raw_customers"))
@@ -66,14 +73,22 @@ def run_weeks(source: Path, out: Path, first: dt.date, last: dt.date, tolerance:
         for week in weeks:
             read = reader.read(week)
             key = key_of(week)
+            if one_at_a_time:
+                write(read.exploded, _file(out, "exploded_transactions", key))
+                write(read.quarantine, _file(out, "transaction_quarantine", key))
+                exploded = read.exploded
+                del read  # the quarantine and the rest of the read, gone before the count
+                _finish(_count(exploded, customers, products, week), out, key, failed)
+                del exploded
+                continue
             counting = counter.submit(_count, read.exploded, customers, products, week)
             write(read.exploded, _file(out, "exploded_transactions", key))
             write(read.quarantine, _file(out, "transaction_quarantine", key))
             if pending is not None:
-                _finish(pending, out, pending_key, failed)
+                _finish(pending.result(), out, pending_key, failed)
             pending, pending_key = counting, key
         if pending is not None:
-            _finish(pending, out, pending_key, failed)
+            _finish(pending.result(), out, pending_key, failed)
     if failed:
         raise SystemExit(f"counts do not reconcile for week(s) {', '.join(failed)}")
     return len(weeks)
@@ -88,12 +103,9 @@ def _count(
 
 
 def _finish(
-    pending: Future[tuple[counts.CountedWeek, counts.Reconciliation]],
-    out: Path,
-    key: str,
-    failed: list[str],
+    done: tuple[counts.CountedWeek, counts.Reconciliation], out: Path, key: str, failed: list[str]
 ) -> None:
-    counted, found = pending.result()
+    counted, found = done
     write(counted.counts.drop("week"), _file(out, "weekly_purchase_counts", key))
     if not found.passed:
         failed.append(key)
@@ -112,9 +124,12 @@ def run_same_work(
     tolerance: int,
     log: Path,
     say: Callable[[str], None],
+    one_at_a_time: bool = False,
 ) -> Measurement:
     """(s) for `source`, weeks first..last, in a fresh Python process under `measure`."""
     command = [sys.executable, "-m", __name__, str(source), str(out), first, last, str(tolerance)]
+    if one_at_a_time:
+        command.append(ONE_AT_A_TIME)
     return measure(command, os.environ, log, say)
 
 
@@ -124,14 +139,19 @@ def run_bare_interpreter(log: Path, say: Callable[[str], None]) -> Measurement:
     return measure([sys.executable, "-c", "pass"], os.environ, log, say)
 
 
+ONE_AT_A_TIME = "--one-at-a-time"
+
+
 def main(argv: list[str]) -> None:
-    source, out, first, last, tolerance = argv
+    one_at_a_time = ONE_AT_A_TIME in argv
+    source, out, first, last, tolerance = [word for word in argv if word != ONE_AT_A_TIME]
     weeks = run_weeks(
         Path(source),
         Path(out),
         dt.date.fromisoformat(first),
         dt.date.fromisoformat(last),
         int(tolerance),
+        one_at_a_time,
     )
     print(f"{weeks} weeks written under {out}")
 
