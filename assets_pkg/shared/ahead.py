@@ -10,22 +10,29 @@ T = TypeVar("T")
 
 
 class Ahead(Generic[T]):
-    """`compute(key)` for each of `keys`, in their order, in a worker thread that keeps
-    `ahead` keys ahead of the one asked for.
+    """`compute(key)` for each of `keys`, in their order, in `workers` worker threads that
+    keep `ahead` keys ahead of the one asked for.
 
     A weekly step asks for one week, stores what Dagster records of it (events, a Parquet
-    file) on its own thread, and meanwhile the worker computes the next week: polars and
-    DuckDB release the GIL, so both cores work. Memory holds `ahead + 1` results at most.
+    file) on its own thread, and meanwhile the workers compute the next weeks: polars and
+    DuckDB release the GIL, so both cores work. Memory holds `ahead + 1` results at most, and
+    `workers` computations at once.
     """
 
     def __init__(
-        self, compute: Callable[[str], T], keys: Sequence[str], ahead: int = 1, name: str = "ahead"
+        self,
+        compute: Callable[[str], T],
+        keys: Sequence[str],
+        ahead: int = 1,
+        name: str = "ahead",
+        workers: int = 1,
     ) -> None:
         self.compute = compute
         self.keys = list(keys)
         self.ahead = ahead
+        self.workers = workers
         self.pending: dict[str, Future[T]] = {}
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.worker = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
     def __enter__(self) -> Self:
         return self

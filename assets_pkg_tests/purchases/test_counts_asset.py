@@ -110,22 +110,33 @@ def test_each_week_of_a_range_has_its_own_counts_metadata(feed: Feed, warehouse:
     }
 
 
-@pytest.mark.parametrize(("ahead_items", "ahead"), [(3, 1), (2, 0)])
-def test_a_large_week_is_counted_only_when_it_is_written(
-    feed: Feed, warehouse: Path, monkeypatch: pytest.MonkeyPatch, ahead_items: int, ahead: int
+@pytest.mark.parametrize(
+    ("pair_items", "ahead_items", "counting"),
+    [(3, 3, (2, 2)), (2, 3, (1, 1)), (1, 2, (0, 1))],
+    ids=["small: two at a time", "mid-sized: one ahead", "large: when written"],
+)
+def test_the_weeks_counted_at_once_depend_on_the_largest_week(
+    feed: Feed,
+    warehouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pair_items: int,
+    ahead_items: int,
+    counting: tuple[int, int],
 ) -> None:
-    """The next week is counted while a week is written only when no week of the run holds
-    more than AHEAD_ITEMS basket items (here the largest holds 3), so that memory never
-    holds two large weeks' counting."""
+    """Two weeks are counted at once, two ahead of the week being written, when no week of
+    the run holds more than PAIR_ITEMS basket items (here the largest holds 3); one ahead up
+    to AHEAD_ITEMS; a larger week only when it is written, so that memory never holds two
+    large weeks' counting."""
     _two_weeks(feed)
-    asked: list[int] = []
+    asked: list[tuple[int, int]] = []
 
     class Spy(Ahead[T]):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            asked.append(self.ahead)
+            asked.append((self.ahead, self.workers))
 
     monkeypatch.setattr(count_assets, "Ahead", Spy)
+    monkeypatch.setattr(count_assets, "PAIR_ITEMS", pair_items)
     monkeypatch.setattr(count_assets, "AHEAD_ITEMS", ahead_items)
     assert materialize(feed, warehouse, (W, NEXT)).success
-    assert asked == [ahead]
+    assert asked == [counting]

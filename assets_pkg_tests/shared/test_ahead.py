@@ -1,4 +1,5 @@
-"""`Ahead`: results in order, computed at most `ahead` keys ahead, errors raised where asked."""
+"""`Ahead`: results in order, computed at most `ahead` keys ahead by its workers, errors raised
+where asked."""
 
 from __future__ import annotations
 
@@ -40,3 +41,23 @@ def test_an_error_is_raised_when_its_key_is_asked_for() -> None:
         assert ahead.result("a") == 1
         with pytest.raises(ValueError, match="b is broken"):
             ahead.result("b")
+
+
+def test_two_workers_compute_the_next_two_keys_at_once() -> None:
+    started = {key: threading.Event() for key in "abcd"}
+    release = threading.Event()
+
+    def compute(key: str) -> str:
+        started[key].set()
+        if key != "a":
+            release.wait(timeout=10)
+        return key.upper()
+
+    with Ahead(compute, list("abcd"), ahead=2, workers=2) as ahead:
+        assert ahead.result("a") == "A"
+        # b and c were submitted with a; both run before either is released.
+        assert started["b"].wait(timeout=10)
+        assert started["c"].wait(timeout=10)
+        assert not started["d"].is_set()  # two ahead only
+        release.set()
+        assert [ahead.result(key) for key in "bcd"] == ["B", "C", "D"]

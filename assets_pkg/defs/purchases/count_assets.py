@@ -67,15 +67,17 @@ def counts_asset(
             return week.counts
 
         keys = sorted(exploded_transactions)
-        # The IO manager asks for one week at a time and writes it while the next one is
-        # counted; a week larger than AHEAD_ITEMS is counted only when asked for, so that
-        # memory never holds two large weeks' counting (the row counts are in the footers).
+        # The IO manager asks for one week at a time and writes it while the next ones are
+        # counted, as many as the largest week of the run allows (`counting_ahead`; the row
+        # counts are in the files' footers).
         largest = max(
             (exploded_transactions[key].select(pl.len()).collect().item() for key in keys),
             default=0,
         )
-        ahead_weeks = 1 if largest <= AHEAD_ITEMS else 0
-        with Ahead(count_week, keys, ahead=ahead_weeks, name="count-weeks") as ahead:
+        ahead_weeks, workers = counting_ahead(largest)
+        with Ahead(
+            count_week, keys, ahead=ahead_weeks, workers=workers, name="count-weeks"
+        ) as ahead:
             yield dg.Output(FramesOnDemand(keys, functools.partial(counted, ahead)))
             for key in keys:
                 if key not in unknown:  # an IO manager that stored nothing: the
@@ -88,10 +90,28 @@ def counts_asset(
     return weekly_purchase_counts
 
 
+PAIR_ITEMS = 200_000
+"""The largest week (basket items) counted two at a time, two weeks ahead of the one being
+written: a week of the bench's large feed holds about 140,000 items, and counting them one
+at a time kept the step waiting on its one counting thread (its 104 weeks in 7.1-7.4 s,
+against 6.0-6.3 s with two; docs/performance.md)."""
+
 AHEAD_ITEMS = 500_000
-"""The largest week (basket items) counted ahead of the one being written: a week of the bench's
-large feed holds about 140,000 items; at ten times its customers, 1.4 million, counting one
-holds about 190 MB (docs/performance.md)."""
+"""The largest week (basket items) counted ahead of the one being written, one at a time: at
+three times the bench's customers a week holds about 420,000 items; at ten times, 1.4
+million, counting one holds about 190 MB (docs/performance.md)."""
+
+
+def counting_ahead(largest: int) -> tuple[int, int]:
+    """(weeks counted ahead of the one being written, threads counting them) for a run whose
+    largest week holds `largest` basket items: memory holds the counting of three small weeks,
+    two of a mid-sized week, and one of a large week at a time."""
+    if largest <= PAIR_ITEMS:
+        return 2, 2
+    if largest <= AHEAD_ITEMS:
+        return 1, 1
+    return 0, 1
+
 
 DUE_CRON = "0 12 * * 2"
 """Tuesdays 12:00 UTC: a week's counts are due six hours after the schedule's tick
