@@ -459,7 +459,7 @@ def _ratios_and_targets(
         f"- CPU s (user + system): a {_cell(a_cpu)}, s {_cell(s_cpu)}, c {_cell(c_cpu)}",
         f"- the same work's CPU floor, (s's CPU / {cores} cores) / c: {_cell(s_floor_c, 2)} "
         f"(what (s) would take with all {cores} cores busy from its start to its end, over "
-        "(c): no orchestration of the project's core gives a lower a/c on this machine)",
+        "(c): no orchestration of that work gives a lower a/c on this machine)",
         "- s1 - p (wall; (b)'s week done without Dagster, over the bare interpreter: what the "
         f"week itself costs, which (b) adds to Dagster's floor): {_cell(week_outside, 2)} s",
         "- the best a/c with one DuckDB pass per week, (e + a - a2)/c (wall; a - a2 is (a)'s "
