@@ -72,18 +72,18 @@ def run_weeks(
         pending_key = ""
         for week in weeks:
             read = reader.read(week)
-            key = key_of(week)
-            if one_at_a_time:
-                write(read.exploded, _file(out, "exploded_transactions", key))
-                write(read.quarantine, _file(out, "transaction_quarantine", key))
-                exploded = read.exploded
-                del read  # the quarantine and the rest of the read, gone before the count
-                _finish(_count(exploded, customers, products, week), out, key, failed)
-                del exploded
-                continue
-            counting = counter.submit(_count, read.exploded, customers, products, week)
-            write(read.exploded, _file(out, "exploded_transactions", key))
+            key, exploded = key_of(week), read.exploded
+            counting = (
+                None
+                if one_at_a_time
+                else counter.submit(_count, exploded, customers, products, week)
+            )
+            write(exploded, _file(out, "exploded_transactions", key))
             write(read.quarantine, _file(out, "transaction_quarantine", key))
+            del read  # the quarantine and the rest of the read, gone before the count
+            if counting is None:  # counted after its writes, never beside another week
+                _finish(_count(exploded, customers, products, week), out, key, failed)
+                continue
             if pending is not None:
                 _finish(pending.result(), out, pending_key, failed)
             pending, pending_key = counting, key
