@@ -697,4 +697,5 @@ def test_measure_counts_the_cpu_of_the_processes_the_command_waits_for(tmp_path:
 
     assert measured.error is None
     # The sum alone takes about half a second of CPU; both interpreters' start-up, a tenth.
+    assert measured.cpu_s is not None
     assert measured.cpu_s > 0.25

@@ -35,7 +35,7 @@ class Measurement:
     peak_mib: float = 0.0
     max_process_mib: float = 0.0
     compute_s: float | None = None
-    cpu_s: float = 0.0
+    cpu_s: float | None = None
     """User plus system CPU seconds of the command and every process it waited for."""
     steps: dict[str, float] = field(default_factory=dict)
     error: str | None = None
@@ -45,7 +45,8 @@ class Measurement:
         self.wall_s += other.wall_s
         self.peak_mib = max(self.peak_mib, other.peak_mib)
         self.max_process_mib = max(self.max_process_mib, other.max_process_mib)
-        self.cpu_s += other.cpu_s
+        if other.cpu_s is not None:
+            self.cpu_s = (self.cpu_s or 0.0) + other.cpu_s
         if other.compute_s is not None:
             self.compute_s = (self.compute_s or 0.0) + other.compute_s
         self.steps.update(other.steps)

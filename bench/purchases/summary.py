@@ -41,7 +41,7 @@ def summarise(results: Sequence[Measurement]) -> Summary:
         peak_mib=_median([r.peak_mib for r in good]),
         max_process_mib=_median([r.max_process_mib for r in good]),
         compute_s=_median([r.compute_s for r in good]),
-        cpu_s=_median([r.cpu_s or None for r in good]),
+        cpu_s=_median([r.cpu_s for r in good]),
         steps={name: _median([r.steps.get(name) for r in good]) or 0.0 for name in step_names},
         runs=len(good),
         errors=[r.error for r in results if r.error is not None],
