@@ -29,6 +29,10 @@ Two things `UPathIOManager` does not do, added here:
   `FramesOnDemand` mapping computes each frame only when the IO manager asks for it, so a
   range never sits in memory whole, only one partition at a time (upstream refuses this:
   dagster issue #14332).
+- **A partition written in parts** (`FrameParts`): each part becomes row groups of the
+  partition's one file as it comes, through polars' streaming Parquet sink, so a week too
+  large to hold whole (ten times the sample's customers) never is; only the row count and
+  the first rows are kept, for the metadata.
 - **Inputs as a mapping whatever the range**: a parameter annotated `dict[str, ...]` always
   receives `{partition key: frame}`, one entry for a single partition, so an asset has one
   code path for a single week and for a backfill.
@@ -36,14 +40,16 @@ Two things `UPathIOManager` does not do, added here:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 import polars as pl
+from polars.io.plugins import register_io_source
 from pydantic import field_validator
 from upath import UPath
 
@@ -104,21 +110,56 @@ def _require_columns(
         )
 
 
-class FramesOnDemand(Mapping[str, pl.DataFrame]):
+@dataclasses.dataclass(frozen=True)
+class FrameParts:
+    """One partition's frame as parts of `schema`, computed one at a time as the writer asks
+    for them and written in order as row groups of the partition's one file: a partition
+    too large to hold whole (a week at ten times the sample's customers) never is.
+
+    `parts` is iterated once, by the writer's thread; an error it raises is raised by the
+    write, and the file keeps its old version."""
+
+    schema: pl.Schema
+    parts: Iterable[pl.DataFrame]
+
+    def drop(self, column: str) -> FrameParts:
+        """The parts without `column`, dropped from each part as it comes."""
+        return FrameParts(
+            pl.Schema({name: kind for name, kind in self.schema.items() if name != column}),
+            (part.drop(column, strict=False) for part in self.parts),
+        )
+
+    def collect(self) -> pl.DataFrame:
+        """All the parts as one frame (for a store that takes a file in one request)."""
+        return pl.concat([self.schema.to_frame(), *self.parts], how="vertical")
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What a write stored: its row count and first rows, for the metadata."""
+
+    rows: int
+    head: pl.DataFrame
+
+
+class FramesOnDemand(Mapping[str, "pl.DataFrame | FrameParts"]):
     """`{partition key: frame}` whose frames are computed when asked for, each time.
 
     An asset returns it for a range of weeks: the IO manager asks for one week, writes it and
-    lets it go before it asks for the next, so only one week is in memory. The week is
+    lets it go before it asks for the next, so only one week is in memory (or, for
+    `FrameParts`, one part of it). The week is
     computed by a plain Python call on the step's own thread, not inside a polars query as
     with `pl.defer`, where the asset's polars work ran in a polars thread nested in the IO
     manager's query.
     """
 
-    def __init__(self, keys: Sequence[str], compute: Callable[[str], pl.DataFrame]) -> None:
+    def __init__(
+        self, keys: Sequence[str], compute: Callable[[str], pl.DataFrame | FrameParts]
+    ) -> None:
         self.keys_ = list(keys)
         self.compute = compute
 
-    def __getitem__(self, key: str) -> pl.DataFrame:
+    def __getitem__(self, key: str) -> pl.DataFrame | FrameParts:
         if key not in self.keys_:
             raise KeyError(key)
         return self.compute(key)
@@ -159,7 +200,7 @@ class HiveParquetIOManager(dg.UPathIOManager):
         frames = _frames_by_partition(obj, keys)
         for key in keys:
             frame = frames[key]
-            if self.hive_key in frame.collect_schema().names():
+            if self.hive_key in _schema(frame).names():
                 frame = frame.drop(self.hive_key)
             written = self._store(context, frame, self.path_of(context, key))
             if len(keys) > 1:
@@ -171,11 +212,12 @@ class HiveParquetIOManager(dg.UPathIOManager):
             del frame, written  # not held while the next week is computed
         context.add_output_metadata({"path": _path_value(folder)})
 
-    def _store(self, context: dg.OutputContext, obj: Any, path: UPath) -> pl.DataFrame:
-        if not isinstance(obj, pl.DataFrame | pl.LazyFrame):
+    def _store(self, context: dg.OutputContext, obj: Any, path: UPath) -> Written:
+        if not isinstance(obj, pl.DataFrame | pl.LazyFrame | FrameParts):
             raise TypeError(
                 f"Asset {context.asset_key.to_user_string()} returned {type(obj).__name__}; "
-                "the Parquet IO manager stores polars DataFrames and LazyFrames."
+                "the Parquet IO manager stores polars DataFrames and LazyFrames, and "
+                "FrameParts."
             )
         try:
             return write_parquet_atomically(obj, path)
@@ -259,9 +301,12 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory[HiveParquetIOManager]):
         return HiveParquetIOManager(base_path=base_path, hive_key=self.hive_key)
 
 
-def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:
+def write_parquet_atomically(frame: Frame | FrameParts, path: UPath) -> Written:
     """Write `frame` to `path` so that readers see the old file or the new one, never half;
-    returns what was written.
+    returns its row count and first rows.
+
+    `FrameParts` are written as they come, through polars' streaming sink, never held whole
+    on a local disk; for an object store they are gathered into one file first.
 
     Local files go through `assets_pkg.shared.atomic`; on an object store the whole file is
     uploaded in one request, and an object becomes visible only once its upload has
@@ -269,7 +314,14 @@ def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:
     file that cannot be written (a full disk, a folder that may not be written) raises
     `atomic.WriteError` naming the file, and its old version stays.
     """
-    data = _collected(frame)
+    if isinstance(frame, FrameParts) and storage.is_local(path):
+        target = storage.local_path(path)
+        make_folder(target)
+        tally = _Tally(frame.schema)
+        with atomic_path(target) as part:
+            _streamed(frame, tally).sink_parquet(part, **COMPRESSION)
+        return Written(tally.rows, tally.head)
+    data = frame.collect() if isinstance(frame, FrameParts) else _collected(frame)
     if storage.is_local(path):
         target = storage.local_path(path)
         make_folder(target)
@@ -277,12 +329,55 @@ def write_parquet_atomically(frame: Frame, path: UPath) -> pl.DataFrame:
             data.write_parquet(part, **COMPRESSION)
     else:
         storage.put_bytes(path, storage.parquet_bytes(data, **COMPRESSION), "WAREHOUSE_DIR")
-    return data
+    return Written(data.height, data.head(PREVIEW_ROWS))
 
 
-def table_metadata(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+PREVIEW_ROWS = 10
+"""The rows a write keeps for its preview."""
+
+
+def table_metadata(written: Written) -> dict[str, dg.MetadataValue]:
     """What the web UI shows for a written table: its row count and its first rows."""
-    return {"dagster/row_count": dg.MetadataValue.int(frame.height), "preview": preview(frame)}
+    return {
+        "dagster/row_count": dg.MetadataValue.int(written.rows),
+        "preview": preview(written.head, PREVIEW_ROWS),
+    }
+
+
+class _Tally:
+    """The rows of the parts that went by, and the first `PREVIEW_ROWS` of them."""
+
+    def __init__(self, schema: pl.Schema) -> None:
+        self.rows = 0
+        self.head = schema.to_frame()
+
+    def saw(self, part: pl.DataFrame) -> None:
+        self.rows += part.height
+        if self.head.height < PREVIEW_ROWS:
+            self.head = pl.concat([self.head, part.head(PREVIEW_ROWS - self.head.height)])
+
+
+def _streamed(frame: FrameParts, tally: _Tally) -> pl.LazyFrame:
+    """`frame` as a LazyFrame whose source is its parts, for polars' streaming sink: each
+    part is asked for when the sink is ready for it, checked against the schema, counted,
+    and let go once its row groups are written."""
+
+    def parts(
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        for part in frame.parts:
+            if part.schema != frame.schema:
+                raise TypeError(
+                    f"a part of the frame has the schema {dict(part.schema)}, not the "
+                    f"declared {dict(frame.schema)}"
+                )
+            tally.saw(part)
+            yield part if with_columns is None else part.select(with_columns)
+
+    return register_io_source(parts, schema=frame.schema)
 
 
 def _collected(frame: Frame) -> pl.DataFrame:
@@ -293,12 +388,16 @@ def _collected(frame: Frame) -> pl.DataFrame:
     return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
 
 
+def _schema(frame: Frame | FrameParts) -> pl.Schema:
+    return frame.schema if isinstance(frame, FrameParts) else frame.collect_schema()
+
+
 def _path_value(folder: UPath) -> dg.MetadataValue:
     return dg.MetadataValue.path(str(folder))
 
 
-def _frames_by_partition(obj: Any, keys: list[str]) -> Mapping[str, Frame]:
-    if isinstance(obj, pl.DataFrame | pl.LazyFrame):
+def _frames_by_partition(obj: Any, keys: list[str]) -> Mapping[str, Frame | FrameParts]:
+    if isinstance(obj, pl.DataFrame | pl.LazyFrame | FrameParts):
         if len(keys) != 1:
             raise dg.Failure(
                 f"An asset run for {len(keys)} partitions returned one frame; return a dict "

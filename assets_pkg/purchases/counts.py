@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -111,14 +112,26 @@ def week_metadata(week: pl.DataFrame) -> dict[str, int]:
     }
 
 
+PART_ROWS = 262_144
+"""The most rows `CountedWeek.parts` makes at once: a week with more pairs (ten times the
+sample's customers: 1.5 million rows, about 94 MB) is made a part at a time while it is
+written, never whole; a smaller week is made whole where it was counted."""
+
+
 @dataclass(frozen=True)
 class CountedWeek:
-    counts: pl.DataFrame
-    """`weekly_counts` of the week, computed."""
+    parts: Callable[[], Iterator[pl.DataFrame]]
+    """`weekly_counts` of the week, row for row, in parts of at most `PART_ROWS` rows made
+    as they are asked for (each call starts again)."""
     metadata: dict[str, int]
     """`week_metadata` of it."""
     unknown: dict[str, list[str]]
     """The customer and product ids bought that week but absent from the CSVs, sorted."""
+
+    @property
+    def counts(self) -> pl.DataFrame:
+        """All the parts, as one frame."""
+        return pl.concat(list(self.parts()))
 
 
 def count_week(
@@ -160,6 +173,8 @@ def count_week(
     del starts
     c = (pairs.get_column("key") // _SHIFT).cast(pl.UInt32)
     p = (pairs.get_column("key") % _SHIFT).cast(pl.UInt32)
+    purchase_count = pairs.get_column("purchase_count")
+    del pairs
     known = customers.height
     loyalty = customers.get_column("loyalty_score").extend_constant(
         None, customer_ids.len() - known
@@ -167,17 +182,22 @@ def count_week(
     category = products.get_column("product_category").extend_constant(
         None, product_ids.len() - products.height
     )
-    bought = pl.DataFrame(
-        {
-            "week": pl.repeat(week, pairs.height, dtype=pl.Date, eager=True),
-            "customer_id": customer_ids.gather(c),
-            "loyalty_score": loyalty.gather(c),
-            "product_id": product_ids.gather(p),
-            "product_category": category.gather(p),
-            "purchase_count": pairs.get_column("purchase_count"),
-        },
-        schema=schemas.COUNTS,
-    )
+
+    def bought(start: int, rows: int) -> pl.DataFrame:
+        """The rows of the pairs from `start`, the ids and catalog columns looked up."""
+        cs, ps = c.slice(start, rows), p.slice(start, rows)
+        return pl.DataFrame(
+            {
+                "week": pl.repeat(week, cs.len(), dtype=pl.Date, eager=True),
+                "customer_id": customer_ids.gather(cs),
+                "loyalty_score": loyalty.gather(cs),
+                "product_id": product_ids.gather(ps),
+                "product_category": category.gather(ps),
+                "purchase_count": purchase_count.slice(start, rows),
+            },
+            schema=schemas.COUNTS,
+        )
+
     seen = pl.repeat(False, known, dtype=pl.Boolean, eager=True).scatter(c.filter(c < known), True)
     idle = customers.filter(~seen).select(
         week=pl.lit(week, pl.Date),
@@ -203,7 +223,16 @@ def count_week(
         "customer_id": customer_ids.slice(known).sort().to_list(),
         "product_id": product_ids.slice(products.height).sort().to_list(),
     }
-    return CountedWeek(pl.concat([bought, idle]), metadata, unknown)
+
+    def parts() -> Iterator[pl.DataFrame]:
+        for start in range(0, c.len(), PART_ROWS):
+            yield bought(start, PART_ROWS)
+        yield idle
+
+    if c.len() <= PART_ROWS:  # made whole here, which may be a worker ahead of the writer
+        made = [bought(0, PART_ROWS), idle]
+        return CountedWeek(lambda: iter(made), metadata, unknown)
+    return CountedWeek(parts, metadata, unknown)
 
 
 _SHIFT = 2**32
@@ -248,7 +277,7 @@ def _count_week_by_ids(
         .sort()
         .to_list(),
     }
-    return CountedWeek(counted, week_metadata(counted), unknown)
+    return CountedWeek(lambda: iter([counted]), week_metadata(counted), unknown)
 
 
 @dataclass(frozen=True)

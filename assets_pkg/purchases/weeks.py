@@ -12,12 +12,13 @@ whatever order.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +150,7 @@ def is_stray(tolerance_days: int, weeks: WeekRange | None) -> pl.Expr:
 class WeekRead:
     week: dt.date
     exploded: pl.DataFrame
+    """The week's items; empty when they were read as a stream (`WeekReader.stream`)."""
     quarantine: pl.DataFrame
     missing_days: list[dt.date]
     """Folders the week reads that do not exist (its own or the tolerance neighbours)."""
@@ -159,6 +161,29 @@ class WeekRead:
     file that changed during or after the build differs from it."""
     ignored: list[str] = field(default_factory=list)
     """Entries of the folders read that are not `*.json` parts (`DayListing.ignored`)."""
+    items: int = 0
+    """The week's basket items: the rows of `exploded`, or of the stream's parts."""
+
+
+class WeekStream:
+    """One week read as a stream: iterating gives its items a slice at a time, in the order
+    `WeekReader.read` concatenates them, so the week is never in memory whole; once they have
+    all come, `read` holds the rest of the week (its quarantine, fingerprint, files).
+
+    Iterate it once; the reader reads no other week until it has been."""
+
+    def __init__(self, parts: Generator[pl.DataFrame, None, WeekRead]) -> None:
+        self._parts = parts
+        self._read: WeekRead | None = None
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        self._read = yield from self._parts
+
+    @property
+    def read(self) -> WeekRead:
+        if self._read is None:
+            raise RuntimeError("the week's items have not all been read yet")
+        return self._read
 
 
 SLICE_BYTES = 4 * 2**20
@@ -200,6 +225,8 @@ class WeekReader:
     the parts): the raw bytes of a unit are released before the next unit is read, so
     memory holds the week's items, one slice being parsed, and the few items of the
     tolerance folders that belong to the next week (`_Carry`), however dense the week.
+    `stream` hands each unit's items on as soon as it is split, so that a caller writing
+    them holds not even the week's items whole.
 
     Neighbouring weeks share the tolerance folders: their items for the next week are
     carried, not parsed again. `workers` threads parse and split the units, ahead of the unit
@@ -256,6 +283,21 @@ class WeekReader:
         shutil.rmtree(self._spill, ignore_errors=True)
 
     def read(self, week: dt.date) -> WeekRead:
+        """`week` whole, its items in one frame."""
+        stream = self.stream(week)
+        exploded = list(stream)
+        return dataclasses.replace(
+            stream.read,
+            exploded=pl.concat(exploded, rechunk=False)
+            if exploded
+            else schemas.EXPLODED.to_frame(),
+        )
+
+    def stream(self, week: dt.date) -> WeekStream:
+        """`week` with its items as they are parsed, a unit at a time (`WeekStream`)."""
+        return WeekStream(self._parts(week))
+
+    def _parts(self, week: dt.date) -> Generator[pl.DataFrame, None, WeekRead]:
         days = days_read_for_week(week, self.tolerance_days)
         listing = self._list(days)
         if not has_data(listing, week):
@@ -283,7 +325,25 @@ class WeekReader:
         wanted = {(week, tuple(unit)) for unit in units}
         for key in [key for key in self._pending if key not in wanted]:  # planned ahead, moot
             self._pending.pop(key).cancel()
-        parts = [carried]
+        # Each unit's items are handed on as soon as it is split, and only its quarantine
+        # and what later weeks need of it are kept.
+        quarantine: list[pl.DataFrame] = []
+        later: list[Parsed] = []
+        items = 0
+
+        def kept(part: _Split) -> pl.DataFrame | None:
+            nonlocal items
+            if part.quarantine is not None:
+                quarantine.append(part.quarantine)
+            if part.later is not None:
+                later.append(part.later)
+            if part.exploded is not None:
+                items += part.exploded.height
+            return part.exploded
+
+        if (exploded := kept(carried)) is not None:
+            yield exploded
+        del exploded
         # A week of the sample's density is parsed by every worker at once; a larger one a
         # unit ahead only, so that memory holds two slices of it at most.
         small = sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes
@@ -294,17 +354,18 @@ class WeekReader:
             part = self._submit(week, unit).result()
             del self._pending[(week, tuple(unit))]
             self._stamps.update(part.read)
-            parts.append(part)
-        parts.append(self._split(refused_rejects(listing.refused), week))
-        exploded = [part.exploded for part in parts if part.exploded is not None]
-        quarantine = [part.quarantine for part in parts if part.quarantine is not None]
-        later = [part.later for part in parts if part.later is not None]
+            exploded = kept(part)
+            del part  # held no longer than the items it gave
+            if exploded is not None:
+                yield exploded
+            del exploded
+        kept(self._split(refused_rejects(listing.refused), week))
         parsed_days = carry.days | {f.day for unit in units for f in unit}
         self._carry = self._next_carry(week, later, parsed_days)
         self._parse_ahead(week)
         return WeekRead(
             week,
-            pl.concat(exploded, rechunk=False) if exploded else schemas.EXPLODED.to_frame(),
+            schemas.EXPLODED.to_frame(),
             pl.concat(quarantine).sort(["source_file", "line_number"], maintain_order=True)
             if quarantine
             else schemas.QUARANTINE.to_frame(),
@@ -314,6 +375,7 @@ class WeekReader:
                 listing, {f.source_file: self._stamps[f.source_file] for f in listing.files}
             ),
             listing.ignored,
+            items,
         )
 
     def _next_carry(self, week: dt.date, later: list[Parsed], days: frozenset[dt.date]) -> _Carry:

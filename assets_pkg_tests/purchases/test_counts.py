@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -243,3 +244,23 @@ def test_reconciling_on_codes_finds_what_the_group_by_on_ids_finds(
     assert counts.reconcile_week(weekly, exploded, catalog) == counts._reconcile_by_ids(
         weekly, exploded, catalog
     )
+
+
+def test_a_week_with_more_pairs_than_a_part_is_made_in_parts_row_for_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large week's counts are made a part at a time as they are written (at most
+    `PART_ROWS` rows of pairs each, then the idle customers), and every call of `parts`
+    gives them again; together they are `weekly_counts`, row for row."""
+    monkeypatch.setattr(counts, "PART_ROWS", 3)
+    rows = [("C1", "P1"), ("C2", "P2"), ("C1", "P2"), ("C9", "P1"), ("C2", "P1"), ("C2", "P2")]
+    exploded = _exploded([*rows, ("C1", "P9"), ("C1", "P1")])
+    week = count_week(exploded, CUSTOMERS, PRODUCTS, W)
+    parts = list(week.parts())
+    assert [part.height for part in parts] == [3, 3, 2]  # 6 pairs, then C3 and C4 idle
+    expected = weekly_counts(exploded, CUSTOMERS, PRODUCTS, W).collect()
+    assert_frame_equal(pl.concat(parts), expected)
+    assert_frame_equal(pl.concat(list(week.parts())), expected)
+    assert week.metadata == week_metadata(expected)
+    small = count_week(_exploded(rows[:3]), CUSTOMERS, PRODUCTS, W)
+    assert [part.height for part in small.parts()] == [3, 2]  # made whole where counted

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets_pkg.purchases import parse, schemas
+from assets_pkg.purchases import counts, parse, schemas
 from assets_pkg.purchases.feed import DayBytes, DayFile, read_day_file
 from assets_pkg.purchases.parse import duckdb_to_polars
 
@@ -208,9 +208,13 @@ def test_one_week_applies_every_rule(feed: Feed, warehouse: Path) -> None:
         assert checks[name].passed, name
 
 
+@pytest.mark.parametrize("part_rows", [counts.PART_ROWS, 2], ids=["whole", "in parts"])
 def test_a_range_equals_week_by_week_runs_and_reruns_change_nothing(
-    feed: Feed, tmp_path: Path
+    feed: Feed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_rows: int
 ) -> None:
+    """Also with the counts of every week made and written in parts of two rows, as a week
+    with more pairs than `counts.PART_ROWS` is (the items are written a unit at a time)."""
+    monkeypatch.setattr(counts, "PART_ROWS", part_rows)
     _scenario(feed)
     ranged, single = tmp_path / "ranged", tmp_path / "single"
     range_run = materialize(feed, ranged, (PREVIOUS, NEXT))
@@ -303,10 +307,10 @@ def _assert_one_table_per_asset(warehouse: Path) -> None:
             )
         )
         assert_frame_equal(duckdb_table, expected, check_row_order=False)  # read in parallel
-    counts = pl.scan_parquet(
+    stored = pl.scan_parquet(
         f"{warehouse}/weekly_purchase_counts/**/*.parquet", hive_partitioning=True
     ).collect()
-    assert_frame_equal(counts.filter(pl.col("week") == day(W)).drop("week"), COUNTS_W)
+    assert_frame_equal(stored.filter(pl.col("week") == day(W)).drop("week"), COUNTS_W)
     _assert_declared_columns_are_written(warehouse)
 
 

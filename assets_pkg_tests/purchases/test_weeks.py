@@ -537,3 +537,48 @@ def test_a_unit_is_split_into_its_week_in_the_worker_that_parsed_it(
         reader.read(NEXT)
     assert carried < len(threads)
     assert all(name.startswith("parse-days") for name in threads)
+
+
+def test_a_streamed_week_gives_its_items_a_unit_at_a_time_as_read_gives_them(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stream` hands on each unit's items as soon as the unit is split, before the units
+    after the next are parsed, so a large week is never gathered whole; the parts, in order,
+    are `read`'s items row for row, and the rest of the week comes once they all have."""
+    _busy_feed(feed)
+    run = [day("2024-01-01"), W, NEXT]
+    with WeekReader(feed.source, 1, run, slice_bytes=1) as reader:
+        whole = [reader.read(w) for w in run]
+    parsed = 0
+    parse_files = parse_day_files
+
+    def counting(*args: Any, **kwargs: Any) -> Parsed:
+        nonlocal parsed
+        parsed += 1
+        return parse_files(*args, **kwargs)
+
+    monkeypatch.setattr(weeks, "parse_day_files", counting)
+    with WeekReader(feed.source, 1, run, slice_bytes=1, ahead_bytes=0, workers=1) as reader:
+        for expected in whole:
+            stream = reader.stream(expected.week)
+            with pytest.raises(RuntimeError, match="not all been read"):
+                stream.read  # noqa: B018
+            parts, parsed_when_given = [], []
+            parsed = 0
+            for part in stream:
+                parts.append(part)
+                parsed_when_given.append(parsed)
+            # A part per unit (after the first week, first what the last week carried): when
+            # a part is handed on, its unit and one ahead of it have been parsed, no more.
+            assert len(parts) > 5
+            assert all(n <= index + 2 for index, n in enumerate(parsed_when_given))
+            assert_frame_equal(pl.concat(parts), expected.exploded)
+            read = stream.read
+            assert read.items == expected.items == expected.exploded.height
+            assert read.exploded.is_empty()
+            assert_frame_equal(read.quarantine, expected.quarantine)
+            assert (read.fingerprint, read.files_read, read.missing_days) == (
+                expected.fingerprint,
+                expected.files_read,
+                expected.missing_days,
+            )

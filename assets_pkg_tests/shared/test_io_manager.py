@@ -1,6 +1,9 @@
 """The Parquet IO manager: Hive layout, ranges in one run, round trips, atomic writes."""
 
 import datetime as dt
+import gc
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,12 @@ import pytest
 from polars.testing import assert_frame_equal
 from upath import UPath
 
-from assets_pkg.defs.io_manager import ParquetIOManager, write_parquet_atomically
+from assets_pkg.defs.io_manager import (
+    FrameParts,
+    FramesOnDemand,
+    ParquetIOManager,
+    write_parquet_atomically,
+)
 from assets_pkg.defs.metadata import column_schema
 from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.purchases.parse import duckdb_to_polars
@@ -308,7 +316,7 @@ def test_mistakes_are_named(tmp_path: Path) -> None:
     assert error.cause is not None
     assert error.cause.message == (
         "TypeError: Asset not_a_frame returned list; the Parquet IO manager stores polars "
-        "DataFrames and LazyFrames.\n"
+        "DataFrames and LazyFrames, and FrameParts.\n"
     )
 
 
@@ -496,3 +504,96 @@ def test_a_partition_key_that_is_no_week_is_refused_before_anything_is_written(
         "weekly partitions only."
     )
     assert _files(tmp_path) == []
+
+
+def _parts(count: int, rows: int, given: list[weakref.ref[pl.DataFrame]]) -> Iterator[pl.DataFrame]:
+    for index in range(count):
+        part = pl.DataFrame({"n": range(index * rows, (index + 1) * rows)})
+        given.append(weakref.ref(part))
+        yield part
+        del part
+
+
+def test_frame_parts_are_written_as_they_come_into_one_file(tmp_path: Path) -> None:
+    """Each part is let go once it is written: when the writer asks for a part, none of the
+    parts two or more before it is still alive, so a partition is never in memory whole."""
+    given: list[weakref.ref[pl.DataFrame]] = []
+    alive_when_asked: list[int] = []
+
+    def watched() -> Iterator[pl.DataFrame]:
+        for part in _parts(8, 50_000, given):
+            gc.collect()
+            alive_when_asked.append(sum(ref() is not None for ref in given[:-2]))
+            yield part
+
+    target = tmp_path / "data.parquet"
+    written = write_parquet_atomically(
+        FrameParts(pl.Schema({"n": pl.Int64}), watched()), UPath(target)
+    )
+    assert alive_when_asked == [0] * 8
+    stored = pl.read_parquet(target)
+    assert_frame_equal(stored, pl.DataFrame({"n": range(8 * 50_000)}))
+    assert written.rows == 400_000
+    assert_frame_equal(written.head, stored.head(10))
+    assert _files(tmp_path) == ["data.parquet"]
+
+
+def test_frame_parts_without_any_part_write_an_empty_table(tmp_path: Path) -> None:
+    target = tmp_path / "data.parquet"
+    written = write_parquet_atomically(
+        FrameParts(pl.Schema({"n": pl.Int64, "s": pl.String}), iter([])), UPath(target)
+    )
+    assert written.rows == 0
+    assert_frame_equal(
+        pl.read_parquet(target), pl.DataFrame(schema={"n": pl.Int64, "s": pl.String})
+    )
+
+
+def test_a_part_that_fails_keeps_the_previous_file_and_leaves_no_temporary(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "data.parquet"
+    before = pl.DataFrame({"n": [1, 2, 3]})
+    write_parquet_atomically(before, UPath(target))
+
+    def failing() -> Iterator[pl.DataFrame]:
+        yield from _parts(3, 10_000, [])
+        raise RuntimeError("the third slice could not be read")
+
+    for _ in range(20):  # the sink's writer may still be at work when the error comes back
+        with pytest.raises(RuntimeError, match="the third slice"):
+            write_parquet_atomically(
+                FrameParts(pl.Schema({"n": pl.Int64}), failing()), UPath(target)
+            )
+    assert_frame_equal(pl.read_parquet(target), before)
+    assert _files(tmp_path) == ["data.parquet"]
+
+
+def test_a_part_of_another_schema_is_refused_naming_both(tmp_path: Path) -> None:
+    parts = iter([pl.DataFrame({"n": [1]}), pl.DataFrame({"n": ["x"]})])
+    with pytest.raises(TypeError, match=r"has the schema .*'n': String.*not the declared .*Int64"):
+        write_parquet_atomically(
+            FrameParts(pl.Schema({"n": pl.Int64}), parts), UPath(tmp_path / "data.parquet")
+        )
+    assert _files(tmp_path) == []
+
+
+def test_a_range_of_frame_parts_writes_each_week_without_its_week_column(tmp_path: Path) -> None:
+    @dg.asset(partitions_def=WEEKS, backfill_policy=dg.BackfillPolicy.single_run())
+    def in_parts(context: dg.AssetExecutionContext) -> FramesOnDemand:
+        def week(key: str) -> FrameParts:
+            frame = _week_frame(key)
+            return FrameParts(frame.schema, (frame.slice(i, 1) for i in range(frame.height)))
+
+        return FramesOnDemand(context.partition_keys, week)
+
+    result = _run(tmp_path, [in_parts], ["in_parts"], tags=RANGE_TAGS)
+    assert result.success
+    for key in KEYS:
+        stored = pl.read_parquet(tmp_path / "in_parts" / f"week={key}" / "data.parquet")
+        assert_frame_equal(stored, _stored(_week_frame(key)))
+    rows = {
+        str(m.partition): m.metadata["dagster/row_count"]
+        for m in result.asset_materializations_for_node("in_parts")
+    }
+    assert rows == {key: dg.IntMetadataValue(2) for key in KEYS}

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets_pkg.defs.io_manager import FramesOnDemand
+from assets_pkg.defs.io_manager import FrameParts, FramesOnDemand
 from assets_pkg.defs.metadata import column_schema
 from assets_pkg.defs.purchases.week_checks import week_evaluations
 from assets_pkg.purchases import GROUP, catalog, counts, schemas
@@ -60,11 +60,11 @@ def counts_asset(
                 exploded_transactions[key], raw_customers, products, week_of(key)
             )
 
-        def counted(ahead: Ahead[counts.CountedWeek], key: str) -> pl.DataFrame:
+        def counted(ahead: Ahead[counts.CountedWeek], key: str) -> FrameParts:
             week = ahead.result(key)
             unknown[key] = week.unknown
             context.add_asset_metadata(week.metadata, partition_key=key)
-            return week.counts
+            return FrameParts(schemas.COUNTS, week.parts())
 
         keys = sorted(exploded_transactions)
         # The IO manager asks for one week at a time and writes it while the next ones are

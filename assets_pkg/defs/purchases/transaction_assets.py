@@ -1,8 +1,10 @@
 """`exploded_transactions` and `transaction_quarantine`: one pass over the feed, week by week.
 
 Both come from one subsettable multi-asset, so the feed is parsed once; a range of weeks is
-read one week at a time (the next one parsed ahead in a worker thread), so memory stays at
-about two weeks of data however long the range.
+read one week at a time (a small next week parsed ahead in a worker thread), and each week's
+items are written as they are parsed, a slice at a time (`WeekReader.stream`, `FrameParts`):
+memory holds a few slices and the week's quarantine, however long the range and however
+dense the week.
 """
 
 import dataclasses
@@ -15,7 +17,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets_pkg.defs.io_manager import FramesOnDemand
+from assets_pkg.defs.io_manager import FrameParts, FramesOnDemand
 from assets_pkg.defs.metadata import column_schema, preview
 from assets_pkg.defs.partitions import week_keys
 from assets_pkg.defs.purchases.resources import PurchasesSource
@@ -113,28 +115,34 @@ def transaction_assets(
 
         tolerance = purchases_source.date_tolerance_days
 
-        def read(reader: WeekReader, key: str) -> pl.DataFrame:
+        def week_items(reader: WeekReader, key: str) -> Iterator[pl.DataFrame]:
+            """The week's items a slice at a time; its metadata once they have all come."""
+            stream = reader.stream(week_of(key))
             try:
-                week = reader.read(week_of(key))
+                yield from stream
             except FeedReadError as error:  # a disk or network error: worth a retry
                 raise dg.Failure(str(error)) from error
-            done[key] = dataclasses.replace(week, exploded=week.exploded.clear())
+            week = done[key] = stream.read
             progress.week_done(week)
             for asset, metadata in _week_metadata(week, span).items():
                 if dg.AssetKey(asset) in context.selected_asset_keys:
                     context.add_asset_metadata(metadata, asset_key=asset, partition_key=key)
-            return week.exploded
+
+        def read(reader: WeekReader, key: str) -> FrameParts:
+            return FrameParts(schemas.EXPLODED, week_items(reader, key))
 
         with WeekReader(source, tolerance, run_weeks, partitions=weeks) as reader:
             if dg.AssetKey("exploded_transactions") in context.selected_asset_keys:
-                # The IO manager asks for, and writes, one week at a time.
+                # The IO manager asks for one week at a time and writes its items as they
+                # are parsed, a slice at a time: a week is never in memory whole.
                 yield dg.Output(
                     FramesOnDemand(context.partition_keys, functools.partial(read, reader)),
                     output_name="exploded_transactions",
                 )
             for key in context.partition_keys:
                 if key not in done:
-                    read(reader, key)
+                    for _ in week_items(reader, key):
+                        pass
         # The version of the feed each week was built from, as an observation of the feed's
         # week: recorded after the week's materialisation, so the latest version Dagster
         # holds for a week is what its build read (sensors.py compares the next one with it).
@@ -175,7 +183,7 @@ def _week_metadata(
             FINGERPRINT: week.fingerprint.digest,
             "feed files": week.fingerprint.files,
             "files read": week.files_read,
-            "basket items": week.exploded.height,
+            "basket items": week.items,
             "missing days": missing,
         },
         "transaction_quarantine": {
@@ -199,13 +207,13 @@ class _Progress:
 
     def week_done(self, week: WeekRead) -> None:
         self.done += 1
-        self.items += week.exploded.height
+        self.items += week.items
         if self.done % self.every and self.done != self.total:
             return
         elapsed = time.monotonic() - self.started
         self.context.log.info(
             f"{self.done}/{self.total} weeks read ({week.week}): {self.items:,} items so far, "
-            f"{elapsed:.1f} s; this week {week.exploded.height:,} items, "
+            f"{elapsed:.1f} s; this week {week.items:,} items, "
             f"{week.quarantine.height:,} quarantined, {week.files_read} files"
             + (f", missing days {_days(week.missing_days)}" if week.missing_days else "")
         )
