@@ -320,6 +320,8 @@ def write_parquet_atomically(frame: Frame | FrameParts, path: UPath) -> Written:
         tally = _Tally(frame.schema)
         with atomic_path(target) as part:
             _streamed(frame, tally).sink_parquet(part, **COMPRESSION)
+            if tally.failure is not None:  # the sink has finished: its file is thrown away
+                raise tally.failure
         return Written(tally.rows, tally.head)
     data = frame.collect() if isinstance(frame, FrameParts) else _collected(frame)
     if storage.is_local(path):
@@ -345,11 +347,13 @@ def table_metadata(written: Written) -> dict[str, dg.MetadataValue]:
 
 
 class _Tally:
-    """The rows of the parts that went by, and the first `PREVIEW_ROWS` of them."""
+    """The rows of the parts that went by, the first `PREVIEW_ROWS` of them, and the error
+    that ended the parts early, if one did."""
 
     def __init__(self, schema: pl.Schema) -> None:
         self.rows = 0
         self.head = schema.to_frame()
+        self.failure: Exception | None = None
 
     def saw(self, part: pl.DataFrame) -> None:
         self.rows += part.height
@@ -360,7 +364,11 @@ class _Tally:
 def _streamed(frame: FrameParts, tally: _Tally) -> pl.LazyFrame:
     """`frame` as a LazyFrame whose source is its parts, for polars' streaming sink: each
     part is asked for when the sink is ready for it, checked against the schema, counted,
-    and let go once its row groups are written."""
+    and let go once its row groups are written.
+
+    An error of the parts ends them as if they were all there and is kept in `tally`, for the
+    writer to raise once the sink has returned: a sink that fails returns while its writer
+    may still be creating the file (decisions.md), one that ends has closed it."""
 
     def parts(
         with_columns: list[str] | None,
@@ -368,14 +376,17 @@ def _streamed(frame: FrameParts, tally: _Tally) -> pl.LazyFrame:
         n_rows: int | None,
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
-        for part in frame.parts:
-            if part.schema != frame.schema:
-                raise TypeError(
-                    f"a part of the frame has the schema {dict(part.schema)}, not the "
-                    f"declared {dict(frame.schema)}"
-                )
-            tally.saw(part)
-            yield part if with_columns is None else part.select(with_columns)
+        try:
+            for part in frame.parts:
+                if part.schema != frame.schema:
+                    raise TypeError(
+                        f"a part of the frame has the schema {dict(part.schema)}, not the "
+                        f"declared {dict(frame.schema)}"
+                    )
+                tally.saw(part)
+                yield part if with_columns is None else part.select(with_columns)
+        except Exception as error:  # raised by the writer, once the sink has returned
+            tally.failure = error
 
     return register_io_source(parts, schema=frame.schema)
 
