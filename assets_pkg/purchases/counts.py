@@ -142,35 +142,22 @@ def count_week(
 
     Counted on integer codes rather than the ids: each id becomes its row in the catalog
     (an id absent from it, a row after the catalog's), each item one 64-bit key, and the
-    keys are sorted once. A group-by on two text columns held about 230 bytes per item at
+    items are grouped by key. A group-by on two text columns held about 230 bytes per item at
     its peak (320 MB for the 1.4 million items of a week at ten times the sample's
-    customers); this holds a few integers per item (docs/performance.md)."""
+    customers); this holds a few integers per item (docs/performance.md). Ids absent from
+    the catalogs are looked for only when some item's id has no code: every id of a week is
+    usually listed, and the search costs a fifth of the count."""
     ids = exploded.select("customer_id", "product_id")
-    customer_ids = _dictionary(ids, customers.get_column("customer_id"))
-    product_ids = _dictionary(ids, products.get_column("product_id"))
-    keys = (
-        ids.with_row_index("first")
-        .join(_codes(customer_ids, "c"), on="customer_id", how="left", maintain_order="left")
-        .join(_codes(product_ids, "p"), on="product_id", how="left", maintain_order="left")
-        .select("first", key=pl.col("c").cast(pl.UInt64) * _SHIFT + pl.col("p"))
-        .collect(engine="streaming")  # a third of the in-memory engine's peak
-    )
-    if keys.get_column("key").has_nulls():  # a null id, which the parse never gives
-        return _count_week_by_ids(exploded, customers, products, week)
-    # Each (customer, product) once, with its items and its first item, in the order of
-    # the first items (that of `weekly_counts`).
-    items = keys.height
-    keys = keys.sort("key", maintain_order=True)
-    starts = keys.with_row_index("at").filter(
-        (pl.col("key") != pl.col("key").shift(1)).fill_null(True)
-    )
-    del keys
-    pairs = starts.select(
-        "key",
-        "first",
-        purchase_count=(pl.col("at").shift(-1).fill_null(items) - pl.col("at")).cast(pl.Int64),
-    ).sort("first")
-    del starts
+    customer_ids = customers.get_column("customer_id")
+    product_ids = products.get_column("product_id")
+    pairs = _pairs(ids, customer_ids, product_ids)
+    if pairs.get_column("key").has_nulls():  # an id the catalogs lack: coded after theirs
+        customer_ids = _dictionary(ids, customer_ids)
+        product_ids = _dictionary(ids, product_ids)
+        pairs = _pairs(ids, customer_ids, product_ids)
+        if pairs.get_column("key").has_nulls():  # a null id, which the parse never gives
+            return _count_week_by_ids(exploded, customers, products, week)
+    items = int(pairs.get_column("purchase_count").sum())
     c = (pairs.get_column("key") // _SHIFT).cast(pl.UInt32)
     p = (pairs.get_column("key") % _SHIFT).cast(pl.UInt32)
     purchase_count = pairs.get_column("purchase_count")
@@ -237,6 +224,21 @@ def count_week(
 
 _SHIFT = 2**32
 """A key is customer code * _SHIFT + product code: codes are row numbers (below 2**32)."""
+
+
+def _pairs(ids: pl.LazyFrame, customer_ids: pl.Series, product_ids: pl.Series) -> pl.DataFrame:
+    """Each (customer, product) pair of the items once, in the order of its first item (that
+    of `weekly_counts`): its key (null when an id is not in `customer_ids` / `product_ids`),
+    its first item's row and its count of items."""
+    return (
+        ids.with_row_index("first")
+        .join(_codes(customer_ids, "c"), on="customer_id", how="left", maintain_order="none")
+        .join(_codes(product_ids, "p"), on="product_id", how="left", maintain_order="none")
+        .group_by(key=pl.col("c").cast(pl.UInt64) * _SHIFT + pl.col("p"))
+        .agg(pl.col("first").min(), purchase_count=pl.len().cast(pl.Int64))
+        .sort("first")
+        .collect(engine="streaming")
+    )
 
 
 def _dictionary(ids: pl.LazyFrame, catalog: pl.Series) -> pl.Series:
