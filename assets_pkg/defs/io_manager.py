@@ -147,10 +147,10 @@ class FramesOnDemand(Mapping[str, "pl.DataFrame | FrameParts"]):
 
     An asset returns it for a range of weeks: the IO manager asks for one week, writes it and
     lets it go before it asks for the next, so only one week is in memory (or, for
-    `FrameParts`, one part of it). The week is
-    computed by a plain Python call on the step's own thread, not inside a polars query as
-    with `pl.defer`, where the asset's polars work ran in a polars thread nested in the IO
-    manager's query.
+    `FrameParts`, a part or two of it). The week is computed by a plain Python call on the
+    step's own thread, not inside a polars query as with `pl.defer`, where the asset's polars
+    work ran in a polars thread nested in the IO manager's query; a `FrameParts`' parts are
+    then asked for by the writer's sink, on its thread (docs/decisions.md).
     """
 
     def __init__(
