@@ -217,7 +217,7 @@ def count_week(
         yield idle
 
     if c.len() <= PART_ROWS:  # made whole here, which may be a worker ahead of the writer
-        made = [bought(0, PART_ROWS), idle]
+        made = list(parts())
         return CountedWeek(lambda: iter(made), metadata, unknown)
     return CountedWeek(parts, metadata, unknown)
 
