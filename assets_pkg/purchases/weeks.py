@@ -187,22 +187,24 @@ class WeekStream:
 
 
 SLICE_BYTES = 4 * 2**20
-"""How many bytes of the feed a reader parses at once: day files together up to this size, a
-longer file in pieces of this size (`parse.parse_day_files`). Parsing takes about twelve
-times the bytes parsed; docs/performance.md has the measurements behind the value."""
+"""How many bytes of a large week's feed a reader parses at once: day files together up to
+this size, a longer file in pieces of this size (`parse.parse_day_files`). Parsing takes about
+twelve times the bytes parsed; docs/performance.md has the measurements behind the value."""
 
 AHEAD_BYTES = 16 * 2**20
-"""A reader parses the next week while the caller writes the week just read when the next
-week's day files hold at most this many bytes (a week of the sample feed at its density holds
-about 14 MB); a larger week is parsed when it is asked for (docs/performance.md)."""
+"""A week whose day files hold at most this many bytes (a week of the sample feed at its
+density holds about 11 MB) is small: it is parsed as one unit, one slice, and the next small
+week is parsed beside it by the other worker while the caller writes it. A slice has a fixed
+cost (a DuckDB query, a polars plan, a split): the bench's large feed read 104 weeks in
+8.3 s and 14.4 CPU s this way, against 10.6 s and 17.3 CPU s in slices of `SLICE_BYTES`,
+for about 55 MiB more at its peak just under this size (docs/performance.md). A larger week
+is parsed in slices of `SLICE_BYTES`, a unit ahead, when it is asked for."""
 
 
 PARSE_WORKERS = 2
-"""Units parsed at once, each by a thread with its own DuckDB connection, for a week of at most
-`AHEAD_BYTES` (one unit ahead for a larger week). Two read 26 weeks of the bench's large feed
-in 4.7-4.9 s against 6.0-6.3 s for one, for 28 MiB more at its peak; a 10x week they read a
-fifth faster but hold a second slice, 60 to 80 MB more, so a large week keeps to one unit
-ahead (docs/performance.md)."""
+"""Units parsed at once, each by a thread with its own DuckDB connection: a small week's and
+the next small week's, or a large week's unit and the one after it. Two read 26 weeks of the
+bench's large feed in 4.7-4.9 s against 6.0-6.3 s for one (docs/performance.md)."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,9 @@ class _Carry:
 class WeekReader:
     """Reads weeks in ascending order, parsing each day file once, a slice at a time.
 
-    A week's day files are parsed in units of about `slice_bytes` (a longer file in pieces),
-    and each unit is split at once, by the worker that parsed it, into the week's items, its
+    A small week's day files (at most `ahead_bytes`) are parsed as one unit; a larger
+    week's in units of about `slice_bytes` (a longer file in pieces). Each unit is split at
+    once, by the worker that parsed it, into the week's items, its
     quarantine and what later weeks need of it (`_split`; the caller's thread only gathers
     the parts): the raw bytes of a unit are released before the next unit is read, so
     memory holds the week's items, one slice being parsed, and the few items of the
@@ -230,9 +233,10 @@ class WeekReader:
 
     Neighbouring weeks share the tolerance folders: their items for the next week are
     carried, not parsed again. `workers` threads parse and split the units, ahead of the unit
-    being gathered; after a week, they split what it carries over for the next week of `weeks`
-    and parse that week while the caller writes the week when it holds at most `ahead_bytes`
-    (DuckDB and polars release the GIL)."""
+    being gathered: a small week's unit and, beside it, the next small week of `weeks` (whose
+    units are known once this week's are: `_plan_next`), so that no worker waits while the
+    caller writes; a large week's units one ahead. After a week they split what it carries
+    over for the next (DuckDB and polars release the GIL)."""
 
     def __init__(
         self,
@@ -271,6 +275,8 @@ class WeekReader:
         self._next: tuple[dt.date, list[list[DayFile]], Future[_Split]] | None = None
         """The next week's units, planned when its parse began ahead, and the carry split for
         it in a worker."""
+        self._planned: tuple[dt.date, list[list[DayFile]]] | None = None
+        """The next week's units, planned while the week before it is read (`_plan_next`)."""
 
     def __enter__(self) -> WeekReader:
         return self
@@ -321,7 +327,7 @@ class WeekReader:
                 planned[2].cancel()
             units = self._units([f for f in listing.files if f.day not in carry.days])
             carried = self._split(carry.parsed, week)
-        self._next = None
+        self._next = self._planned = None
         wanted = {(week, tuple(unit)) for unit in units}
         for key in [key for key in self._pending if key not in wanted]:  # planned ahead, moot
             self._pending.pop(key).cancel()
@@ -344,14 +350,18 @@ class WeekReader:
         if (exploded := kept(carried)) is not None:
             yield exploded
         del exploded
-        # A week of the sample's density is parsed by every worker at once; a larger one a
-        # unit ahead only, so that memory holds two slices of it at most.
-        small = sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes
-        depth = self.workers if small else 1
+        # A small week is one unit, parsed while the next week is parsed beside it; a larger
+        # one is parsed a unit ahead only, so that memory holds two slices of it at most.
+        small = _is_small(units, self.ahead_bytes)
+        parsed_days = carry.days | {f.day for unit in units for f in unit}
+        for unit in units[:1]:
+            self._submit(week, unit, small)
+        if small:
+            self._plan_next(week, parsed_days)
         for index, unit in enumerate(units):
-            for upcoming in units[index + 1 : index + 1 + depth]:
-                self._submit(week, upcoming)
-            part = self._submit(week, unit).result()
+            for upcoming in units[index + 1 : index + 2]:
+                self._submit(week, upcoming, small)
+            part = self._submit(week, unit, small).result()
             del self._pending[(week, tuple(unit))]
             self._stamps.update(part.read)
             exploded = kept(part)
@@ -360,9 +370,8 @@ class WeekReader:
                 yield exploded
             del exploded
         kept(self._split(refused_rejects(listing.refused), week))
-        parsed_days = carry.days | {f.day for unit in units for f in unit}
         self._carry = self._next_carry(week, later, parsed_days)
-        self._parse_ahead(week)
+        self._parse_ahead(week, parsed_days)
         return WeekRead(
             week,
             schemas.EXPLODED.to_frame(),
@@ -381,36 +390,59 @@ class WeekReader:
     def _next_carry(self, week: dt.date, later: list[Parsed], days: frozenset[dt.date]) -> _Carry:
         """What weeks after `week` need of the days parsed: nothing when the plan holds no
         later week reading them."""
+        kept = self._carried_days(week, days)
+        if self._plan and not kept:
+            return _Carry(week)
+        return _Carry(week, Parsed.concat(later), kept)
+
+    def _carried_days(self, week: dt.date, days: frozenset[dt.date]) -> frozenset[dt.date]:
+        """Which of the `days` parsed for `week` the next week takes from its carry instead of
+        parsing them again: none when the plan holds no later week reading them."""
         first_later = week + 7 * ONE_DAY - self.tolerance_days * ONE_DAY
         kept = frozenset(day for day in days if day >= first_later)
         upcoming = self._upcoming(week)
         if self._plan and (
             upcoming is None or not kept & set(days_read_for_week(upcoming, self.tolerance_days))
         ):
-            return _Carry(week)
-        return _Carry(week, Parsed.concat(later), kept)
+            return frozenset()
+        return kept
 
     def _upcoming(self, week: dt.date) -> dt.date | None:
         return next((w for w in self._plan if w > week), None)
 
-    def _parse_ahead(self, week: dt.date) -> None:
-        """Start parsing the next week of the plan when all of it is at most `ahead_bytes`:
-        a small week is ready when the caller asks for it; a large one would only add its
-        parse to the memory of the week being written."""
+    def _plan_next(self, week: dt.date, days: frozenset[dt.date]) -> None:
+        """Plan the units of the next week of the plan, given the `days` parsed for `week`,
+        and start parsing them when all of them are at most `ahead_bytes`: a small week is
+        ready when the caller asks for it; a large one would only add its parse to the memory
+        of the week being written. Once per week."""
         upcoming = self._upcoming(week)
-        if upcoming is None:
+        if upcoming is None or (self._planned is not None and self._planned[0] == upcoming):
             return
         listing = self._list(days_read_for_week(upcoming, self.tolerance_days))
-        units = self._units([f for f in listing.files if f.day not in self._carry.days])
-        # What this week carries over is split for the next in a worker too, first.
+        carried = self._carried_days(week, days)
+        units = self._units([f for f in listing.files if f.day not in carried])
+        self._planned = (upcoming, units)
+        if _is_small(units, self.ahead_bytes):
+            for unit in units:
+                self._submit(upcoming, unit, small=True)
+
+    def _parse_ahead(self, week: dt.date, days: frozenset[dt.date]) -> None:
+        """Once `week` is read: the next week's units planned (`_plan_next`, unless they were
+        while `week` was parsed) and what `week` carries over for it split in a worker."""
+        self._plan_next(week, days)
+        planned, self._planned = self._planned, None
+        if planned is None:
+            return
+        upcoming, units = planned
         carried = self._worker.submit(self._split, self._carry.parsed, upcoming)
         self._next = (upcoming, units, carried)
-        if sum(_size(f) for unit in units for f in unit) <= self.ahead_bytes:
-            for unit in units:
-                self._submit(upcoming, unit)
 
     def _units(self, files: Sequence[DayFile]) -> list[list[DayFile]]:
-        """`files` in order, in groups of about `slice_bytes` (a longer file alone)."""
+        """`files` in order, in the units they are parsed in: all of them together when they
+        hold at most `ahead_bytes` (a small week), else in groups of about `slice_bytes` (a
+        longer file alone)."""
+        if sum(_size(file) for file in files) <= self.ahead_bytes:
+            return [list(files)] if files else []
         units: list[list[DayFile]] = []
         size = 0
         for file in files:
@@ -422,16 +454,18 @@ class WeekReader:
             size += length
         return units
 
-    def _submit(self, week: dt.date, unit: list[DayFile]) -> Future[_Split]:
-        """Parse `unit` for `week` in a worker, and split it there too (`_split`)."""
+    def _submit(self, week: dt.date, unit: list[DayFile], small: bool) -> Future[_Split]:
+        """Parse `unit` for `week` in a worker, and split it there too (`_split`): as one slice
+        when it is a `small` week's, else in slices of `slice_bytes`."""
         key = (week, tuple(unit))
         if key not in self._pending:
-            self._pending[key] = self._worker.submit(self._parse_and_split, unit, week)
+            slice_bytes = self.ahead_bytes if small else self.slice_bytes
+            self._pending[key] = self._worker.submit(self._parse_and_split, unit, week, slice_bytes)
         return self._pending[key]
 
-    def _parse_and_split(self, unit: list[DayFile], week: dt.date) -> _Split:
+    def _parse_and_split(self, unit: list[DayFile], week: dt.date, slice_bytes: int) -> _Split:
         keep_text = is_stray(self.tolerance_days, self.partitions)
-        parsed = _parse_unit(unit, keep_text, self.max_line_bytes, self.slice_bytes)
+        parsed = _parse_unit(unit, keep_text, self.max_line_bytes, slice_bytes)
         return self._split(parsed, week)
 
     def _split(self, parsed: Parsed, week: dt.date) -> _Split:
@@ -483,6 +517,11 @@ def _for_later(parsed: Parsed, week: dt.date, tolerance_days: int) -> Parsed:
         rejects=parsed.rejects.filter(later_folder),
         texts=parsed.texts.filter(later_folder),
     )
+
+
+def _is_small(units: list[list[DayFile]], ahead_bytes: int) -> bool:
+    """Whether a week's units hold at most `ahead_bytes`."""
+    return sum(_size(file) for unit in units for file in unit) <= ahead_bytes
 
 
 def _size(file: DayFile) -> int:

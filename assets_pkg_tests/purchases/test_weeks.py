@@ -368,7 +368,8 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
 ) -> None:
     """The items a week's slices hold for the next week are carried, not parsed again; the
     next week is parsed ahead, and every unit parsed at once is at most a slice (or a single
-    file). Each week is what it is read alone, row for row."""
+    file), or a whole week of at most `ahead_bytes`. Each week is what it is read alone, row
+    for row."""
     _busy_feed(feed)
     partitions = WeekRange(day("2024-01-01"), last)
     run = [day("2024-01-01"), W, NEXT]
@@ -383,9 +384,8 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
 
     def spied_parse(files: list[DayFile], *args: Any, **kwargs: Any) -> Parsed:
         units.append([f.source_file for f in files])
-        assert len(files) == 1 or sum(Path(str(f.path)).stat().st_size for f in files) <= (
-            slice_bytes
-        )
+        size = sum(Path(str(f.path)).stat().st_size for f in files)
+        assert len(files) == 1 or size <= max(slice_bytes, ahead_bytes)
         return parse_files(files, *args, **kwargs)
 
     monkeypatch.setattr(parse, "read_day_file", counted_read)
@@ -413,6 +413,8 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
     assert together[1].exploded.height == 7 * 5  # each day: 3 of its folder, 2 of neighbours
     if slice_bytes == 1:
         assert len(units) == len(reads)
+    if ahead_bytes == 10**9:  # each week one unit, of the days it does not carry
+        assert len(units) == len(run)
 
 
 def test_weeks_read_out_of_order_are_each_what_they_are_alone(feed: Feed) -> None:
@@ -492,28 +494,40 @@ def test_every_column_of_a_week_is_cut_in_the_same_chunks(feed: Feed) -> None:
     assert len({tuple(exploded.get_column(c).chunk_lengths()) for c in columns}) == 1
 
 
-@pytest.mark.parametrize(("ahead_bytes", "most_ahead"), [(10**9, 2), (0, 1)])
-def test_a_small_week_is_parsed_by_every_worker_a_large_one_a_unit_ahead(
-    feed: Feed, monkeypatch: pytest.MonkeyPatch, ahead_bytes: int, most_ahead: int
+@pytest.mark.parametrize("ahead_bytes", [10**9, 0], ids=["small weeks", "large weeks"])
+def test_a_small_week_is_one_unit_parsed_beside_the_next_a_large_one_a_unit_ahead(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch, ahead_bytes: int
 ) -> None:
-    """With two workers, a week of at most `ahead_bytes` has two units parsed ahead of the one
-    being split; a larger week one, so that memory holds two of its slices at most."""
+    """A week of at most `ahead_bytes` is parsed as one unit, and the next week's unit is
+    given to the other worker before the week's own is waited for: neither worker waits for
+    the week to be written. A larger week is parsed a unit ahead of the one being split, so
+    that memory holds two of its slices at most, and the next week only once it is read."""
     _busy_feed(feed)
-    most = 0
+    submitted: list[tuple[dt.date, int]] = []  # (week, units then with the workers)
     submit = WeekReader._submit
 
-    def counting(self: WeekReader, week: dt.date, unit: list[DayFile]) -> Any:
-        nonlocal most
-        future = submit(self, week, unit)
-        most = max(most, len(self._pending) - 1)  # besides the unit asked for
+    def counting(self: WeekReader, week: dt.date, unit: list[DayFile], small: bool) -> Any:
+        new = (week, tuple(unit)) not in self._pending
+        future = submit(self, week, unit, small)
+        if new:
+            submitted.append((week, len(self._pending)))
         return future
 
     monkeypatch.setattr(WeekReader, "_submit", counting)
     with WeekReader(
-        feed.source, 1, [W], slice_bytes=1, ahead_bytes=ahead_bytes, workers=2
+        feed.source, 1, [W, NEXT], slice_bytes=1, ahead_bytes=ahead_bytes, workers=2
     ) as reader:
-        reader.read(W)
-    assert most == most_ahead
+        parts = iter(reader.stream(W))
+        assert next(parts).height > 0  # the week's first part: the worker has parsed it
+        weeks_submitted = {week for week, _ in submitted}
+        for _ in parts:
+            pass
+    if ahead_bytes:
+        assert weeks_submitted == {W, NEXT}
+        assert [week for week, _ in submitted if week == W] == [W]  # one unit
+    else:
+        assert weeks_submitted == {W}
+        assert max(pending for _, pending in submitted) == 2  # the one asked for, one ahead
 
 
 def test_a_unit_is_split_into_its_week_in_the_worker_that_parsed_it(
@@ -531,7 +545,7 @@ def test_a_unit_is_split_into_its_week_in_the_worker_that_parsed_it(
         return split(*args, **kwargs)
 
     monkeypatch.setattr(weeks, "split_week", recording)
-    with WeekReader(feed.source, 1, [W, NEXT], slice_bytes=1, workers=2) as reader:
+    with WeekReader(feed.source, 1, [W, NEXT], slice_bytes=1, ahead_bytes=0, workers=2) as reader:
         reader.read(W)
         carried = len(threads)
         reader.read(NEXT)
