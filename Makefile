@@ -81,14 +81,23 @@ define SYNC
   rm -f $(VENV)/.installed-* && touch $(VENV)/.installed-$(LOCKSUM)-$(1)
 endef
 
+# The project's own modules compiled as well: uv installs the project editable, so its
+# --compile-bytecode leaves them out, and where PYTHONDONTWRITEBYTECODE is set every `dagster`
+# command compiled them again (0.2 s of an incremental week's 2.4 s). compileall skips what is
+# up to date, and Python still compiles a module edited since in memory.
+BYTECODE = @$(BIN)/python -m compileall -q assets_pkg bench tools
+
 venv-run: uv
 	$(call SYNC,run,run serve dev,)
+	$(BYTECODE)
 
 venv-serve: uv
 	$(call SYNC,serve,serve dev,--extra deploy)
+	$(BYTECODE)
 
 venv-dev: uv
 	$(call SYNC,dev,dev,--extra dev)
+	$(BYTECODE)
 
 # .venv with uv in it, at the pinned version: all the rest comes from uv.lock.
 uv:

@@ -40,8 +40,6 @@ from typing import Any
 from dagster import DagsterEventType, DagsterRun, Field, IntSource
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
-from dagster._grpc.client import DagsterGrpcClient
-from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
 from dagster._serdes import ConfigurableClassData, deserialize_value
 
 DEFAULT_UNREACHABLE_GRACE_SECONDS = 60
@@ -132,6 +130,12 @@ class CodeServerRunLauncher(DefaultRunLauncher):
     def _executes(self, info: Mapping[str, Any], run_id: str) -> bool:
         """Whether the code server at `info` executes the run; raises when it does not
         answer."""
+        # Here, not at the top: Dagster imports every module of defs/ whenever it loads the
+        # definitions, and gRPC's client takes 0.15 s to import, which only the daemon's
+        # health checks need.
+        from dagster._grpc.client import DagsterGrpcClient
+        from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
+
         client = DagsterGrpcClient(
             host=str(info.get("host") or "localhost"),
             port=info.get("port"),

@@ -325,7 +325,7 @@ class WeekReader:
         else:
             if planned is not None:
                 planned[2].cancel()
-            units = self._units([f for f in listing.files if f.day not in carry.days])
+            units = self._units([f for f in listing.files if f.day not in carry.days], week)
             carried = self._split(carry.parsed, week)
         self._next = self._planned = None
         wanted = {(week, tuple(unit)) for unit in units}
@@ -420,7 +420,7 @@ class WeekReader:
             return
         listing = self._list(days_read_for_week(upcoming, self.tolerance_days))
         carried = self._carried_days(week, days)
-        units = self._units([f for f in listing.files if f.day not in carried])
+        units = self._units([f for f in listing.files if f.day not in carried], upcoming)
         self._planned = (upcoming, units)
         if _is_small(units, self.ahead_bytes):
             for unit in units:
@@ -437,22 +437,32 @@ class WeekReader:
         carried = self._worker.submit(self._split, self._carry.parsed, upcoming)
         self._next = (upcoming, units, carried)
 
-    def _units(self, files: Sequence[DayFile]) -> list[list[DayFile]]:
-        """`files` in order, in the units they are parsed in: all of them together when they
-        hold at most `ahead_bytes` (a small week), else in groups of about `slice_bytes` (a
-        longer file alone)."""
-        if sum(_size(file) for file in files) <= self.ahead_bytes:
-            return [list(files)] if files else []
-        units: list[list[DayFile]] = []
-        size = 0
-        for file in files:
-            length = _size(file)
-            if not units or size + length > self.slice_bytes:
-                units.append([])
-                size = 0
-            units[-1].append(file)
-            size += length
-        return units
+    def _units(self, files: Sequence[DayFile], week: dt.date) -> list[list[DayFile]]:
+        """`files` of `week` in order, in the units they are parsed in. A small week's (at
+        most `ahead_bytes`) make one unit when the next week of the plan is parsed beside it,
+        else (a week run alone, the last of a range) one unit per worker, of about equal
+        bytes. A larger week's make units of about `slice_bytes` (a longer file alone)."""
+        sizes = [_size(file) for file in files]
+        total = sum(sizes)
+        if total > self.ahead_bytes:
+            units: list[list[DayFile]] = []
+            size = 0
+            for file, length in zip(files, sizes, strict=True):
+                if not units or size + length > self.slice_bytes:
+                    units.append([])
+                    size = 0
+                units[-1].append(file)
+                size += length
+            return units
+        shares = 1 if self._upcoming(week) is not None else self.workers
+        # Each file goes to the share its middle byte falls in.
+        units = [[] for _ in range(shares)]
+        before = 0
+        for file, length in zip(files, sizes, strict=True):
+            share = min(shares - 1, (before + length // 2) * shares // max(total, 1))
+            units[share].append(file)
+            before += length
+        return [unit for unit in units if unit]
 
     def _submit(self, week: dt.date, unit: list[DayFile], small: bool) -> Future[_Split]:
         """Parse `unit` for `week` in a worker, and split it there too (`_split`): as one slice

@@ -413,8 +413,9 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
     assert together[1].exploded.height == 7 * 5  # each day: 3 of its folder, 2 of neighbours
     if slice_bytes == 1:
         assert len(units) == len(reads)
-    if ahead_bytes == 10**9:  # each week one unit, of the days it does not carry
-        assert len(units) == len(run)
+    if ahead_bytes == 10**9:  # each week one unit of the days it does not carry; the last,
+        # with no week parsed beside it, one per worker
+        assert len(units) == len(run) - 1 + min(workers, 7)
 
 
 def test_weeks_read_out_of_order_are_each_what_they_are_alone(feed: Feed) -> None:
@@ -528,6 +529,31 @@ def test_a_small_week_is_one_unit_parsed_beside_the_next_a_large_one_a_unit_ahea
     else:
         assert weeks_submitted == {W}
         assert max(pending for _, pending in submitted) == 2  # the one asked for, one ahead
+
+
+@pytest.mark.parametrize("plan", [[W], []], ids=["a run of one week", "no plan"])
+def test_a_small_week_with_none_parsed_beside_it_is_shared_by_the_workers(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch, plan: list[dt.date]
+) -> None:
+    """A small week with no next week to parse beside it (a run of one week, the last of a
+    range) is cut in one unit per worker, of about equal bytes: both cores parse it."""
+    _busy_feed(feed)
+    whole = WeekReader(feed.source, 1, workers=1).read(W)  # one unit
+    sizes: list[int] = []
+    parse_files = parse_day_files
+
+    def spied_parse(files: list[DayFile], *args: Any, **kwargs: Any) -> Parsed:
+        sizes.append(sum(Path(str(f.path)).stat().st_size for f in files))
+        return parse_files(files, *args, **kwargs)
+
+    monkeypatch.setattr(weeks, "parse_day_files", spied_parse)
+    with WeekReader(feed.source, 1, plan, workers=2) as reader:
+        read = reader.read(W)
+    assert_frame_equal(read.exploded, whole.exploded)
+    assert_frame_equal(read.quarantine, whole.quarantine)
+    largest_file = max(path.stat().st_size for path in (feed.root / "transactions").rglob("*.json"))
+    assert len(sizes) == 2
+    assert abs(sizes[0] - sizes[1]) <= largest_file
 
 
 def test_a_unit_is_split_into_its_week_in_the_worker_that_parsed_it(
