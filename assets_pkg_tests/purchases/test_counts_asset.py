@@ -126,17 +126,19 @@ def test_the_weeks_counted_at_once_depend_on_the_largest_week(
     """Two weeks are counted at once, two ahead of the week being written, when no week of
     the run holds more than PAIR_ITEMS basket items (here the largest holds 3); one ahead up
     to AHEAD_ITEMS; a larger week only when it is written, so that memory never holds two
-    large weeks' counting."""
+    large weeks' counting. The reconciliation takes two weeks at once when they are small,
+    else one."""
     _two_weeks(feed)
-    asked: list[tuple[int, int]] = []
+    asked: dict[str, tuple[int, int]] = {}
 
     class Spy(Ahead[T]):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            asked.append((self.ahead, self.workers))
+            asked[kwargs["name"]] = (self.ahead, self.workers)
 
     monkeypatch.setattr(count_assets, "Ahead", Spy)
     monkeypatch.setattr(count_assets, "PAIR_ITEMS", pair_items)
     monkeypatch.setattr(count_assets, "AHEAD_ITEMS", ahead_items)
     assert materialize(feed, warehouse, (W, NEXT)).success
-    assert asked == [counting]
+    reconciling = (2, 2) if pair_items >= 3 else (1, 1)
+    assert asked == {"count-weeks": counting, "reconcile-weeks": reconciling}

@@ -19,9 +19,8 @@ import dagster as dg
 
 from assets_pkg.defs.partitions import weekly_partitions
 from assets_pkg.defs.purchases.catalog_assets import catalog_assets
-from assets_pkg.defs.purchases.count_assets import counts_asset
+from assets_pkg.defs.purchases.count_assets import counts_asset, reconciliation_check
 from assets_pkg.defs.purchases.transaction_assets import transaction_assets
-from assets_pkg.defs.purchases.week_checks import reconciliation_check
 from assets_pkg.shared.dates import WeekRange
 
 
