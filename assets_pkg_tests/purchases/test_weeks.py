@@ -418,6 +418,35 @@ def test_a_range_read_in_slices_gives_each_week_as_read_alone_parsing_each_file_
         assert len(units) == len(run) - 1 + min(workers, 7)
 
 
+def test_a_range_of_small_and_large_weeks_gives_each_week_as_read_alone(feed: Feed) -> None:
+    """A large week between small ones: the small week before it plans the large week's
+    units without parsing them ahead, the large week is parsed in slices, and the small week
+    after it is planned once the large one is read. Each is what it is read alone."""
+    _busy_feed(feed)
+    big = feed.root / "transactions" / "d=2024-01-10" / "y-part.json"  # W's own day grows
+    big.write_text(
+        "".join(purchase(f"C{n}", "2024-01-10 12:00:00", "P1", "P2") + "\n" for n in range(200))
+    )
+    run = [day("2024-01-01"), W, NEXT]
+    size = {
+        week: sum(
+            path.stat().st_size
+            for d in days_read_for_week(week, 1)
+            for path in (feed.root / "transactions" / f"d={d}").glob("*.json")
+        )
+        for week in run
+    }
+    assert size[W] > 2 * max(size[day("2024-01-01")], size[NEXT])
+    ahead = max(size[day("2024-01-01")], size[NEXT])  # W alone is large
+    alone = [WeekReader(feed.source, 1, ahead_bytes=ahead, slice_bytes=300).read(w) for w in run]
+    with WeekReader(feed.source, 1, run, ahead_bytes=ahead, slice_bytes=300) as reader:
+        together = [reader.read(w) for w in run]
+    for a, b in zip(together, alone, strict=True):
+        assert_frame_equal(a.exploded, b.exploded)
+        assert_frame_equal(a.quarantine, b.quarantine)
+        assert a.fingerprint == b.fingerprint
+
+
 def test_weeks_read_out_of_order_are_each_what_they_are_alone(feed: Feed) -> None:
     _busy_feed(feed)
     run = [NEXT, day("2024-01-01"), W, W]
