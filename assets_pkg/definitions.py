@@ -32,6 +32,13 @@ from assets_pkg.signatures.errors import StoreError
 
 __all__ = ["build_definitions", "defs", "purchases", "signatures"]
 
+# Everything imported so far (Dagster, polars, DuckDB, every module of the project) lives as
+# long as the process. Frozen, it is left out of every later garbage collection: building
+# the definitions below no longer sets off a full collection that walks it all (0.1 s), and
+# `defs()` freezes what the build adds. One incremental week through the CLI: 0.20-0.27 s
+# less (docs/performance.md, "The exit and gc.freeze()").
+gc.freeze()
+
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     shared = dg.Definitions(
@@ -76,15 +83,18 @@ def defs() -> dg.Definitions:
     except (ConfigurationError, SettingError, StoreError) as error:
         # A user's setting, not a bug: one sentence and a failing exit, no traceback.
         raise SystemExit(f"Configuration error: {error}") from None
-    # Everything loaded so far (Dagster, polars, DuckDB, these modules) lives as long as the
-    # process. Frozen, it is left out of every later garbage collection, and above all out
-    # of the one Python makes at exit, which otherwise walks and frees it all: about 0.6 s
-    # of every `dagster` command that loads this location (docs/performance.md). Only the
-    # first load freezes: a long-lived process (a Celery worker) that loads the location
-    # again must not freeze the garbage of the work it did in between.
     # Dagster's CLI refuses a week that is not a partition with a traceback: one sentence
     # instead, the one a run would give (partitions.py).
     explain_cli_partition_errors(weekly_partitions(settings.weeks))
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
+    _freeze_first_build()
     return definitions
+
+
+@functools.cache
+def _freeze_first_build() -> None:
+    """What the process's first build of the definitions made lives as long as the process
+    too: frozen with the rest, it is left out of the collection Python makes at exit, which
+    otherwise walks and frees it all (about 0.6 s of every `dagster` command,
+    docs/performance.md). Once per process: a long-lived one (a Celery worker) that loads the
+    location again must not freeze the garbage of the work it did in between."""
+    gc.freeze()

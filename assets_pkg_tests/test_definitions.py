@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets_pkg.definitions import build_definitions, defs
+from assets_pkg.definitions import _freeze_first_build, build_definitions, defs
 from assets_pkg.defs.io_manager import ParquetIOManager
 from assets_pkg.defs.metadata import column_schema
 from assets_pkg.shared.settings import Settings
@@ -173,6 +173,29 @@ def _env_var(value: object) -> str | None:
     return getattr(value, "env_var_name", None)
 
 
+def test_importing_the_module_freezes_what_was_imported() -> None:
+    """Before the definitions are built: the build sets off no collection that walks
+    Dagster, polars and the project again (docs/performance.md)."""
+    found = subprocess.run(
+        [sys.executable, "-c", IMPORT_THEN_COUNT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    before, after = (int(count) for count in found.stdout.split())
+    assert before == 0
+    assert after > 100_000  # polars', DuckDB's and Dagster's objects among them
+
+
+IMPORT_THEN_COUNT = """
+import gc
+print(gc.get_freeze_count())
+import assets_pkg.definitions
+print(gc.get_freeze_count())
+"""
+
+
 def test_loading_the_module_freezes_what_it_loaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -181,6 +204,7 @@ def test_loading_the_module_freezes_what_it_loaded(
     monkeypatch.setenv("WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     monkeypatch.delenv("SIGNATURES_DB_URL", raising=False)
     gc.unfreeze()
+    _freeze_first_build.cache_clear()  # as in a process that has not built them yet
     loaded_before: list[object] = []
     assert gc.get_freeze_count() == 0
     try:
