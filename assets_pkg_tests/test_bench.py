@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from bench.purchases.__main__ import parse
 from bench.purchases.compare import compare
 from bench.purchases.dagster_runs import WEEKLY_ASSETS
 from bench.purchases.dataset import SCALES
-from bench.purchases.measure import Measurement, measure
+from bench.purchases.measure import Measurement, TreeSampler, measure
 from bench.purchases.report import CurvePoint, report
 from bench.purchases.scale_out import Backfill, ScaleOut, ScaleOutPlan
 from bench.purchases.summary import Summary, summarise
@@ -699,3 +700,33 @@ def test_measure_counts_the_cpu_of_the_processes_the_command_waits_for(tmp_path:
     # The sum alone takes about half a second of CPU; both interpreters' start-up, a tenth.
     assert measured.cpu_s is not None
     assert measured.cpu_s > 0.25
+
+
+def test_the_tree_sampler_reads_the_resident_set_from_the_kernels_counters(
+    tmp_path: Path,
+) -> None:
+    # The grandchild holds 200 MB; the sampler must find it under the child, and must not
+    # walk the page tables of the processes it measures (PSS), which slowed the runs it
+    # measured by up to 18 % (bench/README.md).
+    hold = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        "'import time; b = bytes(1) * (200 * 2**20); time.sleep(1.5)'])"
+    )
+    child = subprocess.Popen([sys.executable, "-c", hold])
+    opened: list[str] = []
+    real_read_text = Path.read_text
+
+    def read_text(path: Path, *args: object, **kwargs: object) -> str:
+        opened.append(path.name)
+        return real_read_text(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    sampler = TreeSampler(child.pid)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "read_text", read_text)
+        sampler.start()
+        child.wait()
+        sampler.stop()
+
+    assert sampler.peak_kib > 200 * 1024
+    assert "statm" in opened
+    assert "smaps_rollup" not in opened

@@ -1,13 +1,22 @@
 """Running one command to its end and measuring it: wall time, peak memory and CPU time.
 
 ``measure`` starts the command as a child process in the repository, under GNU
-``/usr/bin/time`` when present, and while it runs a ``TreeSampler`` thread sums the
-proportional set size (PSS, from ``/proc/<pid>/smaps_rollup``) over the child and all its
-descendants every 0.05 s. The result is a ``Measurement``: wall time from start to exit, the
-largest sampled sum (never below the largest single process's max RSS, which sampling can
-miss), that max RSS, the CPU seconds (user plus system, from ``wait4``'s resource usage, which
-counts every process the command waited for), and, when the command fails, the exception
-lines of its log.
+``/usr/bin/time`` when present, and while it runs a ``TreeSampler`` thread sums the resident
+set size (RSS, from ``/proc/<pid>/statm``) over the child and all its descendants every
+0.05 s. The result is a ``Measurement``: wall time from start to exit, the largest sampled sum
+(never below the largest single process's max RSS, which sampling can miss), that max RSS,
+the CPU seconds (user plus system, from ``wait4``'s resource usage, which counts every
+process the command waited for), and, when the command fails, the exception lines of its log.
+
+RSS, not the proportional set size (PSS): the kernel keeps RSS as counters, while reading a
+process's PSS (``/proc/<pid>/smaps_rollup``) walks the page tables of all its memory. Twenty
+such walks a second of DuckDB's 2.2 GB took CPU from the two cores the measured command ran
+on, and made the very runs they measured slower: DuckDB's whole job 6.1 s unsampled, 7.3 s
+sampled by PSS, 6.0-6.3 s sampled by RSS; the project's backfill 12.2-12.8 s unsampled,
+13.5-14.0 s by PSS (docs/performance.md, "Memory"). A tree's RSS counts a page two processes
+share twice, so its sum is never below the memory the tree holds. PSS is still read, four
+times a second, where processes share most of their pages: the Celery workers and their
+forked pools of the scale-out part (``TreeSampler(pid, 0.25, proportional=True)``).
 """
 
 from __future__ import annotations
@@ -72,14 +81,9 @@ def _tree(root: int) -> list[int]:
     return pids
 
 
-def _memory_kib(pid: int) -> int:
-    """Proportional set size (shared pages split between their users); RSS if unreadable."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
+def resident_kib(pid: int) -> int:
+    """Resident set size, from the kernel's counters (no walk of the process's memory); 0 once
+    the process has gone."""
     try:
         pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     except (OSError, IndexError, ValueError):
@@ -87,19 +91,33 @@ def _memory_kib(pid: int) -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-class TreeSampler(threading.Thread):
-    """Samples the memory of a process and all its descendants until stopped."""
+def proportional_kib(pid: int) -> int:
+    """Proportional set size (shared pages split between their users), which walks the page
+    tables of all the process's memory; RSS if unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resident_kib(pid)
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+
+class TreeSampler(threading.Thread):
+    """Samples the memory of a process and all its descendants until stopped: RSS, or PSS
+    when `proportional` (costly for a large process: see the module's docstring)."""
+
+    def __init__(self, pid: int, interval: float = 0.05, *, proportional: bool = False) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
+        self.memory_kib = proportional_kib if proportional else resident_kib
         self.peak_kib = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            total = sum(_memory_kib(pid) for pid in _tree(self.pid))
+            total = sum(self.memory_kib(pid) for pid in _tree(self.pid))
             self.peak_kib = max(self.peak_kib, total)
             self._stop_event.wait(self.interval)
 

@@ -113,10 +113,11 @@ class DensityPoint:
 
 EXPLANATION = (
     "wall: start to exit of the command(s), Python and Dagster start-up included. "
-    "peak: the largest sum of PSS over the whole process tree (sampled every 0.05 s), "
-    "or the largest single process's max RSS if higher. compute: the sum of the weekly "
-    "assets' step durations from Dagster's own STEP_SUCCESS events (for (a), the weekly "
-    "assets' steps of its one run; the catalog's steps are shown apart), so wall - "
+    "peak: the largest sum of RSS over the whole process tree (sampled every 0.05 s from "
+    "the kernel's counters), or the largest single process's max RSS if higher. compute: "
+    "the sum of the weekly assets' step durations from Dagster's own STEP_SUCCESS events "
+    "(for (a), the weekly assets' steps of its one run; the catalog's steps are shown "
+    "apart), so wall - "
     "compute is start-up, orchestration and the catalog. (f) is the same CLI materialising "
     "one asset that returns a constant, in a fresh instance after one untimed warm-up run, "
     "in process as the project's runs: b - f is what the incremental week costs beyond "

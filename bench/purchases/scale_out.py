@@ -325,7 +325,7 @@ def backfill_on_topology(
             topology.start(["code-server", "webserver", *worker_names], timeout=180)
             for service in topology.services:
                 if service.name in worker_names and service.process is not None:
-                    samplers.append(TreeSampler(service.process.pid))
+                    samplers.append(TreeSampler(service.process.pid, 0.25, proportional=True))
                     samplers[-1].start()
             say(f"  launching the backfill of {plan.weeks} weeks in runs of {plan.weeks_per_run}")
             launched_at, backfill = _launch(topology.url, weeks, timeout=120)
