@@ -81,7 +81,7 @@ def _tree(root: int) -> list[int]:
     return pids
 
 
-def resident_kib(pid: int) -> int:
+def _resident_kib(pid: int) -> int:
     """Resident set size, from the kernel's counters (no walk of the process's memory); 0 once
     the process has gone."""
     try:
@@ -91,7 +91,7 @@ def resident_kib(pid: int) -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def proportional_kib(pid: int) -> int:
+def _proportional_kib(pid: int) -> int:
     """Proportional set size (shared pages split between their users), which walks the page
     tables of all the process's memory; RSS if unreadable."""
     try:
@@ -100,7 +100,7 @@ def proportional_kib(pid: int) -> int:
                 return int(line.split()[1])
     except OSError:
         pass
-    return resident_kib(pid)
+    return _resident_kib(pid)
 
 
 class TreeSampler(threading.Thread):
@@ -111,7 +111,7 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
-        self.memory_kib = proportional_kib if proportional else resident_kib
+        self.memory_kib = _proportional_kib if proportional else _resident_kib
         self.peak_kib = 0
         self._stop_event = threading.Event()
 

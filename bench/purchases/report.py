@@ -117,14 +117,13 @@ EXPLANATION = (
     "the kernel's counters), or the largest single process's max RSS if higher. compute: "
     "the sum of the weekly assets' step durations from Dagster's own STEP_SUCCESS events "
     "(for (a), the weekly assets' steps of its one run; the catalog's steps are shown "
-    "apart), so wall - "
-    "compute is start-up, orchestration and the catalog. (f) is the same CLI materialising "
-    "one asset that returns a constant, in a fresh instance after one untimed warm-up run, "
-    "in process as the project's runs: b - f is what the incremental week costs beyond "
-    "Dagster's own floor. (f*) is (f) with the gc.freeze() the project's definitions end "
-    "with: b - f* is the week's cost beyond Dagster on equal terms. (e) does the work of "
-    "the two weekly tables in DuckDB, one pass per week with no check at all: the best the "
-    "first lever (DuckDB writing the weeks itself) could give."
+    "apart), so wall - compute is start-up, orchestration and the catalog. (f) is the same "
+    "CLI materialising one asset that returns a constant, in a fresh instance after one "
+    "untimed warm-up run, in process as the project's runs: b - f is what the incremental "
+    "week costs beyond Dagster's own floor. (f*) is (f) with the gc.freeze() the project's "
+    "definitions end with: b - f* is the week's cost beyond Dagster on equal terms. (e) does "
+    "the work of the two weekly tables in DuckDB, one pass per week with no check at all: "
+    "the best the first lever (DuckDB writing the weeks itself) could give."
 )
 
 
