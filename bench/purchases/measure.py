@@ -9,11 +9,9 @@ the CPU seconds (user plus system, from ``wait4``'s resource usage, which counts
 process the command waited for), and, when the command fails, the exception lines of its log.
 
 RSS, not the proportional set size (PSS): the kernel keeps RSS as counters, while reading a
-process's PSS (``/proc/<pid>/smaps_rollup``) walks the page tables of all its memory. Twenty
-such walks a second of DuckDB's 2.2 GB took CPU from the two cores the measured command ran
-on, and made the very runs they measured slower: DuckDB's whole job 6.1 s unsampled, 7.3 s
-sampled by PSS, 6.0-6.3 s sampled by RSS; the project's backfill 12.2-12.8 s unsampled,
-13.5-14.0 s by PSS (docs/performance.md, "Memory"). A tree's RSS counts a page two processes
+process's PSS (``/proc/<pid>/smaps_rollup``) walks the page tables of all its memory, which
+sampled twenty times a second slowed the runs it measured (the figures are in
+bench/README.md, "Why RSS and not PSS"). A tree's RSS counts a page two processes
 share twice, so its sum is never below the memory the tree holds. PSS is still read, four
 times a second, where processes share most of their pages: the Celery workers and their
 forked pools of the scale-out part (``TreeSampler(pid, 0.25, proportional=True)``).
